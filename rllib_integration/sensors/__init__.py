@@ -1,0 +1,1 @@
+"""Sensor wrappers, frame-matched collection and pseudo-sensors."""
