@@ -1,0 +1,58 @@
+"""Small experiments used by the integration tests (the real example is dqn_example/)."""
+
+from __future__ import annotations
+
+import carla
+import gymnasium as gym
+import numpy as np
+
+from rllib_integration.base_experiment import BaseExperiment
+
+
+class DriveStraight(BaseExperiment):
+    """Throttle levels as actions; observation = [speed m/s, frame mod 1000]; fixed-length episodes."""
+
+    DEFAULT_CONFIG = {"max_steps": 50, "throttles": [0.0, 0.5, 1.0]}
+
+    def reset(self) -> None:
+        self.steps = 0
+
+    def get_action_space(self) -> gym.Space:
+        return gym.spaces.Discrete(len(self.config["throttles"]))
+
+    def get_observation_space(self) -> gym.Space:
+        return gym.spaces.Box(low=0.0, high=np.inf, shape=(2,), dtype=np.float32)
+
+    def get_actions(self) -> list[float]:
+        return list(self.config["throttles"])
+
+    def compute_action(self, action) -> carla.VehicleControl:
+        self.steps += 1
+        return carla.VehicleControl(throttle=float(self.config["throttles"][int(action)]))
+
+    def get_observation(self, sensor_data):
+        self.last_sensor_data = sensor_data
+        return np.zeros(2, dtype=np.float32), {}
+
+    def get_done_status(self, observation, core):
+        velocity = core.hero.get_velocity()
+        self.speed = float(np.hypot(velocity.x, velocity.y))
+        return False, self.steps >= self.config["max_steps"]
+
+    def compute_reward(self, observation, core) -> float:
+        return self.speed
+
+
+class SpeedObservation(DriveStraight):
+    """Like DriveStraight but the observation carries the hero's speed (checks dynamics reach obs)."""
+
+    def get_observation(self, sensor_data):
+        self.last_sensor_data = sensor_data
+        speed = getattr(self, "speed", 0.0)
+        return np.array([speed, 0.0], dtype=np.float32), {
+            "sensor_frames": {name: frame for name, (frame, _) in sensor_data.items()}
+        }
+
+
+class NotAnExperiment:
+    pass

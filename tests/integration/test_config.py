@@ -1,0 +1,213 @@
+"""YAML loading, merging over the defaults, and one clear error per kind of bad input."""
+
+from __future__ import annotations
+
+import pickle
+import textwrap
+
+import pytest
+
+from rllib_integration.config import (
+    EXPERIMENT_DEFAULTS,
+    CarlaSettings,
+    ConfigError,
+    carla_settings,
+    load_config,
+    merge,
+    resolve_env_config,
+)
+
+EXPERIMENT = "tests.integration.experiments:DriveStraight"
+
+
+def write(tmp_path, text: str, name: str = "config.yaml"):
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def test_minimal_config_gets_every_default(tmp_path):
+    path = write(tmp_path, f"env_config:\n  experiment:\n    type: {EXPERIMENT}\n")
+    config = load_config(path)["env_config"]
+    assert config["carla"] == CarlaSettings().__dict__
+    assert config["experiment"]["hero"] == EXPERIMENT_DEFAULTS["hero"]
+    assert config["experiment"]["background_activity"]["tm_hybrid_mode"] is True
+    # The experiment's own DEFAULT_CONFIG keys are filled in (no KeyError for omitted keys).
+    assert config["experiment"]["max_steps"] == 50
+
+
+def test_user_values_merge_recursively_lists_replace_and_rllib_keys_pass_through(tmp_path):
+    path = write(
+        tmp_path,
+        f"""
+        num_env_runners: 2
+        lr: 0.001
+        env_config:
+          carla:
+            timeout: 3
+            server: embedded
+          experiment:
+            type: {EXPERIMENT}
+            hero:
+              spawn_points: ["1,2,3", "1,2,3,0,0,90"]
+            background_activity:
+              n_vehicles: 5
+            throttles: [1.0]
+            town: [Loop01, Grid01]
+            weather: {{cloudiness: 80, sun_altitude_angle: -10.5}}
+        """,
+    )
+    config = load_config(path)
+    assert config["num_env_runners"] == 2 and config["lr"] == 0.001
+    carla = config["env_config"]["carla"]
+    assert carla["timeout"] == 3.0 and isinstance(carla["timeout"], float)
+    assert carla["server"] == "embedded" and carla["timestep"] == 0.05
+    experiment = config["env_config"]["experiment"]
+    assert experiment["hero"]["blueprint"] == "vehicle.lincoln.mkz_2017"  # sibling kept
+    assert experiment["hero"]["spawn_points"] == ["1,2,3", "1,2,3,0,0,90"]
+    assert experiment["background_activity"]["n_walkers"] == 0
+    assert experiment["throttles"] == [1.0]  # lists replace, not extend
+    assert experiment["town"] == ["Loop01", "Grid01"]
+    # Plain builtins only: RLlib ships env_config to its workers by pickling.
+    assert pickle.loads(pickle.dumps(config)) == config
+    # Resolving again is a no-op (CarlaEnv resolves what the training script already resolved).
+    assert resolve_env_config(config["env_config"]) == config["env_config"]
+
+
+def test_merge_does_not_share_or_modify_defaults():
+    defaults = {"a": {"b": [1]}, "c": 1}
+    merged = merge(defaults, {"a": {"d": 2}})
+    merged["a"]["b"].append(2)
+    assert defaults == {"a": {"b": [1]}, "c": 1}
+    assert merged == {"a": {"b": [1, 2], "d": 2}, "c": 1}
+
+
+def test_carla_settings_dataclass_from_a_partial_section():
+    settings = carla_settings({"port": 2000, "gpu": 1})
+    assert settings.port == 2000 and settings.gpu == 1 and settings.timeout == 10.0
+
+
+BAD_CONFIGS = [
+    # (YAML text, substrings the one error must contain)
+    (
+        "env_config:\n  carla:\n    tiemout: 5\n",
+        ["env_config.carla.tiemout", "unknown key", "'timeout'"],
+    ),
+    (
+        "env_config:\n  carla:\n    timeout: soon\n",
+        ["env_config.carla.timeout", "expected float", "str"],
+    ),
+    (
+        "env_config:\n  carla:\n    server: carl\n",
+        ["env_config.carla.server", "auto, embedded, carla", "'carla'"],
+    ),
+    ("env_config:\n  carla:\n    port: 99999\n", ["env_config.carla.port", "1..65532"]),
+    ("env_config:\n  carla:\n    timestep: 0\n", ["env_config.carla.timestep", "> 0"]),
+    (
+        "env_config:\n  carla:\n    show_display: 1\n",
+        ["env_config.carla.show_display", "expected bool"],
+    ),
+    (
+        "env_config:\n  carla:\n    quality_level: Ultra\n",
+        ["quality_level", "Low, Medium, High, Epic"],
+    ),
+    ("env_config:\n  carla: [1, 2]\n", ["env_config.carla", "expected a mapping", "a list"]),
+    ("env_config:\n  carla: {}\n  experimnt: {}\n", ["env_config.experimnt", "'experiment'"]),
+    (
+        "env_config:\n  experiment: {}\n",
+        ["env_config.experiment.type", "missing", "package.module:ClassName"],
+    ),
+    (
+        "env_config:\n  experiment:\n    type: DriveStraight\n",
+        ["experiment.type", "not an import path"],
+    ),
+    (
+        "env_config:\n  experiment:\n    type: no_such_pkg.mod:Exp\n",
+        ["experiment.type", "cannot import module 'no_such_pkg.mod'"],
+    ),
+    (
+        "env_config:\n  experiment:\n    type: tests.integration.experiments:DriveStrait\n",
+        ["has no class 'DriveStrait'", "'DriveStraight'"],
+    ),
+    (
+        "env_config:\n  experiment:\n    type: tests.integration.experiments:NotAnExperiment\n",
+        ["not a subclass of BaseExperiment"],
+    ),
+    (
+        f"env_config:\n  experiment:\n    type: {EXPERIMENT}\n    max_step: 3\n",
+        ["env_config.experiment.max_step", "unknown key", "'max_steps'"],
+    ),
+    (
+        f"env_config:\n  experiment:\n    type: {EXPERIMENT}\n    max_steps: many\n",
+        ["experiment.max_steps", "expected int"],
+    ),
+    (
+        f"env_config:\n  experiment:\n    type: {EXPERIMENT}\n    hero:\n      blueprnt: x\n",
+        ["experiment.hero.blueprnt", "'blueprint'"],
+    ),
+    (
+        f"env_config:\n  experiment:\n    type: {EXPERIMENT}\n    hero:\n      sensors:\n        cam: {{type: sensor.camera.rbg}}\n",
+        ["hero.sensors.cam.type", "unknown sensor type", "'sensor.camera.rgb'"],
+    ),
+    (
+        f"env_config:\n  experiment:\n    type: {EXPERIMENT}\n    hero:\n      sensors:\n        cam: {{image_size_x: 84}}\n",
+        ["hero.sensors.cam.type", "missing"],
+    ),
+    (
+        f"env_config:\n  experiment:\n    type: {EXPERIMENT}\n    hero:\n      sensors:\n        cam: {{type: sensor.camera.rgb, transform: '1,2,3'}}\n",
+        ["hero.sensors.cam.transform", "6 numbers"],
+    ),
+    (
+        f"env_config:\n  experiment:\n    type: {EXPERIMENT}\n    hero:\n      spawn_points: ['1,2']\n",
+        ["hero.spawn_points.0", "'x,y,z'"],
+    ),
+    (
+        f"env_config:\n  experiment:\n    type: {EXPERIMENT}\n    hero:\n      spawn_points: ['a,b,c']\n",
+        ["hero.spawn_points.0", "expected numbers"],
+    ),
+    (
+        f"env_config:\n  experiment:\n    type: {EXPERIMENT}\n    background_activity:\n      n_vehicles: -1\n",
+        ["background_activity.n_vehicles", ">= 0"],
+    ),
+    (
+        f"env_config:\n  experiment:\n    type: {EXPERIMENT}\n    background_activity:\n      seed: abc\n",
+        ["background_activity.seed", "expected int or null"],
+    ),
+    (
+        f"env_config:\n  experiment:\n    type: {EXPERIMENT}\n    weather: ClearNon\n",
+        ["experiment.weather", "unknown weather preset", "'ClearNoon'"],
+    ),
+    (
+        f"env_config:\n  experiment:\n    type: {EXPERIMENT}\n    weather: {{cloudyness: 3}}\n",
+        ["experiment.weather.cloudyness", "'cloudiness'"],
+    ),
+    (
+        f"env_config:\n  experiment:\n    type: {EXPERIMENT}\n    town: 7\n",
+        ["experiment.town", "expected str or a list or null"],
+    ),
+    (
+        f"env_config:\n  experiment:\n    type: {EXPERIMENT}\n    town: []\n",
+        ["experiment.town", "list of names"],
+    ),
+    ("env_config:\n  carla:\n    timeout: [1\n", ["invalid YAML", "bad.yaml:4:"]),
+    ("- just\n- a list\n", ["top level must be a mapping"]),
+]
+
+
+@pytest.mark.parametrize(
+    "text, expected", BAD_CONFIGS, ids=[str(i) for i in range(len(BAD_CONFIGS))]
+)
+def test_malformed_config_gives_one_clear_error(tmp_path, text, expected):
+    path = write(tmp_path, text, name="bad.yaml")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    message = str(caught.value)
+    assert message.startswith(str(path)), message  # names the file
+    for part in expected:
+        assert part in message, f"{part!r} not in {message!r}"
+    assert "\n" not in message  # one line, one error
+
+
+def test_missing_file_is_a_clear_error(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read config file"):
+        load_config(tmp_path / "nope.yaml")
