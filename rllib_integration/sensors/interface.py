@@ -1,0 +1,97 @@
+"""Frame-matched collection of sensor readings.
+
+Each sensor has its own store keyed by frame. `get_data(frame)` waits for exactly that frame's
+reading from every sensor that reports each frame, drops older readings, and gives each event
+sensor the list of its events up to that frame not delivered before (normally this frame's).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from rllib_integration.sensors.base import BaseSensor
+
+
+class SensorTimeoutError(RuntimeError):
+    """A sensor did not deliver the requested frame in time (the server may be hung or dead)."""
+
+
+class SensorInterface:
+    def __init__(self) -> None:
+        self._sensors: dict[str, BaseSensor] = {}
+        self._readings: dict[str, dict[int, Any]] = {}
+        self._changed = threading.Condition()
+
+    @property
+    def sensors(self) -> dict[str, BaseSensor]:
+        return dict(self._sensors)
+
+    def register(self, sensor: BaseSensor) -> None:
+        with self._changed:
+            if sensor.name in self._sensors:
+                raise ValueError(f"a sensor named '{sensor.name}' is already registered")
+            self._sensors[sensor.name] = sensor
+            self._readings[sensor.name] = {}
+
+    def put(self, name: str, frame: int, data: Any) -> None:
+        """Store one reading (thread-safe; called from CARLA's callback threads)."""
+        with self._changed:
+            store = self._readings.get(name)
+            if store is None:
+                return  # a late reading from a sensor already destroyed
+            sensor = self._sensors[name]
+            if sensor.is_event:
+                store.setdefault(frame, []).append(data)
+            else:
+                store[frame] = data
+            self._changed.notify_all()
+
+    def get_data(self, frame: int, timeout: float) -> dict[str, tuple[int, Any]]:
+        """name -> (frame, reading) for `frame`; raises SensorTimeoutError after `timeout` s."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            for name, sensor in self._sensors.items():
+                if sensor.is_event or not sensor.every_frame:
+                    continue
+                store = self._readings[name]
+                while frame not in store:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        latest = max(store) if store else None
+                        raise SensorTimeoutError(
+                            f"sensor '{name}' sent no data for frame {frame} within {timeout} s"
+                            f" (latest frame it sent: {latest})"
+                        )
+                    self._changed.wait(remaining)
+            return {name: self._take(name, frame) for name in self._sensors}
+
+    def _take(self, name: str, frame: int) -> tuple[int, Any]:
+        sensor = self._sensors[name]
+        store = self._readings[name]
+        if sensor.is_event:
+            events = []
+            for past in sorted(f for f in store if f <= frame):
+                events.extend(store.pop(past))
+            return frame, events
+        if sensor.every_frame:
+            data = store[frame]
+        else:
+            past = [f for f in store if f <= frame]
+            if not past:
+                return -1, None  # no reading yet from a sensor with a long sensor_tick
+            frame = max(past)
+            data = store[frame]
+        for stale in [f for f in store if f < frame]:
+            del store[stale]
+        return frame, data
+
+    def destroy(self) -> None:
+        """Destroy every sensor and forget them and their readings."""
+        with self._changed:
+            sensors = list(self._sensors.values())
+            self._sensors.clear()
+            self._readings.clear()
+        for sensor in sensors:
+            sensor.destroy()

@@ -1,0 +1,336 @@
+"""Launch, attach to and supervise one simulator server (CarlaUE4 or the embedded one).
+
+Each launched server gets a block of consecutive ports (RPC, streaming, secondary, Traffic
+Manager), reserved by bind-probing under a file lock so that envs on one machine never collide,
+runs in its own process group with its own log file, and `stop()` kills only that group.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import filelock
+import psutil
+
+from rllib_integration.config import CarlaSettings
+
+PORTS_PER_BLOCK = 4
+_STATE_DIR = Path(tempfile.gettempdir()) / "rllib_integration"
+_HIGHEST_PORT = 65000
+
+
+class ServerError(RuntimeError):
+    """The simulator cannot be launched, reached or kept running; the message says why."""
+
+
+@dataclass(frozen=True)
+class PortBlock:
+    """Consecutive ports of one server: RPC, streaming, secondary (CARLA >= 0.9.12), Traffic Manager."""
+
+    rpc: int
+
+    @property
+    def streaming(self) -> int:
+        return self.rpc + 1
+
+    @property
+    def secondary(self) -> int:
+        return self.rpc + 2
+
+    @property
+    def traffic_manager(self) -> int:
+        return self.rpc + 3
+
+
+# ---------------------------------------------------------------- port blocks
+
+
+def port_is_free(port: int) -> bool:
+    """True if nothing listens on (or holds) `port` on this machine."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # SO_REUSEADDR so that a port whose old connections linger in TIME_WAIT counts as free,
+        # as it does for the server (which binds with SO_REUSEADDR too).
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def reserve_port_block(spread_index: int = 0, base_port: int = 20000) -> PortBlock:
+    """Reserve the first free block at or after base_port + PORTS_PER_BLOCK * spread_index.
+
+    The reservation is recorded (with this process's pid) in a registry under a file lock, so
+    processes that probe at the same time never get the same block even before their servers
+    bind; entries of dead processes are reclaimed.
+    """
+    _STATE_DIR.mkdir(parents=True, exist_ok=True)
+    with filelock.FileLock(str(_STATE_DIR / "ports.lock"), timeout=60):
+        registry = _live_registry()
+        start = base_port + PORTS_PER_BLOCK * max(spread_index, 0)
+        span = _HIGHEST_PORT - base_port
+        for step in range(span // PORTS_PER_BLOCK):
+            rpc = base_port + (start - base_port + step * PORTS_PER_BLOCK) % span
+            if str(rpc) in registry:
+                continue
+            if all(port_is_free(rpc + i) for i in range(PORTS_PER_BLOCK)):
+                registry[str(rpc)] = os.getpid()
+                _write_registry(registry)
+                return PortBlock(rpc)
+    raise ServerError(f"no free block of {PORTS_PER_BLOCK} ports between {base_port} and 65000")
+
+
+def release_port_block(block: PortBlock) -> None:
+    with filelock.FileLock(str(_STATE_DIR / "ports.lock"), timeout=60):
+        registry = _live_registry()
+        registry.pop(str(block.rpc), None)
+        _write_registry(registry)
+
+
+def _live_registry() -> dict[str, int]:
+    try:
+        registry = json.loads((_STATE_DIR / "ports.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return {port: pid for port, pid in registry.items() if psutil.pid_exists(pid)}
+
+
+def _write_registry(registry: dict[str, int]) -> None:
+    tmp = _STATE_DIR / f"ports.json.{os.getpid()}"
+    tmp.write_text(json.dumps(registry))
+    os.replace(tmp, _STATE_DIR / "ports.json")
+
+
+# ---------------------------------------------------------------- command lines
+
+
+def find_carla_root(settings: CarlaSettings) -> Path | None:
+    """The CARLA install to use: settings.carla_root, else $CARLA_ROOT; None if neither is set."""
+    root = settings.carla_root or os.environ.get("CARLA_ROOT")
+    return Path(root).expanduser() if root else None
+
+
+def resolve_server_kind(settings: CarlaSettings) -> str:
+    """'attach', 'carla' or 'embedded'; `server: carla` without an install is a ServerError."""
+    if settings.port is not None:
+        return "attach"
+    root = find_carla_root(settings)
+    has_carla = root is not None and (root / "CarlaUE4.sh").is_file()
+    if settings.server == "carla":
+        if root is None:
+            raise ServerError(
+                "env_config.carla.server is 'carla' but no CARLA install is configured: set "
+                "env_config.carla.carla_root or $CARLA_ROOT to the folder with CarlaUE4.sh "
+                "(or use server: embedded)"
+            )
+        if not has_carla:
+            raise ServerError(
+                f"env_config.carla.server is 'carla' but {root / 'CarlaUE4.sh'} does not exist; "
+                "carla_root / $CARLA_ROOT must be the CARLA folder that holds CarlaUE4.sh"
+            )
+        return "carla"
+    if settings.server == "auto" and has_carla:
+        return "carla"
+    return "embedded"
+
+
+def carla_command(carla_root: Path, ports: PortBlock, settings: CarlaSettings) -> list[str]:
+    """CarlaUE4.sh command line with the flags that work headless on CARLA >= 0.9.12."""
+    command = [str(carla_root / "CarlaUE4.sh")]
+    if settings.show_display:
+        command += ["-windowed", f"-ResX={settings.resolution_x}", f"-ResY={settings.resolution_y}"]
+    else:
+        command.append("-RenderOffScreen")
+    command += [
+        "-nosound",
+        f"-carla-rpc-port={ports.rpc}",
+        f"-carla-streaming-port={ports.streaming}",
+        f"-quality-level={settings.quality_level}",
+    ]
+    if settings.gpu is not None:
+        command.append(f"-graphicsadapter={settings.gpu}")
+    return command
+
+
+def embedded_command(ports: PortBlock, settings: CarlaSettings) -> list[str]:
+    """Command line of the embedded server, with CarlaUE4's flag spellings."""
+    command = [
+        sys.executable,
+        "-m",
+        "rllib_integration.embedded",
+        f"-carla-rpc-port={ports.rpc}",
+        f"-carla-streaming-port={ports.streaming}",
+    ]
+    if settings.map_dir:
+        command += ["--map-dir", str(settings.map_dir)]
+    return command
+
+
+# ---------------------------------------------------------------- the server
+
+
+class SimulatorServer:
+    """One simulator for one env: launched (CarlaUE4 or embedded) or attached to."""
+
+    def __init__(self, settings: CarlaSettings, spread_index: int = 0):
+        self.settings = settings
+        self.spread_index = spread_index
+        self.kind = resolve_server_kind(settings)
+        self.host = settings.host
+        self.ports: PortBlock | None = None
+        self.process: subprocess.Popen | None = None
+        self.log_path: Path | None = None
+        self._launches = 0
+        if self.kind == "attach":
+            self.ports = PortBlock(settings.port)
+
+    @property
+    def rpc_port(self) -> int:
+        return self.ports.rpc
+
+    @property
+    def tm_port(self) -> int:
+        """Traffic Manager port; attached servers get a reserved free one, as TMs run client-side."""
+        if self.kind == "attach":
+            if self._tm_block is None:
+                self._tm_block = reserve_port_block(self.spread_index, self.settings.base_port)
+            return self._tm_block.traffic_manager
+        return self.ports.traffic_manager
+
+    _tm_block: PortBlock | None = None
+
+    def command(self) -> list[str]:
+        if self.kind == "carla":
+            return carla_command(find_carla_root(self.settings), self.ports, self.settings)
+        return embedded_command(self.ports, self.settings)
+
+    def start(self) -> None:
+        """Launch (unless attached) and wait until the RPC port accepts connections."""
+        if self.kind == "attach":
+            self.wait_ready()
+            return
+        if self.ports is None:
+            self.ports = reserve_port_block(self.spread_index, self.settings.base_port)
+        self._launches += 1
+        log_dir = Path(self.settings.log_dir or _STATE_DIR / "logs")
+        log_dir.mkdir(parents=True, exist_ok=True)
+        self.log_path = log_dir / f"{self.kind}-{self.ports.rpc}-{os.getpid()}-{self._launches}.log"
+        with open(self.log_path, "wb") as log:
+            self.process = subprocess.Popen(
+                self.command(),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group: stop() kills exactly this
+                env=self._environment(),
+            )
+        try:
+            self.wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _environment(self) -> dict[str, str]:
+        env = dict(os.environ)
+        if self.kind == "embedded":
+            # The embedded server must import this package however the caller found it.
+            root = str(Path(__file__).resolve().parents[1])
+            env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+        return env
+
+    def wait_ready(self) -> None:
+        """Poll the RPC port until it accepts a connection (a carla.Client created before that
+        would never reconnect). Raises ServerError if the process exits or time runs out."""
+        deadline = time.monotonic() + self.settings.startup_timeout
+        while True:
+            if self.process is not None and self.process.poll() is not None:
+                raise ServerError(
+                    f"{self.kind} server exited with code {self.process.returncode} while starting"
+                    f"; last log lines ({self.log_path}):\n{self.log_tail()}"
+                )
+            if _accepts_connections(self.host, self.rpc_port):
+                return
+            if time.monotonic() > deadline:
+                where = f"{self.host}:{self.rpc_port}"
+                if self.kind == "attach":
+                    raise ServerError(
+                        f"no CARLA server answers at {where} (env_config.carla.host/port); "
+                        "start it first or remove 'port' to let the env launch one"
+                    )
+                raise ServerError(
+                    f"{self.kind} server did not open {where} within "
+                    f"{self.settings.startup_timeout} s; log: {self.log_path}\n{self.log_tail()}"
+                )
+            time.sleep(0.05)
+
+    def is_alive(self) -> bool:
+        if self.kind == "attach":
+            return _accepts_connections(self.host, self.rpc_port)
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self) -> None:
+        """Kill this server's process group (only it) and release its ports."""
+        process, self.process = self.process, None
+        if process is not None:
+            _kill_group(process)
+        if self.kind != "attach" and self.ports is not None:
+            release_port_block(self.ports)
+            self.ports = None
+        if self._tm_block is not None:
+            release_port_block(self._tm_block)
+            self._tm_block = None
+
+    def restart(self) -> None:
+        """Stop and launch again on the same ports; attached servers can only be waited for."""
+        if self.kind == "attach":
+            self.wait_ready()
+            return
+        ports = self.ports
+        process, self.process = self.process, None
+        if process is not None:
+            _kill_group(process)
+        self.ports = ports
+        self.start()
+
+    def log_tail(self, lines: int = 20) -> str:
+        if self.log_path is None or not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def __repr__(self) -> str:
+        pid = self.process.pid if self.process else None
+        port = self.ports.rpc if self.ports else None
+        return f"SimulatorServer(kind={self.kind!r}, port={port}, pid={pid})"
+
+
+def _accepts_connections(host: str, port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
+        return True
+    return False
+
+
+def _kill_group(process: subprocess.Popen, grace: float = 3.0) -> None:
+    """SIGTERM the group (SIGCONT too, in case it was stopped), then SIGKILL what is left."""
+    pgid = process.pid  # start_new_session made the server its group's leader
+    for sig in (signal.SIGTERM, signal.SIGCONT):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, sig)
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        pass
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=grace)

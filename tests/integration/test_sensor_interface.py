@@ -1,0 +1,108 @@
+"""Frame-matched collection: exactly the requested frame, stale data dropped, clear timeouts."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from rllib_integration.sensors.base import BaseSensor
+from rllib_integration.sensors.interface import SensorInterface, SensorTimeoutError
+
+
+class Regular(BaseSensor):
+    pass
+
+
+class Event(BaseSensor):
+    is_event = True
+
+
+def make_interface(*sensors):
+    interface = SensorInterface()
+    for sensor in sensors:
+        interface.register(sensor)
+    return interface
+
+
+def test_returns_exactly_the_requested_frame_and_drops_older_readings():
+    interface = make_interface(Regular("cam"))
+    for frame in (8, 9, 10, 11):
+        interface.put("cam", frame, f"image-{frame}")
+    assert interface.get_data(10, timeout=1) == {"cam": (10, "image-10")}
+    # 8 and 9 were dropped; 11 is kept for the next step.
+    assert interface.get_data(11, timeout=1) == {"cam": (11, "image-11")}
+    with pytest.raises(SensorTimeoutError):
+        interface.get_data(9, timeout=0.05)
+
+
+def test_waits_for_a_reading_that_arrives_late_from_another_thread():
+    interface = make_interface(Regular("cam"), Regular("lidar"))
+    interface.put("cam", 5, "old")  # an earlier frame must not satisfy the wait
+
+    def deliver():
+        time.sleep(0.1)
+        interface.put("lidar", 6, "points")
+        interface.put("cam", 6, "new")
+
+    threading.Thread(target=deliver).start()
+    assert interface.get_data(6, timeout=2) == {"cam": (6, "new"), "lidar": (6, "points")}
+
+
+def test_timeout_names_the_sensor_frame_and_latest_frame():
+    interface = make_interface(Regular("cam"))
+    interface.put("cam", 41, "x")
+    started = time.monotonic()
+    with pytest.raises(
+        SensorTimeoutError,
+        match=r"sensor 'cam' sent no data for frame 42 .*latest frame it sent: 41",
+    ):
+        interface.get_data(42, timeout=0.2)
+    assert 0.15 < time.monotonic() - started < 2
+
+
+def test_event_sensor_gives_all_of_this_frames_events_and_never_blocks():
+    interface = make_interface(Event("collision"), Regular("cam"))
+    interface.put("collision", 3, "hit-a")
+    interface.put("collision", 3, "hit-b")
+    interface.put("collision", 4, "hit-next-frame")
+    interface.put("cam", 3, "img")
+    assert interface.get_data(3, timeout=1) == {
+        "collision": (3, ["hit-a", "hit-b"]),
+        "cam": (3, "img"),
+    }
+    interface.put("cam", 4, "img4")
+    interface.put("cam", 5, "img5")
+    assert interface.get_data(4, timeout=1)["collision"] == (4, ["hit-next-frame"])
+    assert interface.get_data(5, timeout=1)["collision"] == (5, [])
+
+
+def test_sensor_with_long_sensor_tick_returns_latest_reading_without_waiting():
+    slow = Regular("gnss")
+    slow.every_frame = False
+    interface = make_interface(slow)
+    assert interface.get_data(1, timeout=0.01) == {"gnss": (-1, None)}
+    interface.put("gnss", 2, "fix")
+    assert interface.get_data(4, timeout=0.01) == {"gnss": (2, "fix")}
+
+
+def test_destroy_destroys_sensors_and_ignores_late_readings():
+    destroyed = []
+
+    class Tracked(Regular):
+        def destroy(self):
+            destroyed.append(self.name)
+
+    interface = make_interface(Tracked("a"), Tracked("b"))
+    interface.destroy()
+    assert sorted(destroyed) == ["a", "b"]
+    interface.put("a", 1, "late")  # from CARLA's thread after destroy: ignored
+    assert interface.get_data(1, timeout=0.01) == {}
+    interface.register(Tracked("a"))  # names are free again for the next episode
+
+
+def test_duplicate_names_are_rejected():
+    interface = make_interface(Regular("cam"))
+    with pytest.raises(ValueError, match="'cam' is already registered"):
+        interface.register(Regular("cam"))
