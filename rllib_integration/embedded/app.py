@@ -1,0 +1,102 @@
+"""The server process: binds the RPC and streaming ports and runs the world on one event loop.
+
+Everything runs on a single asyncio thread, so handlers never need locks and a tick can never
+interleave with an RPC. In asynchronous mode a timer ticks the world; in synchronous mode only
+`tick_cue` and `apply_batch(do_tick=True)` do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from dataclasses import dataclass
+
+from rllib_integration.embedded import map_source
+from rllib_integration.embedded.blueprints import default_library
+from rllib_integration.embedded.protocol.handlers import RpcApi
+from rllib_integration.embedded.protocol.rpc_server import Dispatcher, RpcProtocol
+from rllib_integration.embedded.protocol.stream_server import StreamHub, StreamProtocol
+from rllib_integration.embedded.world import EPISODE_STREAM_ID, World
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ServerConfig:
+    host: str = "127.0.0.1"
+    rpc_port: int = 2000
+    stream_port: int | None = None  # default: rpc_port + 1
+    map: str = "Loop01"
+    map_dir: str | None = None
+    seed: int = 0
+
+
+class EmbeddedServer:
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+        self.stream_port = config.stream_port or config.rpc_port + 1
+        self.hub = StreamHub()
+        initial_map = self.load_map(config.map)
+        self.world = World(default_library(), initial_map, self.hub, self.stream_port, config.seed)
+        self.api = RpcApi(self.world, self.load_map, self.available_maps, self.world.tick)
+        self.dispatcher = Dispatcher(self.api.handlers())
+        self.hub.on_subscribe = self._on_subscribe
+        self.hub.valid_stream = self._valid_stream
+        self._stopping: asyncio.Event | None = None
+
+    def load_map(self, spec: str):
+        return map_source.load_map(spec, self.config.map_dir)
+
+    def available_maps(self) -> list[str]:
+        return map_source.available_maps(self.config.map_dir)
+
+    def _valid_stream(self, stream_id: int) -> bool:
+        if stream_id == EPISODE_STREAM_ID:
+            return True
+        return any(a.stream_id == stream_id for a in self.world.actors.values())
+
+    def _on_subscribe(self, stream_id: int, transport: asyncio.Transport) -> None:
+        # A new episode-stream subscriber gets the current state at once, so that `get_world`
+        # in asynchronous mode and `apply_settings` never wait for the next tick.
+        if stream_id == EPISODE_STREAM_ID and self.world.last_state is not None:
+            transport.write(self.world.last_state)
+
+    async def _ticker(self) -> None:
+        while True:
+            settings = self.world.settings
+            await asyncio.sleep(settings.fixed_delta_seconds or 0.05)
+            if not self.world.settings.synchronous_mode:
+                try:
+                    self.world.tick()
+                except Exception:
+                    log.exception("asynchronous tick failed")
+
+    async def serve(self, ready: callable = print) -> None:
+        loop = asyncio.get_running_loop()
+        self._stopping = asyncio.Event()
+        host = self.config.host
+        rpc = await loop.create_server(
+            lambda: RpcProtocol(self.dispatcher), host, self.config.rpc_port, reuse_address=True
+        )
+        stream = await loop.create_server(
+            lambda: StreamProtocol(self.hub), host, self.stream_port, reuse_address=True
+        )
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._stopping.set)
+        self.world.publish_state()
+        ticker = asyncio.create_task(self._ticker())
+        ready(
+            f"embedded CARLA server ready: rpc {host}:{self.config.rpc_port} "
+            f"stream {host}:{self.stream_port} map {self.world.map.name}"
+        )
+        try:
+            await self._stopping.wait()
+        finally:
+            ticker.cancel()
+            rpc.close()
+            stream.close()
+            for transports in list(self.hub.subscribers.values()):
+                for t in list(transports):
+                    t.close()
+        log.info("embedded CARLA server stopped")

@@ -1,0 +1,106 @@
+"""Command line of the embedded server, with CarlaUE4's flag spellings where they apply.
+
+python -m rllib_integration.embedded -carla-rpc-port=2000 [-carla-streaming-port=2001]
+    [--host 127.0.0.1] [--map Loop01|PATH.xodr] [--map-dir DIR] [--seed 0] [--log-level INFO]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import errno
+import logging
+import sys
+
+from rllib_integration.embedded.app import EmbeddedServer, ServerConfig
+from rllib_integration.embedded.map_source import MapError
+
+# CarlaUE4 flags that have no meaning here; accepted so launch scripts work unchanged.
+IGNORED_UE_FLAGS = (
+    "-RenderOffScreen",
+    "-nosound",
+    "-opengl",
+    "-vulkan",
+    "-benchmark",
+    "-quality-level",
+    "-fps",
+    "-ini",
+    "-carla-server",
+    "-carla-primary-host",
+    "-carla-primary-port",
+    "-carla-secondary-port",
+    "-ResX",
+    "-ResY",
+    "-windowed",
+    "-prefernvidia",
+    "-graphicsadapter",
+    "-nullrhi",
+    "-unattended",
+)
+
+
+def _port(text: str) -> int:
+    port = int(text)
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port {port} is out of range 1..65535")
+    return port
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m rllib_integration.embedded",
+        description="Embedded CARLA 0.9.16-compatible server.",
+    )
+    p.add_argument(
+        "-carla-rpc-port", "-carla-world-port", "-carla-port", "--carla-rpc-port",
+        "--port", dest="rpc_port", type=_port, default=2000,
+        help="RPC port (default 2000)",
+    )  # fmt: skip
+    p.add_argument(
+        "-carla-streaming-port", "--carla-streaming-port", dest="stream_port", type=_port,
+        default=None, help="streaming port (default: RPC port + 1)",
+    )  # fmt: skip
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--map", default="Loop01", help="map name or path to an .xodr file")
+    p.add_argument("--map-dir", default=None, help="folder with CARLA town .xodr files")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    return p
+
+
+def _split_ignored(argv: list[str]) -> list[str]:
+    kept = []
+    for arg in argv:
+        if arg.split("=", 1)[0] in IGNORED_UE_FLAGS:
+            continue
+        kept.append(arg)
+    return kept
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(_split_ignored(list(sys.argv[1:] if argv is None else argv)))
+    logging.basicConfig(
+        level=getattr(logging, args.log_level),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if args.stream_port is not None and args.stream_port == args.rpc_port:
+        print("error: the streaming port must differ from the RPC port", file=sys.stderr)
+        return 2
+    config = ServerConfig(
+        args.host, args.rpc_port, args.stream_port, args.map, args.map_dir, args.seed
+    )
+    try:
+        server = EmbeddedServer(config)
+    except MapError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(server.serve(lambda line: print(line, flush=True)))
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            print(f"error: port already in use ({exc})", file=sys.stderr)
+            return 3
+        print(f"error: cannot start the server on {args.host}: {exc}", file=sys.stderr)
+        return 3
+    return 0

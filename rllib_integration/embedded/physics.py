@@ -1,0 +1,271 @@
+"""Vehicle and walker motion, and collisions between oriented boxes.
+
+Vehicles follow a kinematic bicycle model referenced at the box centre: the controls set a
+longitudinal acceleration and a front-wheel angle; there is no tyre slip. Elevation and pitch
+come from the map's ground model, so vehicles follow slopes. Collisions are separating-axis
+tests on the boxes' footprints (2-D, yaw only), with a numpy broad phase.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+GRAVITY = 9.81
+BRAKE_DECEL = 9.0  # m/s^2 at full brake
+HAND_BRAKE_DECEL = 6.0
+ROLLING_DECEL = 0.25  # coasting
+DRAG = 0.0012  # 1/m: aerodynamic deceleration per (m/s)^2
+REVERSE_TOP_SPEED = 8.0  # m/s
+STEER_RATE = math.radians(360.0)  # front wheels turn at most this fast (rad/s)
+
+
+@dataclass
+class VehicleControl:
+    throttle: float = 0.0
+    steer: float = 0.0
+    brake: float = 0.0
+    hand_brake: bool = False
+    reverse: bool = False
+    manual_gear_shift: bool = False
+    gear: int = 0
+
+    @classmethod
+    def from_wire(cls, v: list) -> VehicleControl:
+        throttle, steer, brake, hand_brake, reverse, manual, gear = v[:7]
+        return cls(
+            min(max(float(throttle), 0.0), 1.0),
+            min(max(float(steer), -1.0), 1.0),
+            min(max(float(brake), 0.0), 1.0),
+            bool(hand_brake),
+            bool(reverse),
+            bool(manual),
+            int(gear),
+        )
+
+
+@dataclass
+class Body:
+    """Kinematic state of a physical actor. Pose is the actor origin (bottom centre)."""
+
+    x: float
+    y: float
+    z: float
+    pitch: float = 0.0
+    yaw: float = 0.0  # degrees, UE convention: +yaw turns +x towards +y
+    roll: float = 0.0
+    extent: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    box_center: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    speed: float = 0.0  # signed, along the heading (vehicles) or the walk direction (walkers)
+    velocity: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    acceleration: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    angular_velocity: tuple[float, float, float] = (0.0, 0.0, 0.0)  # deg/s
+    simulate_physics: bool = True
+    enable_gravity: bool = True
+    collisions: bool = True
+    mass: float = 1500.0
+    constant_velocity: tuple[float, float, float] | None = None
+    target_velocity: tuple[float, float, float] | None = None  # one-shot set_target_velocity
+
+
+@dataclass
+class VehicleParams:
+    wheelbase: float = 2.9
+    max_steer_deg: float = 70.0
+    top_speed: float = 50.0
+    max_accel: float = 3.5
+
+
+@dataclass
+class Vehicle:
+    body: Body
+    params: VehicleParams
+    control: VehicleControl = field(default_factory=VehicleControl)
+    steer_angle: float = 0.0  # radians, actual front-wheel angle
+
+
+@dataclass
+class Walker:
+    body: Body
+    direction: tuple[float, float, float] = (1.0, 0.0, 0.0)
+    walk_speed: float = 0.0
+    max_speed: float = 1.4
+
+
+def _speed_factor(speed: float) -> float:
+    """CARLA's default steering curve: less steer authority at speed."""
+    kmh = abs(speed) * 3.6
+    if kmh <= 20.0:
+        return 1.0 - 0.1 * kmh / 20.0
+    if kmh <= 60.0:
+        return 0.9 - 0.1 * (kmh - 20.0) / 40.0
+    return max(0.7, 0.8 - 0.1 * (kmh - 60.0) / 60.0)
+
+
+def longitudinal_accel(v: Vehicle) -> float:
+    """Acceleration along the heading from throttle, brake, hand brake and resistance."""
+    c, p, speed = v.control, v.params, v.body.speed
+    accel = 0.0
+    if c.throttle > 0.0:
+        if c.reverse:
+            headroom = max(0.0, 1.0 - max(-speed, 0.0) / REVERSE_TOP_SPEED)
+            accel -= p.max_accel * c.throttle * headroom
+        else:
+            headroom = max(0.0, 1.0 - max(speed, 0.0) / p.top_speed)
+            accel += p.max_accel * c.throttle * headroom
+    stopping = BRAKE_DECEL * c.brake + (HAND_BRAKE_DECEL if c.hand_brake else 0.0)
+    stopping += ROLLING_DECEL + DRAG * speed * speed
+    return accel - math.copysign(stopping, speed) if speed != 0.0 else accel
+
+
+def step_vehicle(v: Vehicle, dt: float) -> None:
+    """Advance one vehicle in the plane (x, y, yaw, speed); elevation is set afterwards."""
+    b = v.body
+    if not b.simulate_physics:
+        b.velocity = b.acceleration = b.angular_velocity = (0.0, 0.0, 0.0)
+        return
+    old_vx, old_vy, old_vz = b.velocity
+    if b.constant_velocity is not None or b.target_velocity is not None:
+        vx, vy, _ = b.constant_velocity or b.target_velocity  # type: ignore[misc]
+        b.target_velocity = None
+        yaw = math.radians(b.yaw)
+        b.speed = vx * math.cos(yaw) + vy * math.sin(yaw)
+    accel = longitudinal_accel(v)
+    new_speed = b.speed + accel * dt
+    if b.speed != 0.0 and (new_speed > 0.0) != (b.speed > 0.0) and abs(accel) > 0:
+        # Braking and resistance stop the car; they never push it backwards.
+        throttle_dir = (-1.0 if v.control.reverse else 1.0) if v.control.throttle > 0 else 0.0
+        if throttle_dir == 0.0 or (throttle_dir > 0) != (new_speed > 0):
+            new_speed = 0.0
+    p = v.params
+    target = v.control.steer * math.radians(p.max_steer_deg)
+    target *= _speed_factor(new_speed)
+    max_delta = STEER_RATE * dt
+    v.steer_angle += min(max(target - v.steer_angle, -max_delta), max_delta)
+    speed = 0.5 * (b.speed + new_speed)
+    beta = math.atan(0.5 * math.tan(v.steer_angle))
+    yaw = math.radians(b.yaw)
+    yaw_rate = speed / (0.5 * p.wheelbase) * math.sin(beta)
+    heading = yaw + beta
+    b.x += speed * math.cos(heading) * dt
+    b.y += speed * math.sin(heading) * dt
+    new_yaw = yaw + yaw_rate * dt
+    b.yaw = (math.degrees(new_yaw) + 180.0) % 360.0 - 180.0
+    b.speed = new_speed
+    cos_y, sin_y = math.cos(new_yaw + beta), math.sin(new_yaw + beta)
+    vx, vy = new_speed * cos_y, new_speed * sin_y
+    b.velocity = (vx, vy, old_vz)
+    b.acceleration = ((vx - old_vx) / dt, (vy - old_vy) / dt, 0.0)
+    b.angular_velocity = (0.0, 0.0, math.degrees(yaw_rate))
+
+
+def step_walker(w: Walker, dt: float) -> None:
+    b = w.body
+    if not b.simulate_physics:
+        return
+    speed = min(max(w.walk_speed, 0.0), max(w.max_speed, 0.0) or 10.0)
+    dx, dy, _ = w.direction
+    norm = math.hypot(dx, dy)
+    if norm > 1e-6 and speed > 0.0:
+        vx, vy = dx / norm * speed, dy / norm * speed
+        b.yaw = math.degrees(math.atan2(vy, vx))
+    else:
+        vx = vy = 0.0
+    old = b.velocity
+    b.x += vx * dt
+    b.y += vy * dt
+    b.speed = speed if norm > 1e-6 else 0.0
+    b.velocity = (vx, vy, 0.0)
+    b.acceleration = ((vx - old[0]) / dt, (vy - old[1]) / dt, 0.0)
+
+
+def follow_ground(bodies: list[Body], lengths: list[float], ground, dt: float) -> None:
+    """Set z (and pitch for vehicles) from the ground under each body, in one vectorised query."""
+    if not bodies or ground is None:
+        return
+    n = len(bodies)
+    xs = np.empty(3 * n)
+    ys = np.empty(3 * n)
+    for i, (b, half) in enumerate(zip(bodies, lengths, strict=True)):
+        c, s = math.cos(math.radians(b.yaw)), math.sin(math.radians(b.yaw))
+        xs[3 * i : 3 * i + 3] = (b.x, b.x + c * half, b.x - c * half)
+        ys[3 * i : 3 * i + 3] = (b.y, b.y + s * half, b.y - s * half)
+    heights = np.asarray(ground.height(xs, ys), dtype=np.float64).reshape(n, 3)
+    for b, half, (h, front, rear) in zip(bodies, lengths, heights.tolist(), strict=True):
+        if not b.simulate_physics or not b.enable_gravity:
+            continue
+        if half > 0.0:
+            b.pitch = math.degrees(math.atan2(front - rear, 2.0 * half))
+        vz = (h - b.z) / dt if dt > 0 else 0.0
+        b.z = h
+        b.velocity = (b.velocity[0], b.velocity[1], vz)
+
+
+# ---------------------------------------------------------------- collisions
+
+
+@dataclass(frozen=True)
+class Contact:
+    a: int  # index into the bodies list
+    b: int
+    normal: tuple[float, float]  # unit, pointing from b towards a
+    depth: float
+
+
+def _footprints(bodies: list[Body]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Box centres (N, 2), half extents (N, 2), unit axes (N, 2, 2) and bounding radii (N,)."""
+    n = len(bodies)
+    centers = np.empty((n, 2))
+    halves = np.empty((n, 2))
+    axes = np.empty((n, 2, 2))
+    for i, b in enumerate(bodies):
+        c, s = math.cos(math.radians(b.yaw)), math.sin(math.radians(b.yaw))
+        ox, oy = b.box_center[0], b.box_center[1]
+        centers[i] = (b.x + c * ox - s * oy, b.y + s * ox + c * oy)
+        halves[i] = b.extent[:2]
+        axes[i] = ((c, s), (-s, c))
+    radii = np.hypot(halves[:, 0], halves[:, 1])
+    return centers, halves, axes, radii
+
+
+def _sat(ci, hi, ai, cj, hj, aj) -> tuple[float, np.ndarray] | None:
+    """Separating-axis test of two oriented rectangles: (depth, axis from j to i) or None."""
+    d = ci - cj
+    best_depth, best_axis = math.inf, None
+    for axis in (ai[0], ai[1], aj[0], aj[1]):
+        ri = hi[0] * abs(axis @ ai[0]) + hi[1] * abs(axis @ ai[1])
+        rj = hj[0] * abs(axis @ aj[0]) + hj[1] * abs(axis @ aj[1])
+        dist = float(axis @ d)
+        depth = ri + rj - abs(dist)
+        if depth <= 0.0:
+            return None
+        if depth < best_depth:
+            best_depth, best_axis = depth, axis if dist >= 0 else -axis
+    return best_depth, best_axis
+
+
+def find_contacts(bodies: list[Body]) -> list[Contact]:
+    """All overlapping pairs among bodies whose collisions are enabled."""
+    live = [i for i, b in enumerate(bodies) if b.collisions]
+    if len(live) < 2:
+        return []
+    sub = [bodies[i] for i in live]
+    centers, halves, axes, radii = _footprints(sub)
+    diff = centers[:, None, :] - centers[None, :, :]
+    dist2 = np.einsum("ijk,ijk->ij", diff, diff)
+    reach = radii[:, None] + radii[None, :]
+    candidates = np.argwhere(np.triu(dist2 < reach * reach, k=1))
+    contacts = []
+    for i, j in candidates.tolist():
+        hit = _sat(centers[i], halves[i], axes[i], centers[j], halves[j], axes[j])
+        if hit is not None:
+            depth, axis = hit
+            contacts.append(Contact(live[i], live[j], (float(axis[0]), float(axis[1])), depth))
+    return contacts
+
+
+def boxes_overlap(a: Body, b: Body) -> bool:
+    centers, halves, axes, _ = _footprints([a, b])
+    return _sat(centers[0], halves[0], axes[0], centers[1], halves[1], axes[1]) is not None

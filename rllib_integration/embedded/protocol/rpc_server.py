@@ -1,0 +1,117 @@
+"""msgpack-rpc over TCP (rpclib's framing): requests [0, id, method, params] -> [1, id, err, result].
+
+Every request gets exactly one reply; nothing a client sends can raise out of `data_received`.
+Bytes that are not msgpack-rpc requests close that connection only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import msgpack
+
+from rllib_integration.embedded.protocol import codec
+
+log = logging.getLogger(__name__)
+
+REQUEST, RESPONSE, NOTIFY = 0, 1, 2
+MAX_BUFFER = 256 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Handler:
+    fn: Callable[..., object]
+    kind: str  # "value": Response<T>; "void": Response<void>; "raw": bare result
+
+
+class Dispatcher:
+    """Method name -> handler, with CARLA's Response wrapping and error encoding."""
+
+    def __init__(self, handlers: dict[str, Handler]) -> None:
+        self.handlers = handlers
+        self.unknown_calls: list[str] = []
+        self._packer = msgpack.Packer(use_bin_type=True)
+
+    def reply(self, msgid: int, error: object, result: object) -> bytes:
+        return self._packer.pack([RESPONSE, msgid, error, result])
+
+    def handle(self, message: object) -> bytes | None:
+        """Reply bytes for one decoded message (None for notifications)."""
+        if not isinstance(message, list | tuple) or len(message) not in (3, 4):
+            raise ProtocolError(f"not a msgpack-rpc message: {message!r:.80}")
+        if message[0] == NOTIFY and len(message) == 3:
+            _, method, params = message
+            msgid = None
+        elif message[0] == REQUEST and len(message) == 4:
+            _, msgid, method, params = message
+        else:
+            raise ProtocolError(f"not a msgpack-rpc request: {message!r:.80}")
+        if not isinstance(method, str):
+            return None if msgid is None else self.reply(msgid, "method name is not a string", None)
+        handler = self.handlers.get(method)
+        if handler is None:
+            log.warning("unknown RPC '%s'", method)
+            self.unknown_calls.append(method)
+            if msgid is None:
+                return None
+            return self.reply(msgid, f"unknown RPC '{method}'", None)
+        args = params[1:] if isinstance(params, list | tuple) else []
+        result = self._call(method, handler, args)
+        return None if msgid is None else self.reply(msgid, None, result)
+
+    def _call(self, method: str, handler: Handler, args: list) -> object:
+        try:
+            value = handler.fn(*args)
+        except Exception as exc:  # any failure becomes a Response error naming the call
+            message = f"{method}: {exc}" if str(exc) else f"{method}: {type(exc).__name__}"
+            log.info("RPC %s failed: %s", method, message)
+            if handler.kind == "void":
+                return codec.void_error(message)
+            if handler.kind == "raw":
+                return []
+            return codec.error(message)
+        if handler.kind == "void":
+            return codec.VOID_OK
+        if handler.kind == "raw":
+            return value
+        return [[1, value]]
+
+
+class ProtocolError(Exception):
+    pass
+
+
+class RpcProtocol(asyncio.Protocol):
+    def __init__(self, dispatcher: Dispatcher) -> None:
+        self.dispatcher = dispatcher
+        self.transport: asyncio.Transport | None = None
+        self.unpacker = msgpack.Unpacker(
+            raw=False, max_buffer_size=MAX_BUFFER, strict_map_key=False
+        )
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        replies = []
+        try:
+            self.unpacker.feed(data)
+            for message in self.unpacker:
+                reply = self.dispatcher.handle(message)
+                if reply is not None:
+                    replies.append(reply)
+        except Exception as exc:  # garbage: drop this client, keep serving the others
+            log.warning("closing RPC connection %s: %s", self._peer(), exc)
+            if replies:
+                self.transport.write(b"".join(replies))
+            self.transport.close()
+            return
+        if replies:
+            self.transport.write(replies[0] if len(replies) == 1 else b"".join(replies))
+
+    def _peer(self) -> str:
+        peer = self.transport.get_extra_info("peername") if self.transport else None
+        return f"{peer[0]}:{peer[1]}" if peer else "?"

@@ -1,0 +1,88 @@
+"""CARLA's streaming protocol: a client connects, sends its u32 stream id, then only receives.
+
+Each message is `u32 size` + payload (already framed by the caller). A stream id may have
+several subscribers; messages for a subscriber whose socket is badly backed up are dropped
+rather than buffered without bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import struct
+from collections.abc import Callable
+
+log = logging.getLogger(__name__)
+
+MAX_BACKLOG = 64 * 1024 * 1024
+
+
+class StreamHub:
+    """stream id -> subscribed transports."""
+
+    def __init__(self) -> None:
+        self.subscribers: dict[int, set[asyncio.Transport]] = {}
+        self.on_subscribe: Callable[[int, asyncio.Transport], None] | None = None
+        self.valid_stream: Callable[[int], bool] = lambda stream_id: True
+
+    def has_subscribers(self, stream_id: int) -> bool:
+        return bool(self.subscribers.get(stream_id))
+
+    def publish(self, stream_id: int, message: bytes) -> None:
+        targets = self.subscribers.get(stream_id)
+        if not targets:
+            return
+        for transport in tuple(targets):
+            if transport.is_closing():
+                targets.discard(transport)
+            elif transport.get_write_buffer_size() < MAX_BACKLOG:
+                transport.write(message)
+
+    def subscribe(self, stream_id: int, transport: asyncio.Transport) -> None:
+        self.subscribers.setdefault(stream_id, set()).add(transport)
+        if self.on_subscribe is not None:
+            self.on_subscribe(stream_id, transport)
+
+    def unsubscribe(self, transport: asyncio.Transport) -> None:
+        for stream_id, targets in list(self.subscribers.items()):
+            targets.discard(transport)
+            if not targets:
+                del self.subscribers[stream_id]
+
+
+class StreamProtocol(asyncio.Protocol):
+    def __init__(self, hub: StreamHub) -> None:
+        self.hub = hub
+        self.transport: asyncio.Transport | None = None
+        self.buffer = b""
+        self.stream_id: int | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            import socket
+
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def data_received(self, data: bytes) -> None:
+        if self.stream_id is not None:
+            log.warning("stream client sent %d unexpected bytes; closing", len(data))
+            self.transport.close()
+            return
+        self.buffer += data
+        if len(self.buffer) < 4:
+            return
+        stream_id = struct.unpack_from("<I", self.buffer)[0]
+        if len(self.buffer) > 4 or not self.hub.valid_stream(stream_id):
+            log.warning(
+                "bad stream subscription (%d bytes, id %d); closing", len(self.buffer), stream_id
+            )
+            self.transport.close()
+            return
+        self.stream_id = stream_id
+        self.hub.subscribe(stream_id, self.transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.transport is not None:
+            self.hub.unsubscribe(self.transport)

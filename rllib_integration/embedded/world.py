@@ -1,0 +1,567 @@
+"""The simulated world: episode, settings, frames, the actor registry and the per-tick update.
+
+One `World` lives in the server process. RPC handlers call its methods; `tick()` advances physics,
+runs the server-side sensors and publishes the episode state (and sensor data) on the stream hub.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import struct
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from typing import Any, Protocol
+
+import numpy as np
+
+from rllib_integration.embedded import physics
+from rllib_integration.embedded.blueprints import SPECTATOR, Blueprint, BlueprintLibrary
+from rllib_integration.embedded.protocol import codec
+from rllib_integration.embedded.scene import Scene, SensorPose
+from rllib_integration.embedded.sensors import EPISODE_STATE_TYPE_ID, SENSOR_TYPE_IDS, make_sensor
+from rllib_integration.embedded.sensors.collision import CollisionSensor
+
+log = logging.getLogger(__name__)
+
+EPISODE_STREAM_ID = 1
+WORLD_EDGE_MARGIN = 20.0  # metres beyond the map bounds where the world ends
+ASYNC_DEFAULT_DELTA = 0.05
+
+
+class SpawnError(Exception):
+    """A spawn request the world refuses; the message goes back to the client."""
+
+
+class StreamSink(Protocol):
+    def publish(self, stream_id: int, message: bytes) -> None: ...
+    def has_subscribers(self, stream_id: int) -> bool: ...
+
+
+@dataclass
+class EpisodeSettings:
+    synchronous_mode: bool = False
+    no_rendering_mode: bool = False
+    fixed_delta_seconds: float | None = None
+    substepping: bool = True
+    max_substep_delta_time: float = 0.01
+    max_substeps: int = 10
+    max_culling_distance: float = 0.0
+    deterministic_ragdolls: bool = True
+    tile_stream_distance: float = 3000.0
+    actor_active_distance: float = 2000.0
+    spectator_as_ego: bool = True
+
+    def to_wire(self) -> list:
+        delta = self.fixed_delta_seconds
+        values = [getattr(self, f.name) for f in fields(self)]
+        values[2] = [False] if delta is None else [True, float(delta)]
+        return values
+
+    @classmethod
+    def from_wire(cls, v: list) -> EpisodeSettings:
+        if not isinstance(v, list) or len(v) < 11:
+            raise ValueError("EpisodeSettings must be an array of 11 fields")
+        fixed = v[2]
+        delta = float(fixed[1]) if isinstance(fixed, list) and fixed and fixed[0] else None
+        if delta is not None and not delta > 0.0:
+            delta = None
+        return cls(
+            bool(v[0]),
+            bool(v[1]),
+            delta,
+            bool(v[3]),
+            float(v[4]),
+            int(v[5]),
+            float(v[6]),
+            bool(v[7]),
+            float(v[8]),
+            float(v[9]),
+            bool(v[10]),
+        )
+
+
+DEFAULT_WEATHER = dict.fromkeys(codec.WEATHER_FIELDS, 0.0) | {
+    "cloudiness": 5.0,
+    "sun_azimuth_angle": 300.0,
+    "sun_altitude_angle": 45.0,
+    "fog_distance": 0.0,
+    "fog_falloff": 0.2,
+    "scattering_intensity": 1.0,
+    "mie_scattering_scale": 0.03,
+    "rayleigh_scattering_scale": 0.0331,
+}
+
+
+@dataclass
+class Actor:
+    id: int
+    blueprint: Blueprint
+    attributes: dict[str, str]
+    kind: str  # vehicle | walker | sensor | controller | spectator | prop
+    body: physics.Body
+    parent_id: int = 0
+    relative: tuple[float, ...] | None = None  # pose relative to the parent (attached actors)
+    stream_id: int = 0
+    vehicle: physics.Vehicle | None = None
+    walker: physics.Walker | None = None
+    sensor: Any = None  # ServerSensor
+    light_state: int = 0
+    ai_target: tuple[float, float, float] | None = None  # walker AI controllers
+    semantic_tag: int = 0
+    _next_measure: float = 0.0
+    _wire: list | None = field(default=None, repr=False)
+
+    def pose(self) -> tuple[float, float, float, float, float, float]:
+        b = self.body
+        return (b.x, b.y, b.z, b.pitch, b.yaw, b.roll)
+
+    def bounding_box(self) -> list:
+        return codec.bounding_box(self.blueprint.box_center, self.blueprint.extent, self.id)
+
+
+def compose(parent: tuple, relative: tuple) -> tuple[float, float, float, float, float, float]:
+    """World pose of a child attached rigidly at `relative` to `parent` (yaw/pitch/roll in deg)."""
+    px, py, pz, pp, pyaw, pr = parent
+    rx, ry, rz, rp, ryaw, rr = relative
+    cy, sy = math.cos(math.radians(pyaw)), math.sin(math.radians(pyaw))
+    cp, sp = math.cos(math.radians(pp)), math.sin(math.radians(pp))
+    # Rotate by pitch (about y) then yaw (about z); roll ignored for position.
+    x1 = rx * cp - rz * sp
+    z1 = rx * sp + rz * cp
+    wx = px + x1 * cy - ry * sy
+    wy = py + x1 * sy + ry * cy
+    return (wx, wy, pz + z1, pp + rp, pyaw + ryaw, pr + rr)
+
+
+_STATE = struct.Struct("<IB6f3f3f3ffffBBBifBBIB24x")
+assert _STATE.size == codec.ACTOR_RECORD_SIZE
+
+
+class World:
+    """Episode state and actors of the embedded server."""
+
+    def __init__(
+        self,
+        library: BlueprintLibrary,
+        world_map: Any,
+        streams: StreamSink,
+        stream_port: int,
+        seed: int = 0,
+    ) -> None:
+        self.library = library
+        self.streams = streams
+        self.stream_port = stream_port
+        self.rng = np.random.default_rng(seed)
+        self.frame = 0
+        self.elapsed = 0.0
+        self.delta = ASYNC_DEFAULT_DELTA
+        self.episode_id = 0
+        self._next_actor_id = 0
+        self._next_stream_id = EPISODE_STREAM_ID + 1
+        self._last_tick_wall = time.perf_counter()
+        self.last_state: bytes | None = None
+        self.settings = EpisodeSettings()
+        self.on_destroy: list[Callable[[int], None]] = []
+        self._new_episode(world_map)
+
+    # ------------------------------------------------------------ episodes
+
+    def _new_episode(self, world_map: Any) -> None:
+        self.map = world_map
+        self.episode_id += 1
+        self.actors: dict[int, Actor] = {}
+        self.weather = dict(DEFAULT_WEATHER)
+        bounds = getattr(world_map, "bounds", None)
+        self.bounds = tuple(bounds) if bounds is not None else None
+        sx, sy, sz = 0.0, 0.0, 50.0
+        self.spectator = self._add_actor(
+            SPECTATOR, {}, "spectator", physics.Body(sx, sy, sz, pitch=-45.0, collisions=False)
+        )
+        self.spectator.body.simulate_physics = False
+        self.last_state = None
+
+    def load_episode(self, world_map: Any, reset_settings: bool) -> None:
+        for actor_id in list(self.actors):
+            self.destroy(actor_id)
+        if reset_settings:
+            self.settings = EpisodeSettings()
+        self._new_episode(world_map)
+        self.publish_state()
+
+    def episode_token(self) -> bytes:
+        return codec.token(EPISODE_STREAM_ID, self.stream_port)
+
+    # ------------------------------------------------------------ actors
+
+    def _add_actor(
+        self, bp: Blueprint, attributes: dict[str, str], kind: str, body: physics.Body
+    ) -> Actor:
+        self._next_actor_id += 1
+        actor = Actor(self._next_actor_id, bp, attributes, kind, body, semantic_tag=bp.semantic_tag)
+        self.actors[actor.id] = actor
+        return actor
+
+    def spawn(
+        self,
+        blueprint_id: str,
+        attributes: dict[str, str],
+        pose: tuple[float, ...],
+        parent_id: int = 0,
+    ) -> Actor:
+        bp = self.library.get(blueprint_id)
+        if bp is None:
+            raise SpawnError(f"unknown blueprint '{blueprint_id}'")
+        values = bp.defaults()
+        types = bp.attribute_types()
+        for key, value in attributes.items():
+            if key in types:
+                values[key] = str(value)
+        if parent_id and parent_id not in self.actors:
+            raise SpawnError(f"unable to attach actor: parent {parent_id} not found")
+        if not all(math.isfinite(v) for v in pose):
+            raise SpawnError("spawn transform is not finite")
+        kind = blueprint_id.split(".", 1)[0]
+        kind = {"static": "prop"}.get(kind, kind)
+        relative = tuple(pose) if parent_id else None
+        world_pose = compose(self.actors[parent_id].pose(), pose) if parent_id else tuple(pose)
+        body = physics.Body(
+            *world_pose,
+            extent=bp.extent,
+            box_center=bp.box_center,
+            mass=bp.mass or 1500.0,
+            collisions=kind in ("vehicle", "walker", "prop") and not parent_id,
+        )
+        if kind in ("vehicle", "walker") and not parent_id:
+            self._check_free(body)
+            if self.map is not None and self.map.ground is not None:
+                body.z = float(self.map.ground.height(np.array([body.x]), np.array([body.y]))[0])
+        if kind in ("sensor", "controller") or parent_id:
+            body.simulate_physics = False
+        actor = self._add_actor(bp, values, kind, body)
+        actor.parent_id = parent_id
+        actor.relative = relative
+        if kind == "vehicle":
+            params = physics.VehicleParams(
+                bp.wheelbase, bp.max_steer_deg, bp.top_speed, bp.max_accel
+            )
+            actor.vehicle = physics.Vehicle(body, params)
+        elif kind == "walker":
+            speed = float(values.get("speed", "1.4") or 1.4)
+            actor.walker = physics.Walker(body, max_speed=max(speed, 1.4))
+        elif kind == "sensor":
+            actor.stream_id = self._next_stream_id
+            self._next_stream_id += 1
+            if blueprint_id == "sensor.other.collision":
+                actor.sensor = CollisionSensor(values)
+            else:
+                try:
+                    actor.sensor = make_sensor(blueprint_id, values)
+                except Exception as exc:
+                    del self.actors[actor.id]
+                    raise SpawnError(f"cannot create {blueprint_id}: {exc}") from exc
+        return actor
+
+    def _check_free(self, body: physics.Body) -> None:
+        for other in self.actors.values():
+            if other.body.collisions and physics.boxes_overlap(body, other.body):
+                if abs(other.body.z - body.z) < 3.0:
+                    raise SpawnError("Spawn failed because of collision at spawn position")
+
+    def destroy(self, actor_id: int) -> bool:
+        actor = self.actors.get(actor_id)
+        if actor is None or actor.kind == "spectator":
+            return False
+        for child in [a.id for a in self.actors.values() if a.parent_id == actor_id]:
+            self.destroy(child)
+        del self.actors[actor_id]
+        for callback in self.on_destroy:
+            callback(actor_id)
+        return True
+
+    def actor(self, actor_id: int) -> Actor:
+        actor = self.actors.get(int(actor_id))
+        if actor is None:
+            raise KeyError(f"actor {actor_id} not found")
+        return actor
+
+    def actor_wire(self, actor: Actor) -> list:
+        """rpc::Actor: [id, parent, description, bounding box, semantic tags, stream token]."""
+        if actor._wire is None:
+            types = actor.blueprint.attribute_types()
+            description = [
+                0,
+                actor.blueprint.id,
+                [[k, int(types[k]), v] for k, v in actor.attributes.items()],
+            ]
+            tags = bytes([actor.semantic_tag]) if actor.semantic_tag else b""
+            token = codec.token(actor.stream_id, self.stream_port) if actor.stream_id else b""
+            actor._wire = [
+                actor.id,
+                actor.parent_id,
+                description,
+                actor.bounding_box(),
+                tags,
+                token,
+            ]
+        return actor._wire
+
+    def set_transform(self, actor: Actor, pose: tuple[float, ...]) -> None:
+        if not all(math.isfinite(v) for v in pose):
+            raise ValueError("transform is not finite")
+        if actor.parent_id:
+            actor.relative = tuple(pose)
+        b = actor.body
+        b.x, b.y, b.z, b.pitch, b.yaw, b.roll = pose
+        b.speed = 0.0
+        b.velocity = (0.0, 0.0, 0.0)
+
+    # ------------------------------------------------------------ ticking
+
+    def tick(self) -> int:
+        """Advance one step (fixed delta, or wall clock when none) and publish the result."""
+        now = time.perf_counter()
+        fixed = self.settings.fixed_delta_seconds
+        dt = fixed if fixed else min(max(now - self._last_tick_wall, 1e-3), 0.1)
+        self._last_tick_wall = now
+        self.frame += 1
+        self.elapsed += dt
+        self.delta = dt
+        contacts = self._step_physics(dt)
+        self._follow_parents()
+        self._run_sensors(contacts)
+        self.publish_state()
+        return self.frame
+
+    def _step_physics(self, dt: float) -> list[tuple[Actor, Actor, tuple[float, float, float]]]:
+        movers: list[Actor] = []
+        for actor in self.actors.values():
+            if actor.vehicle is not None:
+                physics.step_vehicle(actor.vehicle, dt)
+                movers.append(actor)
+            elif actor.walker is not None:
+                self._steer_ai_walker(actor)
+                physics.step_walker(actor.walker, dt)
+                movers.append(actor)
+        ground = self.map.ground if self.map is not None else None
+        physical = [a for a in movers if a.parent_id == 0 and a.body.simulate_physics]
+        physics.follow_ground(
+            [a.body for a in physical],
+            [a.blueprint.wheelbase * 0.5 if a.vehicle else 0.0 for a in physical],
+            ground,
+            dt,
+        )
+        return self._resolve_collisions(movers)
+
+    def _steer_ai_walker(self, actor: Actor) -> None:
+        if actor.ai_target is None:
+            return
+        b = actor.body
+        dx, dy = actor.ai_target[0] - b.x, actor.ai_target[1] - b.y
+        if math.hypot(dx, dy) < 0.5:
+            actor.walker.walk_speed = 0.0
+            actor.ai_target = None
+        else:
+            actor.walker.direction = (dx, dy, 0.0)
+            actor.walker.walk_speed = actor.walker.max_speed
+
+    def _resolve_collisions(self, movers: list[Actor]) -> list:
+        """Stop overlapping movers, push them apart, and report (self, other, impulse) events."""
+        events = []
+        bodies_actors = [a for a in self.actors.values() if a.body.collisions and a.parent_id == 0]
+        if len(bodies_actors) >= 2 and movers:
+            for c in physics.find_contacts([a.body for a in bodies_actors]):
+                a, b = bodies_actors[c.a], bodies_actors[c.b]
+                events.extend(self._collide(a, b, c.normal, c.depth))
+        if self.bounds is not None:
+            xmin, ymin, xmax, ymax = self.bounds
+            m = WORLD_EDGE_MARGIN
+            for actor in movers:
+                bd = actor.body
+                if xmin - m <= bd.x <= xmax + m and ymin - m <= bd.y <= ymax + m:
+                    continue
+                nx = 1.0 if bd.x < xmin - m else -1.0 if bd.x > xmax + m else 0.0
+                ny = 1.0 if bd.y < ymin - m else -1.0 if bd.y > ymax + m else 0.0
+                impulse = bd.mass * abs(bd.speed)
+                bd.x = min(max(bd.x, xmin - m), xmax + m)
+                bd.y = min(max(bd.y, ymin - m), ymax + m)
+                self._stop(bd)
+                events.append((actor, None, (nx * impulse, ny * impulse, 0.0)))
+        return events
+
+    def _collide(self, a: Actor, b: Actor, normal: tuple[float, float], depth: float) -> list:
+        va, vb = a.body.velocity, b.body.velocity
+        closing = (va[0] - vb[0]) * normal[0] + (va[1] - vb[1]) * normal[1]  # < 0: approaching
+        m_a, m_b = a.body.mass, b.body.mass
+        reduced = m_a * m_b / (m_a + m_b)
+        magnitude = reduced * max(-closing, 0.0) + 1.0
+        moves_a = a.vehicle is not None or a.walker is not None
+        moves_b = b.vehicle is not None or b.walker is not None
+        share_a = 1.0 if not moves_b else 0.5 if moves_a else 0.0
+        for actor, sign, share in ((a, 1.0, share_a), (b, -1.0, 1.0 - share_a)):
+            if share > 0.0:
+                actor.body.x += sign * normal[0] * depth * share
+                actor.body.y += sign * normal[1] * depth * share
+            if closing < 0.0 and (actor.vehicle is not None or actor.walker is not None):
+                self._stop(actor.body)
+        imp = (normal[0] * magnitude, normal[1] * magnitude, 0.0)
+        return [(a, b, imp), (b, a, (-imp[0], -imp[1], 0.0))]
+
+    @staticmethod
+    def _stop(body: physics.Body) -> None:
+        body.speed = 0.0
+        body.velocity = (0.0, 0.0, body.velocity[2])
+
+    def _follow_parents(self) -> None:
+        for actor in self.actors.values():
+            if actor.parent_id and actor.relative is not None:
+                parent = self.actors.get(actor.parent_id)
+                if parent is None:
+                    continue
+                b = actor.body
+                b.x, b.y, b.z, b.pitch, b.yaw, b.roll = compose(parent.pose(), actor.relative)
+                pb = parent.body
+                b.velocity, b.acceleration = pb.velocity, pb.acceleration
+                b.angular_velocity = pb.angular_velocity
+
+    # ------------------------------------------------------------ sensors
+
+    def _run_sensors(self, collisions: list) -> None:
+        scene: Scene | None = None
+        for event in collisions:
+            me, other, impulse = event
+            for actor in self.actors.values():
+                if actor.parent_id == me.id and isinstance(actor.sensor, CollisionSensor):
+                    other_wire = self.actor_wire(other) if other else world_edge_wire()
+                    actor.sensor.record(self.actor_wire(me), other_wire, impulse)
+        for actor in list(self.actors.values()):
+            sensor = actor.sensor
+            if sensor is None:
+                continue
+            if isinstance(sensor, CollisionSensor):
+                events = sensor.drain()
+                if events and self.streams.has_subscribers(actor.stream_id):
+                    header = codec.sensor_header(0, self.frame, self.elapsed, actor.pose())
+                    for payload in events:
+                        self.streams.publish(actor.stream_id, codec.framed(header, payload))
+                continue
+            if not self.streams.has_subscribers(actor.stream_id):
+                continue
+            tick_period = float(getattr(sensor, "sensor_tick", 0.0) or 0.0)
+            if tick_period > 0.0:
+                if self.elapsed + 1e-9 < actor._next_measure:
+                    continue
+                actor._next_measure = self.elapsed + tick_period
+            if scene is None:
+                scene = self.scene()
+            try:
+                payload = sensor.measure(scene, self.sensor_pose(actor))
+            except Exception:
+                log.exception("sensor %s (actor %d) failed", actor.blueprint.id, actor.id)
+                continue
+            if payload is None:
+                continue
+            header = codec.sensor_header(
+                int(sensor.type_id), self.frame, self.elapsed, actor.pose()
+            )
+            self.streams.publish(actor.stream_id, codec.framed(header, payload))
+
+    def scene(self) -> Scene:
+        physical = [a for a in self.actors.values() if a.kind in ("vehicle", "walker", "prop")]
+        n = len(physical)
+        centers = np.empty((n, 3))
+        for i, a in enumerate(physical):
+            cx, cy, cz = compose(a.pose(), (*a.blueprint.box_center, 0.0, 0.0, 0.0))[:3]
+            centers[i] = (cx, cy, cz)
+        return Scene(
+            frame=self.frame,
+            timestamp=self.elapsed,
+            delta_seconds=self.delta,
+            ids=np.array([a.id for a in physical], dtype=np.uint32),
+            tags=np.array([a.semantic_tag for a in physical], dtype=np.uint8),
+            centers=centers,
+            extents=np.array([a.blueprint.extent for a in physical], dtype=np.float64).reshape(
+                n, 3
+            ),
+            rotations=np.array(
+                [(a.body.pitch, a.body.yaw, a.body.roll) for a in physical], dtype=np.float64
+            ).reshape(n, 3),
+            velocities=np.array([a.body.velocity for a in physical], dtype=np.float64).reshape(
+                n, 3
+            ),
+            ground=self.map.ground if self.map is not None else None,
+            map_name=getattr(self.map, "name", ""),
+            weather=dict(self.weather),
+        )
+
+    def sensor_pose(self, actor: Actor) -> SensorPose:
+        parent = self.actors.get(actor.parent_id)
+        src = parent.body if parent is not None else actor.body
+        b = actor.body
+        return SensorPose(
+            location=np.array((b.x, b.y, b.z)),
+            rotation=np.array((b.pitch, b.yaw, b.roll)),
+            parent_id=actor.parent_id,
+            velocity=np.array(src.velocity),
+            acceleration=np.array(src.acceleration),
+            angular_velocity=np.array(src.angular_velocity),
+        )
+
+    # ------------------------------------------------------------ episode state
+
+    def publish_state(self) -> None:
+        self.last_state = self.state_message()
+        self.streams.publish(EPISODE_STREAM_ID, self.last_state)
+
+    def state_message(self) -> bytes:
+        header = codec.sensor_header(EPISODE_STATE_TYPE_ID, self.frame, self.elapsed)
+        episode = codec.EPISODE_HEADER.pack(self.episode_id, time.time(), self.delta, 0, 0, 0, 0)
+        pack = _STATE.pack
+        speed_limit = self._speed_limits()
+        records = []
+        for actor in self.actors.values():
+            b = actor.body
+            v = actor.vehicle
+            if v is not None:
+                c = v.control
+                records.append(
+                    pack(
+                        actor.id, 1, b.x, b.y, b.z, b.pitch, b.yaw, b.roll,
+                        *b.velocity, *b.angular_velocity, *b.acceleration,
+                        c.throttle, c.steer, c.brake, c.hand_brake, c.reverse,
+                        c.manual_gear_shift, c.gear, speed_limit.get(actor.id, 30.0),
+                        3, 0, 0, 0,
+                    )
+                )  # fmt: skip
+            else:
+                records.append(
+                    pack(
+                        actor.id, 1, b.x, b.y, b.z, b.pitch, b.yaw, b.roll,
+                        *b.velocity, *b.angular_velocity, *b.acceleration,
+                        0.0, 0.0, 0.0, 0, 0, 0, 0, 0.0, 0, 0, 0, 0,
+                    )
+                )  # fmt: skip
+        return codec.framed(header, episode, *records)
+
+    def _speed_limits(self) -> dict[int, float]:
+        ground = self.map.ground if self.map is not None else None
+        vehicles = [a for a in self.actors.values() if a.vehicle is not None]
+        if ground is None or not vehicles:
+            return {}
+        xs = np.array([a.body.x for a in vehicles])
+        ys = np.array([a.body.y for a in vehicles])
+        limits = np.asarray(ground.speed_limit(xs, ys), dtype=np.float64)
+        return {
+            a.id: (lim if lim > 0 else 30.0)
+            for a, lim in zip(vehicles, limits.tolist(), strict=True)
+        }
+
+
+def world_edge_wire() -> list:
+    """rpc::Actor for the static world (what a vehicle hits at the edge of the map)."""
+    description = [0, "static.wall", [["role_name", 4, "world_edge"]]]
+    return [0, 0, description, codec.bounding_box((0, 0, 0), (0, 0, 0), 0), b"", b""]
+
+
+__all__ = ["Actor", "EpisodeSettings", "SpawnError", "World", "SENSOR_TYPE_IDS"]

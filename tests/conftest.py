@@ -1,0 +1,178 @@
+"""Shared fixtures: free ports, the embedded server as a subprocess, and real-client runs.
+
+    with start_embedded_server() as server:          # or the `embedded_server` fixture
+        result = run_client(client_code(server, "print(world.get_map().name)"), timeout=30)
+
+The server runs in its own process group and is stopped by that group only; client code runs in
+a subprocess (the real `carla` client can segfault on malformed data) with faulthandler on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PYTHON = sys.executable
+READY_MARKER = "embedded CARLA server ready"
+
+
+def _bindable(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port_block(size: int = 3, host: str = "127.0.0.1", attempts: int = 200) -> int:
+    """First port of `size` consecutive free ports (bind-probed; random start to avoid races)."""
+    rng = random.Random(os.getpid() ^ time.monotonic_ns())
+    for _ in range(attempts):
+        base = rng.randrange(20000, 60000 - size)
+        if all(_bindable(base + i, host) for i in range(size)):
+            return base
+    raise RuntimeError(f"no block of {size} free ports found on {host}")
+
+
+@dataclass
+class EmbeddedServerHandle:
+    host: str
+    rpc_port: int
+    stream_port: int
+    log_path: Path
+    process: subprocess.Popen
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+
+def _stop_group(process: subprocess.Popen, grace: float = 10.0) -> None:
+    if process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(5)
+
+
+@contextlib.contextmanager
+def start_embedded_server(
+    *args: str, map_name: str | None = None, startup_timeout: float = 90.0
+) -> Iterator[EmbeddedServerHandle]:
+    """Start `python -m rllib_integration.embedded` on free ports; stop its process group after."""
+    host = "127.0.0.1"
+    last_error = ""
+    for _attempt in range(3):  # another process may grab the probed ports first
+        port = free_port_block(3, host)
+        log_file = tempfile.NamedTemporaryFile(
+            prefix=f"embedded-{port}-", suffix=".log", delete=False
+        )
+        log_path = Path(log_file.name)
+        cmd = [
+            PYTHON,
+            "-m",
+            "rllib_integration.embedded",
+            f"-carla-rpc-port={port}",
+            "--host",
+            host,
+        ]
+        if map_name:
+            cmd += ["--map", map_name]
+        cmd += list(args)
+        process = subprocess.Popen(
+            cmd, cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        log_file.close()
+        deadline = time.monotonic() + startup_timeout
+        while time.monotonic() < deadline and process.poll() is None:
+            if READY_MARKER in log_path.read_text(errors="replace"):
+                break
+            time.sleep(0.05)
+        if process.poll() is None and READY_MARKER in log_path.read_text(errors="replace"):
+            handle = EmbeddedServerHandle(host, port, port + 1, log_path, process)
+            try:
+                yield handle
+            finally:
+                _stop_group(process)
+            return
+        _stop_group(process)
+        last_error = log_path.read_text(errors="replace")
+        if "already in use" not in last_error:
+            break
+    raise RuntimeError(f"embedded server did not start:\n{last_error}")
+
+
+@pytest.fixture
+def embedded_server() -> Iterator[EmbeddedServerHandle]:
+    """A fresh embedded server (default map) for one test."""
+    with start_embedded_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def module_embedded_server() -> Iterator[EmbeddedServerHandle]:
+    """One embedded server shared by the tests of a module (tests must clean up their actors)."""
+    with start_embedded_server() as server:
+        yield server
+
+
+def run_client(
+    code: str, timeout: float = 60.0, env: dict | None = None
+) -> subprocess.CompletedProcess:
+    """Run real-client Python `code` in a subprocess (own process group, faulthandler on).
+
+    On timeout the process group is killed and the result has returncode -9 and a note in stderr.
+    """
+    full_env = dict(os.environ, PYTHONFAULTHANDLER="1", PYTHONUNBUFFERED="1", **(env or {}))
+    process = subprocess.Popen(
+        [PYTHON, "-X", "faulthandler", "-c", textwrap.dedent(code)],
+        cwd=ROOT,
+        env=full_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        out, err = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        out, err = process.communicate()
+        return subprocess.CompletedProcess(
+            process.args, -9, out, (err or "") + f"\n[run_client] timed out after {timeout} s\n"
+        )
+    return subprocess.CompletedProcess(process.args, process.returncode, out, err)
+
+
+def client_code(server: EmbeddedServerHandle, body: str, timeout: float = 5.0) -> str:
+    """`body` prefixed with a connected `client` and `world` (and `import carla`)."""
+    prelude = (
+        "import carla\n"
+        f"client = carla.Client({server.host!r}, {server.rpc_port})\n"
+        f"client.set_timeout({timeout})\n"
+        "world = client.get_world()\n"
+    )
+    return prelude + textwrap.dedent(body)
