@@ -1,0 +1,296 @@
+"""DQNExperiment: the original example's task on a stacked bird's-eye view, with its flaws fixed.
+
+Kept from the original (reference §6): the 29-action table, frames stacked on the channel axis
+oldest -> newest (the first frame repeated after a reset), and the reward terms: distance
+driven, a speed-gain term below 20 km/h, -0.5 per step driving the wrong way, -0.05 per step
+when the heading is off by more than asin(0.4) and the steering does not correct it.
+
+Fixed: a collision or leaving the road ends the episode (terminated) with a penalty; the time
+limit is a truncation without a bonus (the original paid +100 as a terminal); limits are in
+seconds of simulated time, not ticks; every weight and limit is a YAML key with a default here.
+The observation stays uint8 (compact replay); the network scales pixels (`qnet.py`).
+
+`info` carries the episode so far: distance (m), mean_speed (km/h), collisions, lane_invasions,
+off_road_time (s), route_completion (fraction of the time limit driven), completed (reached
+the time limit) and end_reason.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import carla
+import numpy as np
+from gymnasium import spaces
+
+from rllib_integration.base_experiment import BaseExperiment
+
+# (throttle, steer, brake) for each discrete action, exactly the original's table.
+ACTIONS: tuple[tuple[float, float, float], ...] = (
+    (0.0, 0.00, 0.0),  # 0 coast
+    (0.0, 0.00, 1.0),  # 1 brake
+    (0.0, 0.75, 0.0),
+    (0.0, 0.50, 0.0),
+    (0.0, 0.25, 0.0),
+    (0.0, -0.75, 0.0),
+    (0.0, -0.50, 0.0),
+    (0.0, -0.25, 0.0),
+    *(
+        (throttle, steer, 0.0)
+        for throttle in (0.3, 0.6, 1.0)
+        for steer in (0.0, 0.75, 0.5, 0.25, -0.75, -0.5, -0.25)
+    ),
+)
+assert len(ACTIONS) == 29
+
+END_RUNNING = "running"
+
+
+@dataclass
+class Measurement:
+    """What one frame says about the hero, computed once per frame."""
+
+    frame: int
+    location: np.ndarray  # planar x, y
+    z: float
+    speed: float  # km/h
+    off_road: bool
+    wrong_way: bool
+    heading_sin: float  # sin of the signed angle hero -> lane (0 in junctions)
+
+
+class DQNExperiment(BaseExperiment):
+    DEFAULT_CONFIG: ClassVar[dict] = {
+        "hero": {
+            "sensors": {
+                # 64 px at 2 px/m: 32 m across, centred 8 m ahead of the hero.
+                "birdview": {"type": "sensor.birdview", "size": 64, "pixels_per_meter": 2.0},
+                "collision": {"type": "sensor.other.collision"},
+                "lane_invasion": {"type": "sensor.other.lane_invasion"},
+            }
+        },
+        "framestack": 4,
+        # Names of the sensors in hero.sensors that the experiment reads.
+        "birdview_sensor": "birdview",
+        "collision_sensor": "collision",
+        "lane_invasion_sensor": "lane_invasion",
+        # Limits in seconds of simulated time.
+        "max_time_episode": 60.0,  # truncation (not a failure)
+        "max_time_idle": 10.0,  # below idle_speed this long: terminated
+        "max_time_off_road": 0.0,  # off a driving lane longer than this: terminated
+        "idle_speed": 1.0,  # km/h
+        "min_fall_height": -0.5,  # z below this: fell off the world, terminated
+        "reward": {
+            "distance": 1.0,  # per metre driven (planar)
+            "speed_gain": 0.05,  # per km/h gained while below speed_gain_below
+            "speed_gain_below": 20.0,  # km/h
+            "wrong_way": -0.5,  # per step against the lane direction
+            "off_road": -0.5,  # per step off a driving lane (with max_time_off_road > 0)
+            "heading": -0.05,  # per step off-heading without correcting steer
+            "heading_sin_threshold": 0.4,
+            "collision": -100.0,  # terminal
+            "off_road_end": -100.0,  # terminal
+            "idle": -100.0,  # terminal
+            "falling": -40.0,  # terminal
+        },
+    }
+
+    def __init__(self, config: dict):
+        super().__init__(config)
+        sensors = self.config["hero"]["sensors"]
+        name = self.config["birdview_sensor"]
+        if sensors.get(name, {}).get("type") != "sensor.birdview":
+            raise ValueError(
+                f"DQNExperiment: hero.sensors.{name} must be a 'sensor.birdview' "
+                f"(the experiment's birdview_sensor), got {sensors.get(name)!r}"
+            )
+        if int(self.config["framestack"]) < 1:
+            raise ValueError("DQNExperiment: framestack must be >= 1")
+        self.frame_shape = birdview_shape(sensors[name])
+        self.frames: deque[np.ndarray] = deque(maxlen=int(self.config["framestack"]))
+        self.reward_config = self.config["reward"]
+        self.last_action = ACTIONS[0]
+        self._reset_episode_state()
+
+    # ------------------------------------------------------------------ spaces and actions
+    def get_action_space(self) -> spaces.Discrete:
+        return spaces.Discrete(len(ACTIONS))
+
+    def get_observation_space(self) -> spaces.Box:
+        height, width, channels = self.frame_shape
+        shape = (height, width, channels * int(self.config["framestack"]))
+        return spaces.Box(0, 255, shape, np.uint8)
+
+    def get_actions(self) -> tuple[tuple[float, float, float], ...]:
+        return ACTIONS
+
+    def compute_action(self, action: Any) -> carla.VehicleControl:
+        throttle, steer, brake = ACTIONS[int(action)]
+        self.last_action = (throttle, steer, brake)
+        return carla.VehicleControl(
+            throttle=throttle, steer=steer, brake=brake, hand_brake=False, reverse=False
+        )
+
+    # ------------------------------------------------------------------ episode
+    def reset(self) -> None:
+        self.frames.clear()
+        self.last_action = ACTIONS[0]
+        self._reset_episode_state()
+
+    def _reset_episode_state(self) -> None:
+        self.elapsed = 0.0
+        self.time_idle = 0.0
+        self.time_off_road = 0.0
+        self.off_road_run = 0.0  # seconds off the road without a break
+        self.distance = 0.0
+        self.collisions = 0
+        self.lane_invasions = 0
+        self.collided_this_step = False
+        self.end_reason = END_RUNNING
+        self._previous: Measurement | None = None
+        self._current: Measurement | None = None
+        self._info: dict = {}
+
+    def get_observation(self, sensor_data: dict[str, tuple[int, Any]]) -> tuple[np.ndarray, dict]:
+        frame = sensor_data[self.config["birdview_sensor"]][1]
+        frame = np.asarray(frame, dtype=np.uint8)
+        if frame.shape[-1] != self.frame_shape[-1] or frame.shape[:2] != self.frame_shape[:2]:
+            raise ValueError(f"bird's-eye frame {frame.shape}, expected {self.frame_shape}")
+        if self._binary_masks:
+            frame = frame * np.uint8(255)  # 0/1 masks -> 0/255 like a picture
+        if not self.frames:
+            self.frames.extend([frame] * self.frames.maxlen)
+        else:
+            self.frames.append(frame)
+        collisions = _events(sensor_data, self.config["collision_sensor"])
+        self.collided_this_step = bool(collisions)
+        self.collisions += len(collisions)
+        self.lane_invasions += len(_events(sensor_data, self.config["lane_invasion_sensor"]))
+        self._info = self._episode_info()
+        # The same dict is completed by get_done_status, which CarlaEnv calls before it reads it.
+        return np.concatenate(self.frames, axis=-1), self._info
+
+    @property
+    def _binary_masks(self) -> bool:
+        sensor = self.config["hero"]["sensors"][self.config["birdview_sensor"]]
+        return str(sensor.get("mode", "rgb")) == "masks"
+
+    # ------------------------------------------------------------------ done and reward
+    def measure(self, core: Any) -> Measurement:
+        if self._current is not None and self._current.frame == core.frame:
+            return self._current
+        hero = core.hero
+        transform = hero.get_transform()
+        velocity = hero.get_velocity()
+        speed = 3.6 * math.sqrt(velocity.x**2 + velocity.y**2 + velocity.z**2)
+        location = transform.location
+        waypoint = core.map.get_waypoint(
+            location,
+            project_to_road=False,
+            lane_type=carla.LaneType.Driving | carla.LaneType.Parking,
+        )
+        wrong_way, heading_sin = False, 0.0
+        if waypoint is not None and not waypoint.is_junction:
+            hero_dir = transform.get_forward_vector()
+            lane_dir = waypoint.transform.get_forward_vector()
+            dot = hero_dir.x * lane_dir.x + hero_dir.y * lane_dir.y
+            cross = hero_dir.x * lane_dir.y - hero_dir.y * lane_dir.x
+            wrong_way = dot < 0
+            heading_sin = math.sin(-math.atan2(cross, dot))
+        self._previous, self._current = (
+            self._current,
+            Measurement(
+                frame=core.frame,
+                location=np.array([location.x, location.y]),
+                z=location.z,
+                speed=speed,
+                off_road=waypoint is None,
+                wrong_way=wrong_way,
+                heading_sin=heading_sin,
+            ),
+        )
+        return self._current
+
+    def get_done_status(self, observation: Any, core: Any) -> tuple[bool, bool]:
+        now = self.measure(core)
+        dt = float(core.timestep)
+        self.elapsed += dt
+        if self._previous is not None:
+            self.distance += float(np.linalg.norm(now.location - self._previous.location))
+        self.time_idle = self.time_idle + dt if now.speed <= self.config["idle_speed"] else 0.0
+        self.time_off_road = self.time_off_road + dt if now.off_road else self.time_off_road
+        self.off_road_run = self.off_road_run + dt if now.off_road else 0.0
+        if self.collided_this_step:
+            self.end_reason = "collision"
+        elif now.off_road and self.off_road_run > self.config["max_time_off_road"]:
+            self.end_reason = "off_road"
+        elif now.z < self.config["min_fall_height"]:
+            self.end_reason = "falling"
+        elif self.time_idle > self.config["max_time_idle"]:
+            self.end_reason = "idle"
+        elif self.elapsed >= self.config["max_time_episode"] - 1e-9:
+            self.end_reason = "time_limit"
+        self._info.update(self._episode_info())
+        terminated = self.end_reason in ("collision", "off_road", "falling", "idle")
+        return terminated, self.end_reason == "time_limit"
+
+    def compute_reward(self, observation: Any, core: Any) -> float:
+        now = self.measure(core)
+        weights = self.reward_config
+        previous = self._previous
+        reward = 0.0
+        if previous is not None:
+            reward += weights["distance"] * float(np.linalg.norm(now.location - previous.location))
+            if now.speed < weights["speed_gain_below"]:
+                reward += weights["speed_gain"] * (now.speed - previous.speed)
+        if now.off_road:
+            reward += weights["off_road"]
+        elif now.wrong_way:
+            reward += weights["wrong_way"]
+        elif abs(now.heading_sin) > weights["heading_sin_threshold"]:
+            steer = self.last_action[1]
+            if steer * now.heading_sin >= 0:  # zero or wrong-way steering does not correct
+                reward += weights["heading"]
+        reward += {
+            "collision": weights["collision"],
+            "off_road": weights["off_road_end"],
+            "idle": weights["idle"],
+            "falling": weights["falling"],
+        }.get(self.end_reason, 0.0)
+        return float(reward)
+
+    # ------------------------------------------------------------------ metrics
+    def route_completion(self, core: Any = None) -> float:
+        """Fraction of the episode's time limit driven so far (1.0 = drove until the limit)."""
+        return min(self.elapsed / float(self.config["max_time_episode"]), 1.0)
+
+    def _episode_info(self) -> dict:
+        mean_speed = 3.6 * self.distance / self.elapsed if self.elapsed > 0 else 0.0
+        return {
+            "distance": self.distance,
+            "mean_speed": mean_speed,
+            "collisions": self.collisions,
+            "lane_invasions": self.lane_invasions,
+            "off_road_time": self.time_off_road,
+            "route_completion": self.route_completion(),
+            "completed": self.end_reason == "time_limit",
+            "end_reason": self.end_reason,
+        }
+
+
+def _events(sensor_data: dict, name: str) -> list:
+    reading = sensor_data.get(name)
+    if reading is None:
+        return []
+    events = reading[1]
+    return list(events) if events else []
+
+
+def birdview_shape(attributes: dict) -> tuple[int, int, int]:
+    """(H, W, C) of one bird's-eye frame, from the sensor's YAML attributes."""
+    from rllib_integration.sensors.birdview.settings import BirdViewSettings
+
+    return BirdViewSettings.from_attributes(attributes).shape

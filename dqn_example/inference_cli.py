@@ -1,0 +1,96 @@
+"""What both inference scripts share: arguments, the env from the YAML, the episode loop.
+
+Ray-free: `dqn_inference.py` must run in a process that never imports Ray.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from dqn_example.episodes import HEADER, format_summary, run_episodes, summary
+from dqn_example.training_config import (
+    DEFAULT_ENV,
+    TrainingFile,
+    apply_overrides,
+    import_object,
+    load_training_file,
+    resolved_env_config,
+    validate_sections,
+)
+
+DEFAULT_FRAMESTACK = 4
+
+
+def base_parser(description: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("config", type=Path, help="YAML training file (its env_config is used)")
+    parser.add_argument(
+        "checkpoint",
+        type=Path,
+        help="checkpoint folder, or an experiment folder (its latest checkpoint is used)",
+    )
+    parser.add_argument("-e", "--episodes", type=int, default=5, help="episodes to run (5)")
+    parser.add_argument("--video", type=Path, help="write the bird's-eye view to this MP4")
+    parser.add_argument("--seed", type=int, help="seed for the env resets")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key, e.g. --set env_config.experiment.town=Grid01",
+    )
+    return parser
+
+
+def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    if args.episodes < 1:
+        parser.error(f"argument -e/--episodes: must be >= 1, got {args.episodes}")
+
+
+def load_env_setup(args: argparse.Namespace) -> tuple[TrainingFile, type, dict]:
+    training_file = load_training_file(args.config)
+    apply_overrides(training_file, args.overrides)
+    validate_sections(training_file)
+    env_config = resolved_env_config(training_file)
+    env_cls = import_object(training_file.raw.get("env", DEFAULT_ENV), f"{args.config}: env")
+    return training_file, env_cls, env_config
+
+
+def frame_channels(observation_shape: tuple[int, ...], env_config: dict) -> int:
+    experiment = env_config.get("experiment") or {}
+    framestack = int(experiment.get("framestack", DEFAULT_FRAMESTACK)) or 1
+    return max(observation_shape[-1] // framestack, 1)
+
+
+def evaluate(
+    args: argparse.Namespace,
+    env_cls: type,
+    env_config: dict,
+    policy: Callable[[Any], int],
+    fps: float = 20.0,
+) -> int:
+    env = env_cls(env_config)
+    try:
+        channels = frame_channels(env.observation_space.shape, env_config)
+        print(HEADER, flush=True)
+        reports = run_episodes(
+            env,
+            policy,
+            args.episodes,
+            video=args.video,
+            fps=fps,
+            frame_channels=channels,
+            seed=args.seed,
+            stream=sys.stdout,
+        )
+    finally:
+        env.close()
+    print(format_summary(summary(reports)))
+    if args.video:
+        print(f"video: {args.video}")
+    return 0

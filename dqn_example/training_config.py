@@ -1,0 +1,245 @@
+"""YAML training file -> RLlib `DQNConfig` + Tune run settings.
+
+The YAML's top level maps one-to-one onto `AlgorithmConfig` methods of RLlib's current API
+stack, so RLlib's own documentation of each keyword applies unchanged:
+
+    env_runners: {...}      -> config.env_runners(**...)
+    training: {...}         -> config.training(**...)
+    learners: {...}         -> config.learners(**...)
+    resources: {...}        -> config.resources(**...)
+    reporting, fault_tolerance, evaluation, debugging       (same rule)
+    framework: torch        -> config.framework("torch") (the only supported value)
+    rl_module: {model_config: {...}}  -> the Q-network (`qnet.QNetSpec` keys + RLlib's)
+    env: package.module:Class         -> the env class (default: CarlaEnv)
+    env_config: {carla: {...}, experiment: {...}}  -> passed to the env as is
+    stop: {timesteps, time_s, episode_return, iterations}   -> Tune stop criteria
+    checkpoint: {frequency, keep}                          -> Tune checkpointing
+
+Unknown sections and unknown keywords are rejected with the file and the key named.
+Nothing here starts Ray; building the config only imports RLlib.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import inspect
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DEFAULT_ENV = "rllib_integration.carla_env:CarlaEnv"
+CONFIG_SECTIONS = (
+    "env_runners",
+    "training",
+    "learners",
+    "resources",
+    "reporting",
+    "fault_tolerance",
+    "evaluation",
+    "debugging",
+)
+RUN_KEYS = ("stop", "checkpoint")
+OTHER_KEYS = ("framework", "rl_module", "env", "env_config")
+# Tune result keys of RLlib's current stack (old names are silently ignored by Tune, rllib.md P8).
+STOP_METRICS = {
+    "timesteps": "num_env_steps_sampled_lifetime",
+    "time_s": "time_total_s",
+    "episode_return": "env_runners/episode_return_mean",
+    "iterations": "training_iteration",
+}
+QNET_KEYS = ("conv_filters", "hiddens", "dueling")
+
+
+class ConfigError(ValueError):
+    """A bad training file or override; the message names the file and the key."""
+
+
+@dataclass
+class RunSettings:
+    """What Tune needs besides the algorithm config."""
+
+    stop: dict[str, float] = field(default_factory=dict)
+    checkpoint_frequency: int = 10
+    checkpoints_to_keep: int = 3
+
+
+@dataclass
+class TrainingFile:
+    source: str
+    raw: dict[str, Any]
+
+
+def load_training_file(path: Path) -> TrainingFile:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: configuration file not found")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML: {error}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of sections")
+    return TrainingFile(str(path), raw)
+
+
+def apply_overrides(training_file: TrainingFile, overrides: list[str]) -> None:
+    """Applies `section.key=value` overrides (value parsed as YAML) in place."""
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        if not sep or not key or any(not part for part in key.split(".")):
+            raise ConfigError(f"--set {item!r}: expected KEY.PATH=VALUE, e.g. training.lr=1e-4")
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError as error:
+            raise ConfigError(f"--set {item!r}: value is not valid YAML: {error}") from None
+        node = training_file.raw
+        parts = key.split(".")
+        for depth, part in enumerate(parts[:-1]):
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                where = ".".join(parts[: depth + 1])
+                raise ConfigError(f"--set {item!r}: {where} is not a section")
+            node = child
+        node[parts[-1]] = value
+
+
+def import_object(path: str, what: str) -> Any:
+    module_name, sep, attr = path.partition(":")
+    if not sep or not module_name or not attr:
+        raise ConfigError(f"{what}: {path!r} is not of the form package.module:ClassName")
+    try:
+        return getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as error:
+        raise ConfigError(f"{what}: cannot import {path!r}: {error}") from None
+
+
+def _accepted_keywords(config_cls: type, method: str) -> set[str]:
+    names: set[str] = set()
+    for cls in config_cls.__mro__:
+        function = cls.__dict__.get(method)
+        if function is None:
+            continue
+        for parameter in inspect.signature(function).parameters.values():
+            if parameter.kind is parameter.KEYWORD_ONLY or (
+                parameter.kind is parameter.POSITIONAL_OR_KEYWORD and parameter.name != "self"
+            ):
+                names.add(parameter.name)
+    return names
+
+
+def _section(tf: TrainingFile, name: str) -> dict[str, Any]:
+    value = tf.raw.get(name) or {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"{tf.source}: '{name}' must be a mapping, got {type(value).__name__}")
+    return value
+
+
+def validate_sections(tf: TrainingFile) -> None:
+    """The file's shape: known sections, stop/checkpoint keys (no Ray import)."""
+    known = CONFIG_SECTIONS + RUN_KEYS + OTHER_KEYS
+    for key in tf.raw:
+        if key not in known:
+            raise ConfigError(
+                f"{tf.source}: unknown top-level key '{key}' (allowed: {', '.join(known)})"
+            )
+    for name in CONFIG_SECTIONS + RUN_KEYS + ("rl_module", "env_config"):
+        _section(tf, name)
+    framework = tf.raw.get("framework", "torch")
+    if framework != "torch":
+        raise ConfigError(f"{tf.source}: framework '{framework}' is not supported, use 'torch'")
+    for key in _section(tf, "rl_module"):
+        if key != "model_config":
+            raise ConfigError(f"{tf.source}: unknown key 'rl_module.{key}' (only model_config)")
+    for key in _section(tf, "stop"):
+        if key not in STOP_METRICS:
+            raise ConfigError(
+                f"{tf.source}: unknown key 'stop.{key}' (allowed: {', '.join(STOP_METRICS)})"
+            )
+    for key in _section(tf, "checkpoint"):
+        if key not in ("frequency", "keep"):
+            raise ConfigError(f"{tf.source}: unknown key 'checkpoint.{key}' (frequency, keep)")
+
+
+def validate(tf: TrainingFile) -> None:
+    """Shape, plus every RLlib keyword checked against DQNConfig's methods."""
+    from ray.rllib.algorithms.dqn import DQNConfig
+
+    validate_sections(tf)
+    for name in CONFIG_SECTIONS:
+        accepted = _accepted_keywords(DQNConfig, name)
+        for key in _section(tf, name):
+            if key not in accepted:
+                raise ConfigError(
+                    f"{tf.source}: unknown key '{name}.{key}' "
+                    f"(not a keyword of DQNConfig.{name}() in RLlib's current API stack)"
+                )
+
+
+def run_settings(tf: TrainingFile) -> RunSettings:
+    settings = RunSettings()
+    for key, value in _section(tf, "stop").items():
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            raise ConfigError(f"{tf.source}: 'stop.{key}' must be a number, got {value!r}")
+        settings.stop[STOP_METRICS[key]] = value
+    checkpoint = _section(tf, "checkpoint")
+    for key, attr in (("frequency", "checkpoint_frequency"), ("keep", "checkpoints_to_keep")):
+        if key in checkpoint:
+            value = checkpoint[key]
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError(f"{tf.source}: 'checkpoint.{key}' must be an integer >= 1")
+            setattr(settings, attr, value)
+    return settings
+
+
+def resolved_env_config(tf: TrainingFile) -> dict:
+    """`env_config` merged over the library's and the experiment's defaults, when the env is
+    CarlaEnv (so a bad key fails here, with the file named, not later inside an env runner)."""
+    env_config = copy.deepcopy(_section(tf, "env_config"))
+    if tf.raw.get("env", DEFAULT_ENV) != DEFAULT_ENV:
+        return env_config
+    from rllib_integration.config import ConfigError as EnvConfigError
+    from rllib_integration.config import resolve_env_config
+
+    try:
+        return resolve_env_config(env_config, source=tf.source)
+    except EnvConfigError as error:
+        raise ConfigError(str(error)) from None
+
+
+def build_algorithm_config(tf: TrainingFile, callbacks: type | None = None):
+    """Returns an RLlib `DQNConfig` for the file (validated first)."""
+    from ray.rllib.algorithms.dqn import DQNConfig
+    from ray.rllib.core.rl_module.rl_module import RLModuleSpec
+
+    from dqn_example.dqn_module import BirdViewDQNModule
+
+    validate(tf)
+    env_cls = import_object(tf.raw.get("env", DEFAULT_ENV), f"{tf.source}: env")
+    config = DQNConfig().framework("torch")
+    config.environment(env_cls, env_config=resolved_env_config(tf))
+    for name in CONFIG_SECTIONS:
+        kwargs = copy.deepcopy(_section(tf, name))
+        if name == "training":
+            # Dueling is inside our QNet; RLlib's own dueling/distributional heads are off.
+            kwargs.setdefault("dueling", False)
+            kwargs.setdefault("num_atoms", 1)
+        if kwargs or name == "training":
+            try:
+                getattr(config, name)(**kwargs)
+            except (TypeError, ValueError) as error:
+                raise ConfigError(f"{tf.source}: section '{name}': {error}") from None
+    model_config = copy.deepcopy(_section(tf, "rl_module").get("model_config") or {})
+    # No model_config in the spec itself, or RLlib drops epsilon/double_q (rllib.md P6).
+    config.rl_module(
+        rl_module_spec=RLModuleSpec(module_class=BirdViewDQNModule), model_config=model_config
+    )
+    if callbacks is not None:
+        config.callbacks(callbacks)
+    try:
+        config.validate()
+    except (TypeError, ValueError) as error:
+        raise ConfigError(f"{tf.source}: {error}") from None
+    return config

@@ -1,0 +1,54 @@
+"""Run the trained DQN agent greedily without Ray (pure PyTorch, CPU by default).
+
+Usage: python dqn_inference.py dqn_example/dqn_config.yaml <checkpoint> [--episodes 5] [--video bev.mp4]
+
+<checkpoint> is a checkpoint folder written by dqn_train.py (its qnet/ export is loaded), the
+qnet/ folder itself, or an experiment folder (its latest checkpoint). Ray is never imported.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from dqn_example.checkpoints import EXPORT_DIR, CheckpointError, resolve_checkpoint
+from dqn_example.inference_cli import base_parser, check_args, evaluate, load_env_setup
+from dqn_example.qnet import SPEC_FILE, load_qnet
+from dqn_example.training_config import ConfigError
+
+
+def export_dir(path: Path) -> Path:
+    if (path / SPEC_FILE).is_file():
+        return path
+    return resolve_checkpoint(path) / EXPORT_DIR
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = base_parser(__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:1...)")
+    args = parser.parse_args(argv)
+    check_args(parser, args)
+
+    import torch
+
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        parser.error(f"argument --device: {args.device} requested but CUDA is not available")
+    try:
+        network_dir = export_dir(args.checkpoint)
+        _, env_cls, env_config = load_env_setup(args)
+    except (ConfigError, CheckpointError) as error:
+        print(f"dqn_inference: error: {error}", file=sys.stderr)
+        return 2
+    net = load_qnet(network_dir, device=args.device)
+    print(f"dqn_inference: network {network_dir} on {args.device}")
+
+    @torch.no_grad()
+    def policy(observation) -> int:
+        batch = torch.as_tensor(observation, device=args.device).unsqueeze(0)
+        return int(net(batch).argmax(dim=-1).item())
+
+    return evaluate(args, env_cls, env_config, policy)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
