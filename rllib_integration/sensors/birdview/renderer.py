@@ -1,0 +1,282 @@
+"""Per-frame bird's-eye view: one warp of the static map plus the actors near the hero.
+
+Independent of any CARLA client: it takes plain arrays, so it can be tested and benchmarked on
+its own. Image convention: the hero's heading points up, its right is to the right (the view
+CARLA's top-down camera gives, rotated), and the image centre lies ``offset`` metres ahead of it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from rllib_integration.sensors.birdview import palette
+from rllib_integration.sensors.birdview.settings import BirdViewSettings
+from rllib_integration.sensors.birdview.static_map import SCALE, SHIFT, StaticMap
+
+VEHICLE, TWO_WHEELER, WALKER = 0, 1, 2  # actor kinds
+RED, YELLOW, GREEN, OFF = 0, 1, 2, 3  # traffic light states (carla.TrafficLightState values)
+LIGHT_STATE_NAMES = ("Red", "Yellow", "Green", "Off")
+LIGHT_RADIUS_M = 1.2
+_CORNER_SIGNS = np.array([[1.0, 1.0], [1.0, -1.0], [-1.0, -1.0], [-1.0, 1.0]])
+
+
+@dataclass
+class Boxes:
+    """Oriented boxes on the ground plane, one row per actor (world frame, metres, degrees)."""
+
+    centers: np.ndarray  # (N, 2) x, y of the bounding-box centre
+    yaws: np.ndarray  # (N,)
+    extents: np.ndarray  # (N, 2) half length, half width
+    kinds: np.ndarray | None = None  # (N,) VEHICLE / TWO_WHEELER / WALKER
+
+    @classmethod
+    def empty(cls) -> Boxes:
+        return cls(np.zeros((0, 2)), np.zeros(0), np.zeros((0, 2)), np.zeros(0, np.uint8))
+
+
+@dataclass
+class TrafficLights:
+    positions: np.ndarray  # (N, 2) where the light stands
+    states: np.ndarray  # (N,) RED / YELLOW / GREEN / OFF
+    areas: Boxes | None = None  # the lanes each light governs (trigger volumes), if known
+
+
+class BirdViewRenderer:
+    def __init__(self, static: StaticMap, settings: BirdViewSettings) -> None:
+        self.static = static
+        self.settings = settings
+        self.layers = settings.layers
+        self._route: np.ndarray | None = None
+        rgb_lut = palette.static_rgb_lut(tuple(settings.layers))
+        self._rgb_luts = [np.ascontiguousarray(rgb_lut[:, 0, channel]) for channel in range(3)]
+        self._mask_luts = {
+            name: palette.static_mask_lut(name)
+            for name in settings.layers
+            if name in palette.STATIC_LAYERS
+        }
+        self._walker_scale = float(settings.walker_scale)
+
+    def set_route(self, points: np.ndarray | None) -> None:
+        """The planned route, (M, 2 or 3) world points in driving order; None clears it."""
+        if points is None:
+            self._route = None
+            return
+        route = np.asarray(points, np.float64)
+        if route.ndim != 2 or route.shape[1] < 2 or len(route) < 2:
+            raise ValueError(f"route must be an (M>=2, 2 or 3) array of points, got {route.shape}")
+        self._route = np.ascontiguousarray(route[:, :2])
+
+    def view_transform(self, anchor_xy, anchor_yaw: float) -> np.ndarray:
+        """2x3 affine matrix from world x, y (metres) to output pixel col, row."""
+        s = self.settings
+        yaw = math.radians(anchor_yaw)
+        c, n = math.cos(yaw), math.sin(yaw)
+        center = np.array([anchor_xy[0] + s.offset * c, anchor_xy[1] + s.offset * n])
+        rotation = s.pixels_per_meter * np.array([[-n, c], [-c, -n]])  # heading -> up
+        half = (s.size - 1) / 2.0
+        return np.hstack([rotation, (np.array([half, half]) - rotation @ center)[:, None]])
+
+    def render(
+        self,
+        anchor_xy,
+        anchor_yaw: float,
+        hero: Boxes,
+        actors: Boxes,
+        lights: TrafficLights | None = None,
+    ) -> np.ndarray:
+        """The frame for a hero at ``anchor_xy`` heading ``anchor_yaw`` (degrees)."""
+        world_to_px = self.view_transform(anchor_xy, anchor_yaw)
+        crop = self._warp_static(world_to_px)
+        if self.settings.mode == "rgb":
+            return self._render_rgb(crop, world_to_px, hero, actors, lights)
+        return self._render_masks(crop, world_to_px, hero, actors, lights)
+
+    # -- static ------------------------------------------------------------------------------
+
+    def _warp_static(self, world_to_px: np.ndarray) -> np.ndarray:
+        static = self.static
+        # output pixel -> world -> raster pixel, composed into one inverse map for warpAffine
+        linear = world_to_px[:, :2]
+        inverse = linear.T / (self.settings.pixels_per_meter**2)  # linear is ppm x a rotation
+        px_to_world = np.hstack([inverse, (-inverse @ world_to_px[:, 2])[:, None]])
+        scale = static.pixels_per_meter
+        px_to_raster = scale * px_to_world
+        px_to_raster[:, 2] -= scale * np.asarray(static.origin)
+        size = self.settings.size
+        return cv2.warpAffine(
+            static.raster,
+            px_to_raster,
+            (size, size),
+            flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=0,
+        )
+
+    # -- dynamic -----------------------------------------------------------------------------
+
+    def _polygons(self, boxes: Boxes, world_to_px: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Fixed-point pixel corners (K, 4, 2) of the boxes that can touch the image, and
+        their indices in ``boxes``; walkers are enlarged by ``walker_scale``."""
+        centers, extents = boxes.centers, boxes.extents
+        if len(centers) == 0:
+            return _NO_POLYGONS, np.zeros(0, np.intp)
+        if boxes.kinds is not None and self._walker_scale != 1.0:
+            walker = (boxes.kinds == WALKER)[:, None]
+            extents = np.where(walker, extents * self._walker_scale, extents)
+        # OpenCV fills every pixel a polygon's outline touches: pull the outline in by half a
+        # pixel so a box covers its true area (an L-pixel side covers L pixels, not L + 1).
+        extents = np.maximum(extents - 0.5 / self.settings.pixels_per_meter, 0.0)
+        linear = world_to_px[:, :2]
+        pixels = centers @ linear.T + world_to_px[:, 2]
+        reach = (extents[:, 0] + extents[:, 1]) * self.settings.pixels_per_meter  # >= half diagonal
+        low, high = -reach, self.settings.size + reach
+        near = np.flatnonzero(
+            (pixels[:, 0] > low)
+            & (pixels[:, 0] < high)
+            & (pixels[:, 1] > low)
+            & (pixels[:, 1] < high)
+        )
+        if len(near) == 0:
+            return _NO_POLYGONS, near
+        yaw = np.radians(boxes.yaws[near])
+        cos, sin = np.cos(yaw)[:, None], np.sin(yaw)[:, None]
+        # the box's forward and right half-axes, mapped into pixels
+        forward = (cos * linear[:, 0] + sin * linear[:, 1]) * extents[near, 0:1]
+        right = (cos * linear[:, 1] - sin * linear[:, 0]) * extents[near, 1:2]
+        corners = (
+            pixels[near, None, :]
+            + _CORNER_SIGNS[None, :, 0:1] * forward[:, None, :]
+            + _CORNER_SIGNS[None, :, 1:2] * right[:, None, :]
+        )
+        return np.round(corners * SCALE).astype(np.int32), near
+
+    def _actor_polygons(self, actors: Boxes, world_to_px: np.ndarray) -> dict[int, np.ndarray]:
+        polygons, index = self._polygons(actors, world_to_px)
+        if actors.kinds is None:
+            return {VEHICLE: polygons}
+        kinds = actors.kinds[index]
+        return {kind: polygons[kinds == kind] for kind in (VEHICLE, TWO_WHEELER, WALKER)}
+
+    def _route_points(self, world_to_px: np.ndarray) -> np.ndarray | None:
+        if self._route is None:
+            return None
+        pixels = self._route @ world_to_px[:, :2].T + world_to_px[:, 2]
+        return np.round(pixels * SCALE).astype(np.int32)
+
+    def _route_thickness(self) -> int:
+        return max(1, int(round(self.settings.route_width * self.settings.pixels_per_meter)))
+
+    def _render_rgb(self, crop, world_to_px, hero, actors, lights) -> np.ndarray:
+        layers = self.layers
+        image = cv2.merge([cv2.LUT(crop, lut) for lut in self._rgb_luts])
+        if "route" in layers:
+            route = self._route_points(world_to_px)
+            if route is not None:
+                thickness = self._route_thickness()
+                cv2.polylines(image, [route], False, palette.ROUTE, thickness, cv2.LINE_8, SHIFT)
+        polygons = self._actor_polygons(actors, world_to_px)
+        for kind, layer, color in (
+            (WALKER, "walkers", palette.WALKER),
+            (VEHICLE, "vehicles", palette.VEHICLE),
+            (TWO_WHEELER, "two_wheelers", palette.TWO_WHEELER),
+        ):
+            if layer in layers and kind in polygons:
+                _fill(image, polygons[kind], color)
+        if "hero" in layers:
+            _fill(image, self._polygons(hero, world_to_px)[0], palette.HERO)
+        if lights is not None and len(lights.positions):
+            self._draw_light_discs(image, lights, world_to_px)
+        return image
+
+    def _draw_light_discs(self, image, lights, world_to_px) -> None:
+        """The original's traffic lights: a disc in the state's colour, white outline."""
+        shown = [f"traffic_lights_{name.lower()}" in self.layers for name in LIGHT_STATE_NAMES]
+        shown[OFF] = any(name.startswith("traffic_lights") for name in self.layers)
+        pixels = lights.positions @ world_to_px[:, :2].T + world_to_px[:, 2]
+        radius = LIGHT_RADIUS_M * self.settings.pixels_per_meter
+        low, high = -radius, self.settings.size + radius
+        r = max(1, int(round(radius * SCALE)))
+        for (col, row), state in zip(pixels, lights.states, strict=True):
+            state = int(state) if 0 <= state < len(LIGHT_STATE_NAMES) else OFF
+            if shown[state] and low <= col <= high and low <= row <= high:
+                center = (int(round(col * SCALE)), int(round(row * SCALE)))
+                color = palette.LIGHT_COLORS[LIGHT_STATE_NAMES[state]]
+                cv2.circle(image, center, r, color, -1, cv2.LINE_8, SHIFT)
+                cv2.circle(image, center, r, palette.LIGHT_OUTLINE, 1, cv2.LINE_8, SHIFT)
+
+    def _render_masks(self, crop, world_to_px, hero, actors, lights) -> np.ndarray:
+        size = self.settings.size
+        polygons = None
+        light_masks = None
+        planes = []
+        for layer in self.layers:
+            if layer in self._mask_luts:
+                planes.append(cv2.LUT(crop, self._mask_luts[layer]))
+                continue
+            plane = np.zeros((size, size), np.uint8)
+            if layer == "route":
+                route = self._route_points(world_to_px)
+                if route is not None:
+                    thickness = self._route_thickness()
+                    cv2.polylines(plane, [route], False, 1, thickness, cv2.LINE_8, SHIFT)
+            elif layer in _KINDS_OF_LAYER:
+                if polygons is None:
+                    polygons = self._actor_polygons(actors, world_to_px)
+                for kind in _KINDS_OF_LAYER[layer]:
+                    if kind in polygons:
+                        _fill(plane, polygons[kind], 1)
+            elif layer == "hero":
+                _fill(plane, self._polygons(hero, world_to_px)[0], 1)
+            else:
+                if light_masks is None:
+                    light_masks = self._light_masks(lights, world_to_px)
+                plane = light_masks[layer]
+            planes.append(plane)
+        return cv2.merge(planes) if len(planes) > 1 else planes[0][..., None]
+
+    def _light_masks(self, lights, world_to_px) -> dict[str, np.ndarray]:
+        """Per state: the governed lane area (trigger volume) if known, else a disc at the light."""
+        size = self.settings.size
+        masks = {}
+        for state, name in ((RED, "red"), (YELLOW, "yellow"), (GREEN, "green")):
+            plane = np.zeros((size, size), np.uint8)
+            masks[f"traffic_lights_{name}"] = plane
+            if lights is None or not len(lights.positions):
+                continue
+            chosen = lights.states == state
+            if not chosen.any():
+                continue
+            with_area = np.zeros(len(chosen), bool)
+            if lights.areas is not None:
+                areas = lights.areas
+                with_area = chosen & np.all(areas.extents > 0.05, axis=1)
+                subset = Boxes(
+                    areas.centers[with_area], areas.yaws[with_area], areas.extents[with_area]
+                )
+                _fill(plane, self._polygons(subset, world_to_px)[0], 1)
+            discs = lights.positions[chosen & ~with_area]
+            if len(discs):
+                pixels = np.round((discs @ world_to_px[:, :2].T + world_to_px[:, 2]) * SCALE)
+                radius = max(1, int(round(LIGHT_RADIUS_M * self.settings.pixels_per_meter * SCALE)))
+                for col, row in pixels.astype(np.int64):
+                    cv2.circle(plane, (int(col), int(row)), radius, 1, -1, cv2.LINE_8, SHIFT)
+        return masks
+
+
+_NO_POLYGONS = np.zeros((0, 4, 2), np.int32)
+_KINDS_OF_LAYER = {
+    "vehicles": (VEHICLE, TWO_WHEELER),  # two-wheelers are vehicles too; they also have their own
+    "two_wheelers": (TWO_WHEELER,),
+    "walkers": (WALKER,),
+}
+
+
+def _fill(image: np.ndarray, polygons: np.ndarray, color) -> None:
+    # One convex fill per box: a single fillPoly over overlapping boxes would use the even-odd
+    # rule and leave a hole where two actors overlap.
+    for polygon in polygons:
+        cv2.fillConvexPoly(image, polygon, color, cv2.LINE_8, SHIFT)
