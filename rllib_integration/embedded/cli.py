@@ -64,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--map", default="Loop01", help="map name or path to an .xodr file")
     p.add_argument("--map-dir", default=None, help="folder with CARLA town .xodr files")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--profile", default=None, help="write cProfile stats of the server here on exit"
+    )
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return p
 
@@ -95,6 +98,12 @@ def main(argv: list[str] | None = None) -> int:
     except MapError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    profiler = None
+    if args.profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
     try:
         asyncio.run(server.serve(lambda line: print(line, flush=True)))
     except OSError as exc:
@@ -103,4 +112,8 @@ def main(argv: list[str] | None = None) -> int:
             return 3
         print(f"error: cannot start the server on {args.host}: {exc}", file=sys.stderr)
         return 3
+    finally:
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(args.profile)
     return 0

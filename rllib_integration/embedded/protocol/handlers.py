@@ -156,7 +156,7 @@ class RpcApi:
             "destroy_actor": (lambda actor_id: w.destroy(int(actor_id)), value),
             "get_actors_by_id": (self.get_actors_by_id, value),
             "get_spectator": (lambda: w.actor_wire(w.spectator), value),
-            "get_actor_bounding_box": (lambda actor_id: w.actor(actor_id).bounding_box(), value),
+            "get_actor_bounding_box": (self.get_actor_bounding_box, value),
             "get_level_bbs": (lambda tag=255: [], value),
             "get_environment_objects": (lambda tag=255: [], value),
             "enable_environment_objects": (lambda ids, enable: None, void),
@@ -324,6 +324,14 @@ class RpcApi:
         if blueprint_id == "controller.ai.walker":
             actor.ai_target = None
         return self.world.actor_wire(actor)
+
+    def get_actor_bounding_box(self, actor_id: int) -> list:
+        actor = self.world.actors.get(int(actor_id))
+        if actor is None:
+            # The client-side Traffic Manager asks for boxes of vehicles destroyed a moment ago
+            # and aborts the client process on an error, so a vanished actor gets an empty box.
+            return codec.bounding_box((0.0, 0.0, 0.0), (0.0, 0.0, 0.0), int(actor_id))
+        return actor.bounding_box()
 
     def get_actors_by_id(self, ids: list) -> list:
         w = self.world

@@ -1,0 +1,54 @@
+"""Helpers for the embedded-server tests: run real-client code and read its JSON result."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+from tests.conftest import EmbeddedServerHandle, client_code, run_client
+
+RESULT_PREFIX = "RESULT "
+
+# Client-side prelude used by most tests: synchronous mode at 20 Hz, and a helper to emit results.
+SYNC_PRELUDE = """
+import json, math
+def result(**values):
+    print("RESULT " + json.dumps(values), flush=True)
+settings = world.get_settings()
+settings.synchronous_mode = True
+settings.fixed_delta_seconds = 0.05
+world.apply_settings(settings)
+library = world.get_blueprint_library()
+carla_map = world.get_map()
+spawn_points = carla_map.get_spawn_points()
+"""
+
+
+def run_on_server(
+    server: EmbeddedServerHandle, body: str, timeout: float = 60.0, sync: bool = True
+) -> tuple[dict, subprocess.CompletedProcess]:
+    """Run `body` with `client`, `world` (and, if sync, the SYNC_PRELUDE names); return RESULT."""
+    prelude = (
+        SYNC_PRELUDE
+        if sync
+        else "import json\ndef result(**v): print('RESULT ' + json.dumps(v), flush=True)\n"
+    )
+    proc = run_client(client_code(server, prelude + body), timeout=timeout)
+    results = [
+        json.loads(line[len(RESULT_PREFIX) :])
+        for line in proc.stdout.splitlines()
+        if line.startswith(RESULT_PREFIX)
+    ]
+    assert proc.returncode == 0 and results, (
+        f"client failed (exit {proc.returncode})\nstdout:\n{proc.stdout[-3000:]}\n"
+        f"stderr:\n{proc.stderr[-3000:]}\nserver log:\n{server.log()[-3000:]}"
+    )
+    merged: dict = {}
+    for r in results:
+        merged.update(r)
+    return merged, proc
+
+
+def assert_no_unknown_rpc(server: EmbeddedServerHandle) -> None:
+    log = server.log()
+    assert "unknown RPC" not in log, log[-3000:]

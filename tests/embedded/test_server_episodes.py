@@ -1,0 +1,78 @@
+"""Client-side lane invasion on our maps, and switching worlds with load_world."""
+
+from tests.embedded.helpers import assert_no_unknown_rpc, run_on_server
+
+
+def test_lane_invasion_reports_the_marking_crossed(embedded_server):
+    body = """
+events = []
+# A straight-ish driving waypoint whose left neighbour is a driving lane.
+candidates = [w for w in carla_map.generate_waypoints(5.0)
+              if not w.is_junction and w.get_left_lane() is not None
+              and w.get_left_lane().lane_type == carla.LaneType.Driving]
+wp = candidates[len(candidates) // 2]
+expected = str(wp.left_lane_marking.type)
+tf = wp.transform
+tf.location.z += 0.3
+hero = world.spawn_actor(library.find("vehicle.lincoln.mkz_2017"), tf)
+sensor = world.spawn_actor(library.find("sensor.other.lane_invasion"), carla.Transform(), attach_to=hero)
+sensor.listen(lambda e: events.extend(str(m.type) for m in e.crossed_lane_markings))
+world.tick()
+# Slide the car sideways across its left marking, a little each tick.
+right = tf.get_right_vector()
+hero.set_simulate_physics(False)
+for i in range(1, 40):
+    loc = carla.Location(tf.location.x - right.x * 0.15 * i, tf.location.y - right.y * 0.15 * i,
+                         tf.location.z)
+    hero.set_transform(carla.Transform(loc, tf.rotation))
+    world.tick()
+import time; time.sleep(0.2)
+result(events=sorted(set(events)), expected=expected)
+sensor.destroy(); hero.destroy()
+"""
+    r, _ = run_on_server(embedded_server, body)
+    assert r["expected"] in ("Broken", "Solid", "SolidSolid", "BrokenSolid", "SolidBroken")
+    assert r["expected"] in r["events"], r
+    assert_no_unknown_rpc(embedded_server)
+
+
+def test_load_world_repeatedly_gives_new_episodes(embedded_server):
+    body = """
+maps = client.get_available_maps()
+names = [m.rsplit("/", 1)[-1] for m in maps]
+episodes = [world.id]
+seen = []
+bp = library.find("vehicle.audi.a2")
+for name in (names * 3)[:4]:
+    old_vehicle = world.spawn_actor(bp, world.get_map().get_spawn_points()[0])
+    world = client.load_world(name)
+    episodes.append(world.id)
+    seen.append(world.get_map().name)
+    alive = [a.id for a in world.get_actors() if a.id == old_vehicle.id]
+    assert not alive, "actors of the old episode survive load_world"
+    v = world.spawn_actor(bp, world.get_map().get_spawn_points()[0])
+    world.tick() if world.get_settings().synchronous_mode else world.wait_for_tick()
+    assert v.get_location().distance(world.get_map().get_spawn_points()[0].location) < 2.0
+    v.destroy()
+result(episodes=episodes, seen=seen, names=names, sync=world.get_settings().synchronous_mode)
+"""
+    r, _ = run_on_server(embedded_server, body, timeout=120)
+    assert len(set(r["episodes"])) == len(r["episodes"])
+    assert [s.rsplit("/", 1)[-1] for s in r["seen"]] == (r["names"] * 3)[:4]
+    assert r["sync"] is False  # load_world resets settings by default
+    assert_no_unknown_rpc(embedded_server)
+
+
+def test_load_world_with_an_unknown_map_fails_cleanly(embedded_server):
+    body = """
+try:
+    client.load_world("NoSuchTown")
+    message = ""
+except RuntimeError as exc:
+    message = str(exc)
+world = client.get_world()
+result(message=message, map=world.get_map().name)
+"""
+    r, _ = run_on_server(embedded_server, body, sync=False)
+    assert "NoSuchTown" in r["message"]
+    assert r["map"].endswith("Loop01")
