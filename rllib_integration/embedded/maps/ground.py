@@ -41,6 +41,7 @@ _PAINT_SOLID = {"Solid", "SolidSolid", "SolidBroken", "BrokenSolid"}  # too clos
 _PAINT_BROKEN = {"Broken", "BrokenBroken"}
 DASH_M, GAP_M = 3.0, 6.0  # broken-line rhythm (CARLA's towns look like this)
 SPAWN_Z_OFFSET = 0.5  # CARLA's fallback lifts spawn points 50 cm above the lane
+MIN_SPAWN_GAP_M = 2.5  # lanes that fork from one point would otherwise give overlapping spawns
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,7 @@ class GroundModel:
             for lane in self._lanes:
                 if lane.kind == "driving" and not lane.junction and lane.lane_type == "Driving":
                     points += _spawn_points_along(lane, spacing)
-            self._spawn_cache[spacing] = points
+            self._spawn_cache[spacing] = _apart(points, MIN_SPAWN_GAP_M)
         return list(self._spawn_cache[spacing])
 
     # -- construction ----------------------------------------------------------------------
@@ -142,8 +143,9 @@ class GroundModel:
 
     def _pixels(self, x, y, resolution: float, shape: tuple[int, int]):
         x, y = np.broadcast_arrays(np.asarray(x, float), np.asarray(y, float))
-        cols = np.floor((x - self._origin[0]) / resolution)
-        rows = np.floor((y - self._origin[1]) / resolution)
+        # Pixel k is centred on origin + k * resolution (as cv2 draws), so round, not floor.
+        cols = np.floor((x - self._origin[0]) / resolution + 0.5)
+        rows = np.floor((y - self._origin[1]) / resolution + 0.5)
         inside = (cols >= 0) & (rows >= 0) & (cols < shape[1]) & (rows < shape[0])
         cols = np.clip(np.nan_to_num(cols), 0, shape[1] - 1).astype(np.intp)
         rows = np.clip(np.nan_to_num(rows), 0, shape[0] - 1).astype(np.intp)
@@ -162,8 +164,8 @@ class GroundModel:
                 if value == cls:
                     polygons.append(self._to_pixels(lane.polygon, res, shift))
         for value, polygons in layers:
-            if polygons:
-                cv2.fillPoly(surface, polygons, int(value), lineType=cv2.LINE_8, shift=shift)
+            for polygon in polygons:  # one call each: a multi-polygon call XORs overlaps away
+                cv2.fillPoly(surface, [polygon], int(value), lineType=cv2.LINE_8, shift=shift)
         for mark in geometry.markings:
             value = SURFACE_YELLOW_MARKING if mark.color == "Yellow" else SURFACE_WHITE_MARKING
             if mark.type in _PAINT_SOLID:
@@ -253,6 +255,25 @@ def _dashes(points: np.ndarray) -> list[np.ndarray]:
         s = np.concatenate([[start], inner, [stop]])
         pieces.append(np.column_stack([np.interp(s, along, points[:, i]) for i in range(3)]))
     return pieces
+
+
+def _apart(points: list[SpawnPoint], gap: float) -> list[SpawnPoint]:
+    """Drop points closer than ``gap`` (in x, y) to one kept before them."""
+    kept: list[SpawnPoint] = []
+    cells: dict[tuple[int, int], list[tuple[float, float]]] = {}
+    for point in points:
+        x, y = point.location[0], point.location[1]
+        cx, cy = int(np.floor(x / gap)), int(np.floor(y / gap))
+        near = (
+            q
+            for i in (cx - 1, cx, cx + 1)
+            for j in (cy - 1, cy, cy + 1)
+            for q in cells.get((i, j), ())
+        )
+        if all((x - qx) ** 2 + (y - qy) ** 2 >= gap * gap for qx, qy in near):
+            kept.append(point)
+            cells.setdefault((cx, cy), []).append((x, y))
+    return kept
 
 
 def _spawn_points_along(lane: LaneStrip, spacing: float) -> list[SpawnPoint]:
