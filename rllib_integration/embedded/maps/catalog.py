@@ -8,11 +8,13 @@ then case-insensitively; a client-side path such as ``/Game/Carla/Maps/Town01`` 
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from .ground import GroundModel, SpawnPoint, ground_model
 from .towns import BUILTIN_TOWNS, DEFAULT_TOWN, builtin_xodr
 from .validation import MAX_XODR_BYTES, MapError, MapReport, sanitize_xodr, validate_xodr
 
@@ -28,12 +30,31 @@ class MapSource:
 
 @dataclass(frozen=True)
 class LoadedMap:
-    """A map ready to serve: its name, (sanitised) OpenDRIVE text and validation report."""
+    """A map ready to serve: its name, (sanitised) OpenDRIVE text and validation report, plus
+    the ground model, spawn points and bounds (built on first use, cached per OpenDRIVE sha1)."""
 
     name: str
     xodr: str
     report: MapReport
     source: MapSource
+
+    @property
+    def path(self) -> str:
+        """The map path the client sees, ``Carla/Maps/<Name>``."""
+        return client_map_path(self.name)
+
+    @functools.cached_property
+    def ground(self) -> GroundModel:
+        return ground_model(self.name, self.xodr)
+
+    @property
+    def spawn_points(self) -> list[SpawnPoint]:
+        return self.ground.spawn_points()
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        """xmin, ymin, xmax, ymax of the lane surfaces (CARLA coordinates)."""
+        return self.ground.bounds
 
 
 def client_map_path(name: str) -> str:

@@ -51,6 +51,10 @@ class SpawnPoint:
     location: tuple[float, float, float]
     rotation: tuple[float, float, float]
 
+    def as_tuple(self) -> tuple[float, float, float, float, float, float]:
+        """(x, y, z, pitch, yaw, roll)."""
+        return (*self.location, *self.rotation)
+
 
 @dataclass(frozen=True)
 class _Segments:

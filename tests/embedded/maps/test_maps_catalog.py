@@ -93,3 +93,13 @@ def test_carla_towns_from_a_map_dir():
     names = list_maps([TOWNS])
     assert {f"Town0{k}" for k in range(1, 8)} <= set(names)
     assert resolve_map("Town01", [TOWNS])[1] == (TOWNS / "Town01.xodr").read_text()
+
+
+def test_loaded_map_gives_what_the_server_serves():
+    loaded = load_map("Grid01")
+    assert loaded.path == "Carla/Maps/Grid01"
+    assert loaded.ground is loaded.ground and loaded.ground.name == "Grid01"
+    points = loaded.spawn_points
+    assert len(points) > 100 and len(points[0].as_tuple()) == 6
+    xmin, ymin, xmax, ymax = loaded.bounds
+    assert xmax - xmin > 300 and ymax - ymin > 300
