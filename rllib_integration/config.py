@@ -68,7 +68,7 @@ class CarlaSettings:
     base_port: int = 20000
     # Extra folder of OpenDRIVE towns for the embedded server (its --map-dir).
     map_dir: str | None = None
-    # Folder for one log file per launched server; None uses <tmp>/rllib_integration/logs.
+    # Folder for one log file per launched server; None uses <tmp>/rllib-integration-<uid>/logs.
     log_dir: str | None = None
 
 

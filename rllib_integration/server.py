@@ -25,7 +25,8 @@ import psutil
 from rllib_integration.config import CarlaSettings
 
 PORTS_PER_BLOCK = 4
-_STATE_DIR = Path(tempfile.gettempdir()) / "rllib_integration"
+# A hyphenated name: a folder "rllib_integration" in a cwd of /tmp would shadow the package.
+_STATE_DIR = Path(tempfile.gettempdir()) / f"rllib-integration-{os.getuid()}"
 _HIGHEST_PORT = 65000
 
 

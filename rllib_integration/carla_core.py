@@ -1,0 +1,414 @@
+"""CarlaCore: one simulator, its world, the hero with its sensors, NPC traffic, and the tick.
+
+It owns the server it launched (see server.py), connects the real `carla` client once the
+server accepts connections, runs the world synchronously at a fixed step, and turns a dead or
+hung server into `SimulatorFailure` so that the env can truncate the episode and `recover()`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import carla
+
+from rllib_integration.config import CarlaSettings, carla_settings, parse_spawn_point
+from rllib_integration.sensors.base import PseudoSensor
+from rllib_integration.sensors.factory import create_sensor
+from rllib_integration.sensors.interface import SensorInterface, SensorTimeoutError
+from rllib_integration.server import ServerError, SimulatorServer
+
+logger = logging.getLogger(__name__)
+
+
+class SimulatorFailure(RuntimeError):
+    """The server died, hung or stopped answering; the world must be rebuilt (`recover()`)."""
+
+
+class SetupError(RuntimeError):
+    """The world cannot be set up as configured (unknown town or blueprint, no free spawn point)."""
+
+
+class CarlaCore:
+    """Simulator-side state of one env. Attributes: client, world, map, hero, config, frame."""
+
+    def __init__(self, config: CarlaSettings | Mapping, spread_index: int = 0):
+        self.config = config if isinstance(config, CarlaSettings) else carla_settings(config)
+        self.server = SimulatorServer(self.config, spread_index)
+        self.sensor_interface = SensorInterface()
+        self.client: carla.Client | None = None
+        self.world: carla.World | None = None
+        self.map: carla.Map | None = None
+        self.hero: carla.Actor | None = None
+        self.traffic_manager: carla.TrafficManager | None = None
+        self.frame = 0
+        self.restarts = 0
+        self._pseudo_sensors: list[PseudoSensor] = []
+        self._npc_vehicles: list[int] = []
+        self._npc_walkers: list[int] = []
+        self._walker_controllers: list[int] = []
+        self._npcs_spawned = False
+        self._rng = random.Random()
+        self._closed = False
+        self.server.start()
+        try:
+            self._connect()
+        except BaseException:
+            self.server.stop()
+            raise
+
+    @property
+    def timestep(self) -> float:
+        return self.config.timestep
+
+    # ---------------------------------------------------------------- connection
+
+    def _connect(self) -> None:
+        """A fresh client per attempt: one whose first connection failed never recovers."""
+        error: Exception | None = None
+        for attempt in range(1, self.config.retries_on_error + 1):
+            try:
+                client = carla.Client(self.server.host, self.server.rpc_port)
+                client.set_timeout(self.config.timeout)
+                world = client.get_world()
+                self.client, self.world = client, world
+                self._apply_sync_settings()
+                self.map = world.get_map()
+                self.frame = world.get_snapshot().frame
+                return
+            except RuntimeError as exc:
+                error = exc
+                logger.warning("waiting for the server (attempt %d): %s", attempt, exc)
+                if not self.server.is_alive():
+                    break
+                time.sleep(1.0)
+        raise ServerError(
+            f"cannot connect to the simulator at {self.server.host}:{self.server.rpc_port} after "
+            f"{self.config.retries_on_error} attempts: {error}; raise env_config.carla.timeout or "
+            f"retries_on_error if the server is slow to start (log: {self.server.log_path})"
+        )
+
+    def _apply_sync_settings(self) -> None:
+        settings = self.world.get_settings()
+        settings.synchronous_mode = True
+        settings.fixed_delta_seconds = self.config.timestep
+        settings.no_rendering_mode = not self.config.enable_rendering
+        self.world.apply_settings(settings)
+
+    # ---------------------------------------------------------------- episode setup
+
+    def reset_episode(
+        self, experiment_config: Mapping, town: str | None = None, seed: int | None = None
+    ) -> dict[str, tuple[int, Any]]:
+        """Set up the world for a new episode and return the first frame's sensor data.
+
+        Loads `town` only if it differs from the current map, sets the weather, (re)spawns the
+        NPCs when needed, and spawns a fresh hero with its sensors.
+        """
+        if seed is not None:
+            self._rng.seed(seed)
+        background = experiment_config["background_activity"]
+        try:
+            self._destroy_hero()
+            if town is not None and self._load_town(town, experiment_config):
+                self._npcs_spawned = False
+            self._set_weather(experiment_config["weather"])
+            if self._npcs_spawned and background["respawn_per_episode"]:
+                self._destroy_npcs()
+            if not self._npcs_spawned:
+                self._spawn_npcs(background)
+            self._spawn_hero(experiment_config["hero"])
+        except RuntimeError as exc:
+            if isinstance(exc, SetupError | SimulatorFailure):
+                raise
+            self._check_alive(exc)
+            raise
+        return self.tick(None)
+
+    def _load_town(self, town: str, experiment_config: Mapping) -> bool:
+        """Load `town` unless it is already the current map; True if a new map was loaded."""
+        if self._map_name() == town:
+            return False
+        available = [path.rsplit("/", 1)[-1] for path in self.client.get_available_maps()]
+        if town not in available:
+            raise SetupError(
+                f"town '{town}' (env_config.experiment.town) is not available on this server; "
+                f"available: {', '.join(sorted(available))}"
+            )
+        self._destroy_npcs()
+        layers = carla.MapLayer.All if self.config.enable_map_assets else carla.MapLayer.NONE
+        self.world = self.client.load_world(town, reset_settings=False, map_layers=layers)
+        self._apply_sync_settings()
+        self.map = self.world.get_map()
+        return True
+
+    def _map_name(self) -> str:
+        return self.map.name.rsplit("/", 1)[-1] if self.map is not None else ""
+
+    def _set_weather(self, weather: str | Mapping) -> None:
+        if isinstance(weather, str):
+            self.world.set_weather(getattr(carla.WeatherParameters, weather))
+            return
+        parameters = self.world.get_weather()
+        for key, value in weather.items():
+            setattr(parameters, key, float(value))
+        self.world.set_weather(parameters)
+
+    def _hero_spawn_points(self, hero_config: Mapping) -> list[carla.Transform]:
+        points = []
+        for i, text in enumerate(hero_config["spawn_points"]):
+            numbers = parse_spawn_point(text, f"hero.spawn_points.{i}")
+            location = carla.Location(*numbers[:3])
+            if len(numbers) == 6:
+                roll, pitch, yaw = numbers[3:]
+                points.append(carla.Transform(location, carla.Rotation(pitch, yaw, roll)))
+                continue
+            # "x,y,z": snap to the nearest lane and take its heading.
+            waypoint = self.map.get_waypoint(location, project_to_road=True)
+            if waypoint is None:
+                raise SetupError(f"hero.spawn_points.{i}: no road near {text!r}")
+            snapped = waypoint.transform.location
+            points.append(
+                carla.Transform(
+                    carla.Location(snapped.x, snapped.y, max(location.z, snapped.z + 0.5)),
+                    waypoint.transform.rotation,
+                )
+            )
+        if not points:
+            points = list(self.map.get_spawn_points())
+        self._rng.shuffle(points)
+        return points
+
+    def _spawn_hero(self, hero_config: Mapping) -> None:
+        library = self.world.get_blueprint_library()
+        blueprint_id = hero_config["blueprint"]
+        try:
+            blueprint = library.find(blueprint_id)
+        except IndexError:
+            raise SetupError(
+                f"hero.blueprint: unknown vehicle blueprint '{blueprint_id}'"
+            ) from None
+        if blueprint.has_attribute("role_name"):
+            blueprint.set_attribute("role_name", "hero")
+        points = self._hero_spawn_points(hero_config)
+        for transform in points:
+            self.hero = self.world.try_spawn_actor(blueprint, transform)
+            if self.hero is not None:
+                break
+        if self.hero is None:
+            raise SetupError(
+                f"could not spawn the hero '{blueprint_id}' at any of {len(points)} spawn points "
+                "(all occupied or off the map); give more hero.spawn_points or fewer NPCs"
+            )
+        # The hero must exist in the client's episode state before sensors attach to it.
+        self._tick_world()
+        self._pseudo_sensors = []
+        for name, attributes in hero_config["sensors"].items():
+            sensor = create_sensor(name, dict(attributes), self)
+            if isinstance(sensor, PseudoSensor):
+                self._pseudo_sensors.append(sensor)
+
+    def _spawn_npcs(self, background: Mapping) -> None:
+        self._npcs_spawned = True
+        n_vehicles, n_walkers = background["n_vehicles"], background["n_walkers"]
+        if n_vehicles == 0 and n_walkers == 0:
+            return
+        npc_rng = random.Random(background["seed"]) if background["seed"] is not None else self._rng
+        library = self.world.get_blueprint_library()
+        if n_vehicles:
+            self._ensure_traffic_manager(background)
+            self._npc_vehicles = self._spawn_vehicles(library, n_vehicles, npc_rng)
+        if n_walkers:
+            self._spawn_walkers(library, n_walkers, npc_rng)
+        self._tick_world()
+        for controller in self.world.get_actors(self._walker_controllers):
+            controller.start()
+            location = self.world.get_random_location_from_navigation()
+            if location is not None:
+                controller.go_to_location(location)
+
+    def _ensure_traffic_manager(self, background: Mapping) -> None:
+        if self.traffic_manager is None:
+            self.traffic_manager = self.client.get_trafficmanager(self.server.tm_port)
+            self.traffic_manager.set_synchronous_mode(True)
+        self.traffic_manager.set_hybrid_physics_mode(background["tm_hybrid_mode"])
+        if background["seed"] is not None:
+            self.traffic_manager.set_random_device_seed(background["seed"])
+
+    def _spawn_vehicles(self, library: Any, count: int, rng: random.Random) -> list[int]:
+        points = list(self.map.get_spawn_points())
+        rng.shuffle(points)
+        if count > len(points):
+            logger.warning("%d NPC vehicles asked, the map has %d spawn points", count, len(points))
+        blueprints = [bp for bp in library.filter("vehicle.*")]
+        port = self.traffic_manager.get_port()
+        batch = []
+        for transform in points[:count]:
+            blueprint = rng.choice(blueprints)
+            if blueprint.has_attribute("color"):
+                colors = blueprint.get_attribute("color").recommended_values
+                if colors:
+                    blueprint.set_attribute("color", rng.choice(colors))
+            blueprint.set_attribute("role_name", "autopilot")
+            batch.append(
+                carla.command.SpawnActor(blueprint, transform).then(
+                    carla.command.SetAutopilot(carla.command.FutureActor, True, port)
+                )
+            )
+        responses = self.client.apply_batch_sync(batch, False)
+        spawned = [r.actor_id for r in responses if not r.error]
+        if len(spawned) < count:
+            logger.warning("spawned %d of %d NPC vehicles", len(spawned), count)
+        return spawned
+
+    def _spawn_walkers(self, library: Any, count: int, rng: random.Random) -> None:
+        blueprints = [bp for bp in library.filter("walker.pedestrian.*")]
+        batch = []
+        for _ in range(count):
+            location = self.world.get_random_location_from_navigation()
+            if location is None:
+                continue
+            blueprint = rng.choice(blueprints)
+            if blueprint.has_attribute("is_invincible"):
+                blueprint.set_attribute("is_invincible", "false")
+            batch.append(carla.command.SpawnActor(blueprint, carla.Transform(location)))
+        walkers = [r.actor_id for r in self.client.apply_batch_sync(batch, False) if not r.error]
+        controller_bp = library.find("controller.ai.walker")
+        batch = [
+            carla.command.SpawnActor(controller_bp, carla.Transform(), walker) for walker in walkers
+        ]
+        controllers = [
+            r.actor_id for r in self.client.apply_batch_sync(batch, False) if not r.error
+        ]
+        self._npc_walkers, self._walker_controllers = walkers, controllers
+        if len(walkers) < count:
+            logger.warning("spawned %d of %d walkers", len(walkers), count)
+
+    # ---------------------------------------------------------------- stepping
+
+    def tick(self, control: carla.VehicleControl | None) -> dict[str, tuple[int, Any]]:
+        """Apply `control` to the hero, advance one step and return this frame's sensor data."""
+        try:
+            if control is not None:
+                self.hero.apply_control(control)
+            frame = self._tick_world()
+            snapshot = self.world.get_snapshot()
+            for sensor in self._pseudo_sensors:
+                self.sensor_interface.put(sensor.name, frame, sensor.tick(frame, snapshot))
+            return self.sensor_interface.get_data(frame, self.config.sensor_timeout)
+        except SensorTimeoutError as exc:
+            raise SimulatorFailure(f"{exc}; server {self.server}") from exc
+        except RuntimeError as exc:
+            if isinstance(exc, SimulatorFailure):
+                raise
+            self._check_alive(exc)
+            raise
+
+    def _tick_world(self) -> int:
+        if not self.server.is_alive():
+            raise SimulatorFailure(f"the simulator is not running ({self.server})")
+        try:
+            self.frame = self.world.tick(self.config.timeout)
+        except RuntimeError as exc:
+            raise SimulatorFailure(
+                f"world.tick() failed after {self.config.timeout} s ({exc}); server {self.server}"
+            ) from exc
+        return self.frame
+
+    def _check_alive(self, exc: Exception) -> None:
+        """Turn an RPC error from a dead or unreachable server into SimulatorFailure."""
+        if not self.server.is_alive() or "time-out" in str(exc):
+            raise SimulatorFailure(f"{exc}; server {self.server}") from exc
+
+    # ---------------------------------------------------------------- recovery and cleanup
+
+    def recover(self) -> None:
+        """Restart the server after a SimulatorFailure and reconnect; the next reset rebuilds the world.
+
+        Nothing is destroyed through the old connection: every call to a hung or dead server
+        would only wait for its timeout.
+        """
+        self._forget_actors()
+        self.server.restart()
+        self.restarts += 1
+        self._connect()
+
+    def _forget_actors(self) -> None:
+        with contextlib.suppress(RuntimeError):
+            for sensor in self.sensor_interface.sensors.values():
+                actor = getattr(sensor, "actor", None)
+                if actor is not None and actor.is_listening:
+                    actor.stop()  # client-side unsubscribe; no RPC to the dead server
+        for sensor in self.sensor_interface.sensors.values():
+            if hasattr(sensor, "actor"):
+                sensor.actor = None
+        self.sensor_interface.destroy()
+        self._pseudo_sensors = []
+        self.hero = None
+        self.traffic_manager = None
+        self._npc_vehicles, self._npc_walkers, self._walker_controllers = [], [], []
+        self._npcs_spawned = False
+        self.client = self.world = self.map = None
+
+    def _destroy_hero(self) -> None:
+        self.sensor_interface.destroy()
+        self._pseudo_sensors = []
+        if self.hero is not None:
+            hero, self.hero = self.hero, None
+            hero.destroy()
+
+    def _destroy_npcs(self) -> None:
+        if self._npc_vehicles and self.traffic_manager is not None:
+            # Unregister from the client-side Traffic Manager first: destroying a vehicle it still
+            # drives makes the client abort on the next tick.
+            port = self.traffic_manager.get_port()
+            self.client.apply_batch_sync(
+                [carla.command.SetAutopilot(i, False, port) for i in self._npc_vehicles], False
+            )
+        for controller in self.world.get_actors(self._walker_controllers):
+            controller.stop()
+        ids = self._walker_controllers + self._npc_walkers + self._npc_vehicles
+        if ids:
+            self.client.apply_batch_sync([carla.command.DestroyActor(i) for i in ids], False)
+        self._npc_vehicles, self._npc_walkers, self._walker_controllers = [], [], []
+        self._npcs_spawned = False
+
+    def spawned_actor_ids(self) -> list[int]:
+        """Ids of every actor this core spawned and still holds (hero, sensors, NPCs)."""
+        ids = [self.hero.id] if self.hero is not None else []
+        for sensor in self.sensor_interface.sensors.values():
+            actor = getattr(sensor, "actor", None)
+            if actor is not None:
+                ids.append(actor.id)
+        return ids + self._npc_vehicles + self._npc_walkers + self._walker_controllers
+
+    def close(self) -> None:
+        """Destroy what this core spawned, leave the world asynchronous, stop its own server."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if self.world is not None and self.server.is_alive():
+                self._destroy_npcs()
+                self._destroy_hero()
+                if self.traffic_manager is not None:
+                    self.traffic_manager.set_synchronous_mode(False)
+                settings = self.world.get_settings()
+                settings.synchronous_mode = False
+                settings.fixed_delta_seconds = None
+                self.world.apply_settings(settings)
+        except RuntimeError as exc:
+            logger.warning("cleanup on a failing server: %s", exc)
+        finally:
+            self._forget_actors()
+            self.server.stop()
+
+    def __del__(self) -> None:
+        # Last resort so an env dropped without close() does not leave its server running.
+        with contextlib.suppress(Exception):
+            if not self._closed:
+                self.server.stop()

@@ -1,0 +1,77 @@
+"""End-to-end scenarios on the embedded server, each runnable in its own process.
+
+The real `carla` client can abort its process when a server misbehaves, so the tests that kill
+or freeze servers run these functions in a subprocess (`python -m tests.integration.scenarios
+NAME`) and check the exit status and output.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+
+import psutil
+
+from rllib_integration.carla_env import CarlaEnv
+
+EXPERIMENT = "tests.integration.experiments:DriveStraight"
+
+
+def env_config(carla_section: dict | None = None, **experiment) -> dict:
+    """A small env_config: embedded server, short timeouts, DriveStraight experiment."""
+    carla_config = {"server": "embedded", "timeout": 5.0, "sensor_timeout": 5.0}
+    carla_config.update(carla_section or {})
+    return {"carla": carla_config, "experiment": {"type": EXPERIMENT, **experiment}}
+
+
+def drive(env: CarlaEnv, steps: int, action: int = 2) -> list[tuple]:
+    return [env.step(action) for _ in range(steps)]
+
+
+def server_survives_signal(sig_name: str) -> None:
+    """Kill (SIGKILL) or freeze (SIGSTOP) the server mid-episode: the step truncates, the next
+    reset restarts the server and the env runs on; nothing is left behind."""
+    sig = getattr(signal, sig_name)
+    env = CarlaEnv(env_config({"timeout": 2.0, "sensor_timeout": 2.0}, max_steps=1000))
+    try:
+        env.reset(seed=1)
+        drive(env, 5)
+        old_pid = env.core.server.process.pid
+        os.kill(old_pid, sig)
+        started = time.monotonic()
+        _, reward, terminated, truncated, info = env.step(2)
+        detected_after = time.monotonic() - started
+        assert truncated and not terminated and reward == 0.0, (terminated, truncated)
+        assert info["simulator_failure"] is True
+        assert detected_after < 10, detected_after
+        observation, info = env.reset()
+        new_pid = env.core.server.process.pid
+        assert new_pid != old_pid
+        assert not psutil.pid_exists(old_pid) or psutil.Process(old_pid).status() == "zombie"
+        assert info["server_restarts"] == 1
+        results = drive(env, 10)
+        assert not any(r[3] for r in results), "episode after the restart must run normally"
+        assert env.core.frame > 0
+        print(f"OK detected in {detected_after:.2f} s, old pid {old_pid}, new pid {new_pid}")
+    finally:
+        env.close()
+    assert not psutil.pid_exists(new_pid) or psutil.Process(new_pid).status() == "zombie"
+
+
+def one_env_reports_port() -> None:
+    """Run a few steps and print the RPC port (for the across-processes test)."""
+    env = CarlaEnv(env_config(max_steps=1000))
+    try:
+        env.reset(seed=0)
+        results = drive(env, 20)
+        assert results[-1][4]["distance"] > 0
+        print(f"PORT {env.core.server.rpc_port} PID {env.core.server.process.pid}", flush=True)
+    finally:
+        env.close()
+
+
+if __name__ == "__main__":
+    name, *args = sys.argv[1:]
+    globals()[name](*args)
