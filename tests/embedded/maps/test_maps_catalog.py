@@ -103,3 +103,11 @@ def test_loaded_map_gives_what_the_server_serves():
     assert len(points) > 100 and len(points[0].as_tuple()) == 6
     xmin, ymin, xmax, ymax = loaded.bounds
     assert xmax - xmin > 300 and ymax - ymin > 300
+
+
+def test_builtin_towns_need_no_validation_subprocess(monkeypatch):
+    from rllib_integration.embedded.maps import validation
+
+    validation.clear_cache()
+    monkeypatch.setattr(validation.subprocess, "run", pytest.fail)
+    assert load_map("Highway01").report.dead_ends == 0
