@@ -98,6 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     except MapError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:  # a map that validated but still cannot be used
+        print(f"error: cannot load map {args.map!r}: {exc}", file=sys.stderr)
+        return 2
     profiler = None
     if args.profile:
         import cProfile
