@@ -37,7 +37,8 @@ def ec2_client(region: str | None, profile: str | None) -> Any:
     try:
         session = boto3.Session(profile_name=profile, region_name=region)
     except botocore.exceptions.ProfileNotFound:
-        raise HelperError(f"AWS profile '{profile}' not found in your AWS config files") from None
+        name = profile or os.environ.get("AWS_PROFILE")
+        raise HelperError(f"AWS profile '{name}' not found in your AWS config files") from None
     if not session.region_name:
         raise HelperError(
             "no AWS region: pass --region, set AWS_DEFAULT_REGION or put region= in your AWS profile"
