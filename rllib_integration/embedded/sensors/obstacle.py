@@ -114,13 +114,26 @@ class ObstacleSensor:
 
     def measure(self, scene: Scene, pose: SensorPose) -> bytes | None:
         found = self.detect(scene, pose)
-        if found is None or self.actor_encoder is None:
+        if found is None:
             return None
         other_id, distance = found
-        self_actor = self.actor_encoder(self.self_id)
-        return msgpack.packb(
-            [self_actor, self.actor_encoder(other_id), float(distance)], use_bin_type=True
-        )
+        if self.actor_encoder is not None:
+            self_actor, other_actor = self.actor_encoder(self.self_id), self.actor_encoder(other_id)
+        else:
+            self_actor, other_actor = scene_actor(scene, self.self_id), scene_actor(scene, other_id)
+        return msgpack.packb([self_actor, other_actor, float(distance)], use_bin_type=True)
+
+
+def scene_actor(scene: Scene, actor_id: int) -> list:
+    """A minimal rpc::Actor built from the scene (id, box, semantic tag), for servers that do not
+    provide an `actor_encoder`: the client gets the right id; type_id and attributes are empty."""
+    extent, tags = (0.0, 0.0, 0.0), b""
+    where = np.flatnonzero(scene.ids == actor_id)
+    if len(where):
+        extent = tuple(float(v) for v in scene.extents[where[0]])
+        tags = bytes([int(scene.tags[where[0]])])
+    box = [[0.0, 0.0, 0.0], list(extent), [0.0, 0.0, 0.0], int(actor_id)]
+    return [int(actor_id), 0, [0, "", []], box, tags, b""]
 
 
 @register_sensor("sensor.other.obstacle")
