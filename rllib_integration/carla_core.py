@@ -396,7 +396,11 @@ class CarlaCore:
                 self._destroy_npcs()
                 self._destroy_hero()
                 if self.traffic_manager is not None:
+                    # Shut the client-side TM down while the server still answers: a TM left
+                    # registered in this process crashes the next load_world of any client.
                     self.traffic_manager.set_synchronous_mode(False)
+                    self.traffic_manager.shut_down()
+                    self.traffic_manager = None
                 settings = self.world.get_settings()
                 settings.synchronous_mode = False
                 settings.fixed_delta_seconds = None

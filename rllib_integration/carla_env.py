@@ -16,8 +16,9 @@ import numpy as np
 
 from rllib_integration.base_experiment import BaseExperiment
 from rllib_integration.carla_core import CarlaCore, SimulatorFailure
-from rllib_integration.config import import_experiment, resolve_env_config
+from rllib_integration.config import carla_settings, import_experiment, resolve_env_config
 from rllib_integration.sensors.carla_sensors import Collision, LaneInvasion
+from rllib_integration.server import resolve_server_kind
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +35,8 @@ class CarlaEnv(gym.Env):
 
     def __init__(self, config: Mapping | None = None, render_mode: str | None = None):
         self.env_config = resolve_env_config(config)
+        # Fail now, not at the first reset, when `server: carla` has no install to launch.
+        resolve_server_kind(carla_settings(self.env_config["carla"]))
         self.worker_index = int(getattr(config, "worker_index", 0) or 0)
         self.vector_index = int(getattr(config, "vector_index", 0) or 0)
         self.sub_index = CarlaEnv._instances_in_process
@@ -51,6 +54,11 @@ class CarlaEnv(gym.Env):
         self._last_observation: Any = None
         self._last_sensor_data: dict = {}
         self._metrics: dict[str, Any] = {}
+
+    @property
+    def episodes(self) -> int:
+        """Episodes started so far (resets)."""
+        return self._episodes
 
     @property
     def spread_index(self) -> int:
@@ -141,7 +149,6 @@ class CarlaEnv(gym.Env):
         location = self.core.hero.get_location()
         self._previous_location = np.array([location.x, location.y])
         self._metrics = {
-            "episode": self._episodes,
             "town": self.core._map_name(),
             "distance": 0.0,
             "speed": 0.0,

@@ -21,7 +21,7 @@ class DriveStraight(BaseExperiment):
         return gym.spaces.Discrete(len(self.config["throttles"]))
 
     def get_observation_space(self) -> gym.Space:
-        return gym.spaces.Box(low=0.0, high=np.inf, shape=(2,), dtype=np.float32)
+        return gym.spaces.Box(low=0.0, high=100.0, shape=(2,), dtype=np.float32)
 
     def get_actions(self) -> list[float]:
         return list(self.config["throttles"])

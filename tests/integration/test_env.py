@@ -1,0 +1,322 @@
+"""CarlaEnv end to end on the embedded server, through the real `carla` client."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import carla
+import gymnasium as gym
+import numpy as np
+import psutil
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+from rllib_integration.carla_env import CarlaEnv
+from rllib_integration.config import ConfigError
+from rllib_integration.server import ServerError
+from tests.conftest import client_code, run_client
+from tests.integration.scenarios import env_config
+
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def make_env():
+    """Build CarlaEnvs that are closed (servers stopped) even when the test fails."""
+    envs = []
+
+    def make(config: dict, **kwargs) -> CarlaEnv:
+        env = CarlaEnv(config, **kwargs)
+        envs.append(env)
+        return env
+
+    yield make
+    for env in envs:
+        env.close()
+
+
+def group_members(pgid: int) -> list[psutil.Process]:
+    members = []
+    for process in psutil.process_iter(["status"]):
+        try:
+            if (
+                process.info["status"] != psutil.STATUS_ZOMBIE
+                and psutil.os.getpgid(process.pid) == pgid
+            ):
+                members.append(process)
+        except (ProcessLookupError, psutil.Error):
+            pass
+    return members
+
+
+def test_gymnasium_check_env_passes(make_env):
+    env = make_env(env_config(max_steps=20))
+    check_env(env, skip_render_check=True)
+
+
+def test_full_episode_loop_and_next_episode(make_env):
+    env = make_env(env_config(max_steps=25))
+    observation, info = env.reset(seed=3)
+    assert env.observation_space.contains(observation)
+    assert env.episodes == 1 and info["town"] == "Loop01" and info["distance"] == 0.0
+    server = env.core.server
+    steps, rewards = 0, []
+    while True:
+        observation, reward, terminated, truncated, info = env.step(2)  # full throttle
+        steps += 1
+        rewards.append(reward)
+        assert env.observation_space.contains(observation)
+        if terminated or truncated:
+            break
+    assert steps == 25 and truncated and not terminated
+    assert info["distance"] > 1.0 and info["speed"] > 1.0  # the hero really drove
+    assert rewards[-1] > rewards[0]  # reward = speed, which grew
+    old_hero = env.core.hero.id
+    _, info = env.reset()
+    assert env.episodes == 2 and info["distance"] == 0.0
+    assert env.core.hero.id != old_hero and env.core.server is server  # same server, new hero
+    assert not env.step(0)[3]
+
+
+def test_sensor_data_is_of_the_current_frame(make_env):
+    """Every reading carries the world's current frame, and GNSS matches the hero's position at
+    that frame exactly (an off-by-one would be one step's travel away)."""
+    camera = {"image_size_x": 32, "image_size_y": 24, "transform": "1.5,0,2.0,0,0,0"}
+    sensors = {
+        "rgb": {"type": "sensor.camera.rgb", **camera},
+        "depth": {"type": "sensor.camera.depth", **camera},
+        "semantic": {"type": "sensor.camera.semantic_segmentation", **camera},
+        "gnss": {"type": "sensor.other.gnss"},
+        "imu": {"type": "sensor.other.imu"},
+        "collision": {"type": "sensor.other.collision"},
+        "lane": {"type": "sensor.other.lane_invasion"},
+    }
+    env = make_env(env_config(max_steps=100, hero={"sensors": sensors}), render_mode="rgb_array")
+    env.reset(seed=0)
+    core = env.core
+    previous_geo = None
+    for _ in range(15):
+        env.step(2)
+        data = env.experiment.last_sensor_data
+        assert set(data) == set(sensors)
+        frame = core.world.get_snapshot().frame
+        assert core.frame == frame
+        assert {name: reading[0] for name, reading in data.items()} == dict.fromkeys(sensors, frame)
+        geo = core.map.transform_to_geolocation(core.hero.get_location())
+        here = np.array([geo.latitude, geo.longitude])
+        np.testing.assert_allclose(data["gnss"][1][:2], here, rtol=0, atol=1e-9)
+        if previous_geo is not None:
+            assert (
+                np.abs(here - previous_geo).max() > 1e-8
+            )  # the hero moved more than the tolerance
+        previous_geo = here
+    assert data["rgb"][1].shape == (24, 32, 3) and data["rgb"][1].dtype == np.uint8
+    depth = data["depth"][1]
+    assert depth.shape == (24, 32) and depth.dtype == np.float32
+    assert 0.0 < depth.min() < 50.0 and depth.max() <= 1000.0  # metres: the ground is near
+    assert data["semantic"][1].dtype == np.uint8 and 1 in data["semantic"][1]  # 1 = road
+    assert data["imu"][1].shape == (7,)
+    assert data["collision"][1] == [] and isinstance(data["lane"][1], list)
+    assert env.render() is data["rgb"][1]
+
+
+def test_collision_events_arrive_in_their_frame_and_are_counted(make_env):
+    sensors = {"collision": {"type": "sensor.other.collision"}}
+    env = make_env(env_config(max_steps=200, hero={"sensors": sensors}))
+    env.reset(seed=0)
+    core = env.core
+    hero_tf = core.hero.get_transform()
+    ahead = hero_tf.location + hero_tf.get_forward_vector() * 8.0
+    ahead.z += 0.3
+    blueprint = core.world.get_blueprint_library().find("vehicle.lincoln.mkz_2017")
+    blocker = core.world.spawn_actor(blueprint, carla.Transform(ahead, hero_tf.rotation))
+    try:
+        for _ in range(100):
+            _, _, _, truncated, info = env.step(2)
+            events = env.experiment.last_sensor_data["collision"]
+            if events[1]:
+                break
+        else:
+            pytest.fail("no collision within 100 steps")
+        assert events[0] == core.frame
+        assert all(event["frame"] == core.frame for event in events[1])
+        assert events[1][0]["other_actor_id"] == blocker.id
+        assert events[1][0]["intensity"] > 0
+        assert info["collisions"] == len(events[1])
+    finally:
+        blocker.destroy()
+
+
+def test_four_envs_in_one_process_get_distinct_ports_and_run(make_env):
+    envs = [make_env(env_config(max_steps=100)) for _ in range(4)]
+    for env in envs:
+        env.reset(seed=0)
+    for _ in range(10):
+        for env in envs:
+            assert not env.step(2)[3]
+    blocks = [env.core.server.ports for env in envs]
+    ports = {port for b in blocks for port in (b.rpc, b.streaming, b.secondary, b.traffic_manager)}
+    assert len(ports) == 16
+    assert len({env.core.server.process.pid for env in envs}) == 4
+    assert all(env.step(2)[4]["distance"] > 0 for env in envs)
+
+
+def test_four_envs_in_four_processes_get_distinct_ports_and_run():
+    command = [sys.executable, "-m", "tests.integration.scenarios", "one_env_reports_port"]
+    procs = [
+        subprocess.Popen(
+            command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(4)
+    ]
+    outputs = [p.communicate(timeout=180) for p in procs]
+    for p, (_, err) in zip(procs, outputs, strict=True):
+        assert p.returncode == 0, err[-2000:]
+    ports = [int(out.split("PORT ")[1].split()[0]) for out, _ in outputs]
+    pids = [int(out.split("PID ")[1].split()[0]) for out, _ in outputs]
+    assert len(set(ports)) == 4 and all(abs(a - b) >= 4 for a in ports for b in ports if a != b)
+    assert not any(
+        psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie" for pid in pids
+    )
+
+
+def test_npc_traffic_drives_and_is_respawned_per_episode(make_env):
+    background = {"n_vehicles": 3, "seed": 5, "respawn_per_episode": True}
+    env = make_env(env_config(max_steps=100, background_activity=background))
+    env.reset(seed=0)
+
+    def npcs():
+        vehicles = env.core.world.get_actors().filter("vehicle.*")
+        return {v.id: v for v in vehicles if v.attributes.get("role_name") == "autopilot"}
+
+    first = npcs()
+    assert len(first) == 3
+    start = {i: v.get_location() for i, v in first.items()}
+    for _ in range(30):
+        env.step(0)
+    moved = [v.get_location().distance(start[i]) for i, v in npcs().items()]
+    assert min(moved) > 2.0, (
+        moved
+    )  # the Traffic Manager (synchronous, on the block's port) drives them
+    assert env.core.traffic_manager.get_port() == env.core.server.ports.traffic_manager
+    env.reset()
+    second = npcs()
+    assert len(second) == 3 and not set(first) & set(second)
+
+
+def test_npcs_are_kept_across_episodes_unless_asked(make_env):
+    env = make_env(env_config(max_steps=100, background_activity={"n_vehicles": 2}))
+    env.reset(seed=0)
+    ids = {v.id for v in env.core.world.get_actors().filter("vehicle.*")} - {env.core.hero.id}
+    env.reset()
+    assert ids <= {v.id for v in env.core.world.get_actors().filter("vehicle.*")}
+    assert len(ids) == 2
+
+
+def test_town_changes_across_resets_and_loads_only_on_change(make_env):
+    env = make_env(env_config(max_steps=100, town=["Loop01", "Grid01"], town_change_every=2))
+    seen, worlds = [], []
+    for episode in range(6):
+        _, info = env.reset(seed=episode if episode == 0 else None)
+        assert env.core.map.name.endswith(info["town"])
+        seen.append(info["town"])
+        worlds.append(env.core.world.id)
+        assert not env.step(2)[3]
+    assert set(seen) == {"Loop01", "Grid01"}, seen
+    for a in (0, 2, 4):  # every 2 episodes: the pair shares one town and one loaded world
+        assert seen[a] == seen[a + 1] and worlds[a] == worlds[a + 1]
+
+
+def test_single_town_by_name_and_unknown_town_is_clear(make_env):
+    env = make_env(env_config(town="Grid01"))
+    env.reset(seed=0)
+    assert env.core.map.name.endswith("Grid01")
+    bad = make_env(env_config(town="Town99"))
+    with pytest.raises(RuntimeError, match="town 'Town99' .*not available.*Loop01"):
+        bad.reset(seed=0)
+
+
+@pytest.mark.parametrize("signal_name", ["SIGKILL", "SIGSTOP"])
+def test_killed_or_frozen_server_is_restarted_and_the_env_goes_on(signal_name):
+    command = [
+        sys.executable,
+        "-m",
+        "tests.integration.scenarios",
+        "server_survives_signal",
+        signal_name,
+    ]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
+    assert "OK detected in" in result.stdout
+
+
+def test_close_leaves_no_process_and_no_actor_on_an_attached_server(embedded_server, make_env):
+    """Attach mode with the embedded server as the 'running CARLA': nothing is launched, and
+    close() destroys every actor it spawned and gives the world back in asynchronous mode."""
+    sensors = {
+        "collision": {"type": "sensor.other.collision"},
+        "gnss": {"type": "sensor.other.gnss"},
+    }
+    config = env_config(
+        {"host": embedded_server.host, "port": embedded_server.rpc_port},
+        hero={"sensors": sensors},
+        background_activity={"n_vehicles": 2, "n_walkers": 0},
+    )
+    env = make_env(config)
+    env.reset(seed=0)
+    assert env.core.server.process is None and env.core.server.kind == "attach"
+    for _ in range(5):
+        assert not env.step(2)[3]
+    spawned = env.core.spawned_actor_ids()
+    assert len(spawned) == 1 + 2 + 2  # hero, two sensors, two NPCs
+    env.close()
+    assert embedded_server.alive()  # not ours to stop
+    check = client_code(
+        embedded_server,
+        f"""
+        ids = {{a.id for a in world.get_actors()}}
+        print("LEFT", sorted(ids & set({spawned!r})))
+        print("SYNC", world.get_settings().synchronous_mode)
+        """,
+    )
+    result = run_client(check, timeout=60)
+    assert "LEFT []" in result.stdout, result.stdout + result.stderr
+    assert "SYNC False" in result.stdout
+
+
+def test_close_stops_the_launched_server_group(make_env):
+    env = make_env(env_config())
+    env.reset(seed=0)
+    server = env.core.server
+    pgid, ports = server.process.pid, server.ports
+    assert group_members(pgid)
+    env.close()
+    assert group_members(pgid) == []
+    from rllib_integration.server import port_is_free
+
+    assert port_is_free(ports.rpc) and port_is_free(ports.streaming)
+
+
+def test_server_carla_without_an_install_is_a_clear_error(monkeypatch, tmp_path):
+    monkeypatch.delenv("CARLA_ROOT", raising=False)
+    with pytest.raises(ServerError, match="server is 'carla' but no CARLA install.*CARLA_ROOT"):
+        CarlaEnv(env_config({"server": "carla"}))
+    with pytest.raises(ServerError, match="CarlaUE4.sh does not exist"):
+        CarlaEnv(env_config({"server": "carla", "carla_root": str(tmp_path)}))
+
+
+def test_bad_experiment_import_path_is_a_clear_error():
+    with pytest.raises(
+        ConfigError, match="experiment.type: cannot import module 'tests.integration.nope'"
+    ):
+        CarlaEnv({"experiment": {"type": "tests.integration.nope:Exp"}})
+    with pytest.raises(ConfigError, match="has no class 'Missing'"):
+        CarlaEnv({"experiment": {"type": "tests.integration.experiments:Missing"}})
+
+
+def test_spaces_come_from_the_experiment_without_starting_a_server():
+    env = CarlaEnv(env_config(throttles=[0.0, 1.0]))
+    assert env.action_space == gym.spaces.Discrete(2)
+    assert env._core is None  # nothing launched until the first reset
+    env.close()
