@@ -1,0 +1,149 @@
+"""aws/install/install.sh run for real, into a temporary HOME, with the CARLA and map archives
+served from 127.0.0.1 (stand-ins with CARLA's layout) and apt skipped."""
+
+from __future__ import annotations
+
+import http.server
+import io
+import shutil
+import subprocess
+import tarfile
+import threading
+from pathlib import Path
+
+import pytest
+
+from tests.aws.conftest import ROOT
+
+INSTALL = ROOT / "aws" / "install" / "install.sh"
+pytestmark = pytest.mark.skipif(
+    not shutil.which("wget"), reason="install.sh downloads with wget, which is not installed"
+)
+
+
+def _tarball(files: dict[str, str]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), 0o755
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+# CARLA's layout: files at the top (no folder), ImportAssets.sh extracts Import/*.tar.gz.
+CARLA = _tarball(
+    {
+        "CarlaUE4.sh": "#!/bin/sh\necho fake carla\n",
+        "ImportAssets.sh": '#!/bin/sh\nset -e\ncd Import\nfor f in *.tar.gz; do tar -xzf "$f" -C ..; done\n',
+        "PythonAPI/carla/README": "x\n",
+    }
+)
+MAPS = _tarball({"CarlaUE4/Content/Carla/Maps/Town07.umap": "map\n"})
+NO_CARLA = _tarball({"README": "not carla\n"})
+
+
+@pytest.fixture
+def archive_server():
+    requests: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            requests.append(self.path)
+            body = {"/carla.tar.gz": CARLA, "/maps.tar.gz": MAPS, "/bad.tar.gz": NO_CARLA}.get(
+                self.path
+            )
+            self.send_response(200 if body else 404)
+            self.send_header("Content-Length", str(len(body or b"")))
+            self.end_headers()
+            self.wfile.write(body or b"")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}", requests
+    server.shutdown()
+    server.server_close()
+
+
+def _env(tmp_path: Path, url: str, **extra: str) -> dict[str, str]:
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("# nothing to install in this test\n")
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    (home / ".bashrc").write_text(
+        "case $- in *i*) ;; *) return;; esac\n# Ubuntu's guard above ends non-interactive shells\n"
+    )
+    return {
+        "HOME": str(home),
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "SKIP_APT": "1",
+        "CARLA_URL": f"{url}/carla.tar.gz",
+        "MAPS_URL": f"{url}/maps.tar.gz",
+        "ADDITIONAL_MAPS": "1",
+        "VENV_DIR": str(tmp_path / "venv"),
+        "REQUIREMENTS": str(requirements),
+        **extra,
+    }
+
+
+def _run(env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["bash", str(INSTALL)], env=env, capture_output=True, text=True, timeout=300
+    )
+
+
+def test_install_provisions_carla_venv_and_environment_and_reruns_cleanly(tmp_path, archive_server):
+    url, requests = archive_server
+    env = _env(tmp_path, url)
+    first = _run(env)
+    assert first.returncode == 0, first.stderr
+    carla = Path(env["HOME"]) / "CARLA_0.9.16"
+    assert (carla / "CarlaUE4.sh").is_file()
+    assert (carla / "CarlaUE4/Content/Carla/Maps/Town07.umap").is_file()  # maps imported
+    assert not list(Path(env["HOME"]).glob("*.tar.gz*"))  # archives removed
+    assert (tmp_path / "venv" / "bin" / "python").is_file()
+    assert sorted(requests) == ["/carla.tar.gz", "/maps.tar.gz"]
+
+    # CARLA_ROOT and the venv reach a non-interactive shell started by sshd (`ssh host cmd`)...
+    probe = 'echo "$CARLA_ROOT"; command -v python'
+    shell_env = {"HOME": env["HOME"], "PATH": "/usr/bin:/bin", "SSH_CLIENT": "127.0.0.1 1 22"}
+    seen = subprocess.run(["bash", "-c", probe], env=shell_env, capture_output=True, text=True)
+    assert seen.stdout.split() == [str(carla), str(tmp_path / "venv" / "bin" / "python")]
+    # ...and Ray's `bash --login -c -i` (Ubuntu's ~/.profile sources ~/.bashrc).
+    (Path(env["HOME"]) / ".profile").write_text('. "$HOME/.bashrc"\n')
+    ray_shell = subprocess.run(
+        ["bash", "--login", "-c", "-i", probe], env={**shell_env, "SSH_CLIENT": ""},
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert ray_shell.stdout.split() == seen.stdout.split()
+
+    second = _run(env)
+    assert second.returncode == 0, second.stderr
+    assert "CARLA 0.9.16 already in" in second.stdout
+    assert "additional maps already imported" in second.stdout
+    assert len(requests) == 2  # nothing downloaded again
+    assert (Path(env["HOME"]) / ".bashrc").read_text().count("# carla-rllib") == 1
+
+
+def test_install_refuses_an_archive_without_carla_and_keeps_no_partial_install(
+    tmp_path, archive_server
+):
+    url, _ = archive_server
+    env = _env(tmp_path, url, CARLA_URL=f"{url}/bad.tar.gz")
+    result = _run(env)
+    assert result.returncode == 1
+    assert f"install.sh: error: {url}/bad.tar.gz holds no CarlaUE4.sh" in result.stderr
+    assert not (Path(env["HOME"]) / "CARLA_0.9.16").exists()
+
+
+def test_install_fails_fast_without_requirements(tmp_path, archive_server):
+    url, requests = archive_server
+    env = _env(tmp_path, url, REQUIREMENTS=str(tmp_path / "missing.txt"))
+    result = _run(env)
+    assert result.returncode == 1
+    assert "no requirements file at" in result.stderr
+    assert requests == []
