@@ -140,6 +140,7 @@ class CarlaCore:
                 f"available: {', '.join(sorted(available))}"
             )
         self._destroy_npcs()
+        self._shut_down_traffic_manager()
         layers = carla.MapLayer.All if self.config.enable_map_assets else carla.MapLayer.NONE
         self.world = self.client.load_world(town, reset_settings=False, map_layers=layers)
         self._apply_sync_settings()
@@ -377,6 +378,14 @@ class CarlaCore:
         self._npc_vehicles, self._npc_walkers, self._walker_controllers = [], [], []
         self._npcs_spawned = False
 
+    def _shut_down_traffic_manager(self) -> None:
+        """Shut the client-side TM down while the server still answers: a TM left registered in
+        this process segfaults the next load_world (of any client in the process)."""
+        if self.traffic_manager is not None:
+            tm, self.traffic_manager = self.traffic_manager, None
+            tm.set_synchronous_mode(False)
+            tm.shut_down()
+
     def spawned_actor_ids(self) -> list[int]:
         """Ids of every actor this core spawned and still holds (hero, sensors, NPCs)."""
         ids = [self.hero.id] if self.hero is not None else []
@@ -395,12 +404,7 @@ class CarlaCore:
             if self.world is not None and self.server.is_alive():
                 self._destroy_npcs()
                 self._destroy_hero()
-                if self.traffic_manager is not None:
-                    # Shut the client-side TM down while the server still answers: a TM left
-                    # registered in this process crashes the next load_world of any client.
-                    self.traffic_manager.set_synchronous_mode(False)
-                    self.traffic_manager.shut_down()
-                    self.traffic_manager = None
+                self._shut_down_traffic_manager()
                 settings = self.world.get_settings()
                 settings.synchronous_mode = False
                 settings.fixed_delta_seconds = None

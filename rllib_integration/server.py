@@ -8,6 +8,7 @@ runs in its own process group with its own log file, and `stop()` kills only tha
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import os
 import signal
@@ -235,6 +236,7 @@ class SimulatorServer:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group: stop() kills exactly this
                 env=self._environment(),
+                preexec_fn=_die_with_parent,
             )
         try:
             self.wait_ready()
@@ -313,6 +315,23 @@ class SimulatorServer:
         pid = self.process.pid if self.process else None
         port = self.ports.rpc if self.ports else None
         return f"SimulatorServer(kind={self.kind!r}, port={port}, pid={pid})"
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGKILL it if the env's process dies without calling stop().
+
+    Otherwise a crashed env process (the carla client can abort) would orphan its server.
+    """
+    if _LIBC_PRCTL is not None:
+        _LIBC_PRCTL(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+_PR_SET_PDEATHSIG = 1
+# Looked up in the parent: nothing that may fork or lock may run between fork and exec.
+try:
+    _LIBC_PRCTL = ctypes.CDLL(None, use_errno=True).prctl if sys.platform == "linux" else None
+except (OSError, AttributeError):
+    _LIBC_PRCTL = None
 
 
 def _accepts_connections(host: str, port: int) -> bool:

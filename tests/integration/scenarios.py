@@ -72,6 +72,15 @@ def one_env_reports_port() -> None:
         env.close()
 
 
+def npc_env_then_abort() -> None:
+    """Start an env with NPC traffic and die without close() (as when the client aborts)."""
+    env = CarlaEnv(env_config(background_activity={"n_vehicles": 2}))
+    env.reset(seed=0)
+    drive(env, 3)
+    print(f"SERVER PID {env.core.server.process.pid}", flush=True)
+    os.abort()
+
+
 if __name__ == "__main__":
     name, *args = sys.argv[1:]
     globals()[name](*args)

@@ -211,3 +211,19 @@ def _pgid(process: psutil.Process) -> int | None:
         return os.getpgid(process.pid)
     except (ProcessLookupError, psutil.Error):
         return None
+
+
+def test_a_server_does_not_outlive_an_env_process_that_crashes():
+    """The carla client can abort the env's process (e.g. its Traffic Manager thread when the
+    server dies); the server it launched must not be orphaned."""
+    command = [sys.executable, "-m", "tests.integration.scenarios", "npc_env_then_abort"]
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    result = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    pid = int(result.stdout.split("SERVER PID ")[1].split()[0])
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and psutil.pid_exists(pid):
+        if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+            break
+        time.sleep(0.1)
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
