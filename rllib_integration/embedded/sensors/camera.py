@@ -20,9 +20,8 @@ from rllib_integration.embedded.sensors.attributes import get_float, get_int, re
 from rllib_integration.embedded.sensors.geometry import rotation_matrix
 from rllib_integration.embedded.sensors.raycast import (
     HIT_GROUND,
-    HIT_NOTHING,
     Boxes,
-    CandidateRays,
+    CandidatePairs,
     Ground,
     RayHits,
     boxes_of,
@@ -63,11 +62,7 @@ DEFAULT_ACTOR_RGB = (128, 128, 128)
 _ACTOR_RGB_TABLE = np.tile(np.array(DEFAULT_ACTOR_RGB, np.float32), (256, 1))
 for _label, _rgb in ACTOR_RGB.items():
     _ACTOR_RGB_TABLE[_label] = _rgb
-_PALETTE = np.concatenate(
-    [SKY_RGB[None], SURFACE_RGB, np.tile(SKY_RGB, (16 - 1 - len(SURFACE_RGB), 1)), _ACTOR_RGB_TABLE]
-).astype(np.float32)
 _SUN = (np.array((-0.35, 0.25, 0.9)) / np.linalg.norm((-0.35, 0.25, 0.9))).astype(np.float32)
-_FOG_DISTANCE = 600.0  # metres over which colours fade 63% towards the sky colour
 
 
 def focal_length(width: int, fov_deg: float) -> float:
@@ -107,38 +102,39 @@ def screen_rect_candidates(
     height: int,
     fov: float,
     boxes: Boxes,
-) -> CandidateRays:
-    """Per box, the pixels (flat indices) inside its projected bounding rectangle.
+) -> CandidatePairs:
+    """Pairs of each box with the pixels inside its projected bounding rectangle.
 
     Boxes entirely behind the camera get no pixels; boxes straddling the camera plane get
-    every pixel (None), which is rare and always correct.
+    every pixel, which is rare and always correct.
     """
-    if len(boxes) == 0:
-        return lambda b: None
-    f = focal_length(width, fov)
-    cam = (box_corners(boxes) - np.asarray(location, np.float64)) @ rotation_matrix(rotation)
-    x = cam[..., 0]
-    near = 1e-3
-    all_pixels = np.arange(width * height)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        u = f * cam[..., 1] / x + width / 2.0
-        v = -f * cam[..., 2] / x + height / 2.0
 
-    def candidates(b: int) -> np.ndarray | None:
-        if (x[b] <= near).all():
-            return all_pixels[:0]
-        if (x[b] <= near).any():
-            return None
-        c0 = max(int(np.floor(u[b].min() - 0.5)), 0)
-        c1 = min(int(np.ceil(u[b].max() - 0.5)), width - 1)
-        r0 = max(int(np.floor(v[b].min() - 0.5)), 0)
-        r1 = min(int(np.ceil(v[b].max() - 0.5)), height - 1)
-        if c0 > c1 or r0 > r1:
-            return all_pixels[:0]
-        rows = np.arange(r0, r1 + 1)[:, None] * width
-        return (rows + np.arange(c0, c1 + 1)[None, :]).ravel()
+    def pairs(in_range: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        f = focal_length(width, fov)
+        corners = box_corners(boxes)[in_range] - np.asarray(location, np.float64)
+        cam = corners @ rotation_matrix(rotation)
+        x = cam[..., 0]
+        behind, ahead = (x <= 1e-3).all(axis=1), (x > 1e-3).all(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            u = f * cam[..., 1] / x + width / 2.0
+            v = -f * cam[..., 2] / x + height / 2.0
+        c0 = np.clip(np.floor(u.min(axis=1) - 0.5), 0, width).astype(np.int64)
+        c1 = np.clip(np.ceil(u.max(axis=1) - 0.5), -1, width - 1).astype(np.int64)
+        r0 = np.clip(np.floor(v.min(axis=1) - 0.5), 0, height).astype(np.int64)
+        r1 = np.clip(np.ceil(v.max(axis=1) - 0.5), -1, height - 1).astype(np.int64)
+        straddling = ~behind & ~ahead
+        c0[straddling], c1[straddling], r0[straddling], r1[straddling] = 0, width - 1, 0, height - 1
+        rays, which = [], []
+        for k in np.flatnonzero(~behind & (c0 <= c1) & (r0 <= r1)).tolist():
+            rows = np.arange(r0[k], r1[k] + 1)[:, None] * width
+            pixels = (rows + np.arange(c0[k], c1[k] + 1)[None, :]).ravel()
+            rays.append(pixels)
+            which.append(np.full(len(pixels), in_range[k], np.int64))
+        if not rays:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        return np.concatenate(rays), np.concatenate(which)
 
-    return candidates
+    return pairs
 
 
 def cast_camera(
@@ -154,28 +150,35 @@ def cast_camera(
     """Cast the camera's pixel rays; `t` of the result is the planar depth in metres."""
     world_dirs = rays_cam @ f32(rotation_matrix(rotation).T)
     rects = screen_rect_candidates(location, rotation, width, height, fov, boxes)
-    return cast_rays(location, world_dirs, boxes, ground, MAX_DEPTH, candidates=rects)
+    longest = float(np.linalg.norm(rays_cam[[0, -1]], axis=1).max())  # a corner pixel's ray
+    return cast_rays(
+        location, world_dirs, boxes, ground, MAX_DEPTH, candidates=rects, max_dir_norm=longest
+    )
 
 
-def bgra(rgb: np.ndarray, width: int, height: int) -> np.ndarray:
-    """(H*W, 3) uint8 RGB -> (H, W, 4) uint8 BGRA with alpha 255."""
-    out = np.empty((height * width, 4), np.uint8)
-    out[:, 0] = rgb[:, 2]
-    out[:, 1] = rgb[:, 1]
-    out[:, 2] = rgb[:, 0]
-    out[:, 3] = 255
-    return out.reshape(height, width, 4)
+_OPAQUE = np.uint32(0xFF000000)
+
+
+def pack_bgra(r: np.ndarray, g: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Channels -> uint32 pixels whose little-endian bytes are B, G, R, A=255."""
+    return _OPAQUE | (r.astype(np.uint32) << 16) | (g.astype(np.uint32) << 8) | b.astype(np.uint32)
+
+
+def as_image(packed: np.ndarray, width: int, height: int) -> np.ndarray:
+    """(H*W,) uint32 packed pixels -> (H, W, 4) uint8 BGRA view."""
+    return packed.astype("<u4", copy=False).view(np.uint8).reshape(height, width, 4)
+
+
+def depth_code(depth: np.ndarray) -> np.ndarray:
+    """Metres -> uint32 24-bit code of CARLA's depth encoding (R + G*256 + B*65536)."""
+    scaled = np.clip(depth, 0.0, MAX_DEPTH) * np.float32(DEPTH_SCALE / MAX_DEPTH)
+    return np.rint(np.nan_to_num(scaled, posinf=DEPTH_SCALE)).astype(np.uint32)
 
 
 def encode_depth(depth: np.ndarray) -> np.ndarray:
-    """Metres -> (M, 3) uint8 RGB in CARLA's 24-bit depth encoding (R least significant)."""
-    scaled = np.clip(depth, 0.0, MAX_DEPTH) * (DEPTH_SCALE / MAX_DEPTH)
-    v = np.rint(np.nan_to_num(scaled, posinf=DEPTH_SCALE)).astype(np.uint32)
-    rgb = np.empty((len(v), 3), np.uint8)
-    rgb[:, 0] = v & 0xFF
-    rgb[:, 1] = (v >> 8) & 0xFF
-    rgb[:, 2] = (v >> 16) & 0xFF
-    return rgb
+    """Metres -> (M, 3) uint8 R, G, B in CARLA's 24-bit depth encoding (R least significant)."""
+    v = depth_code(depth)
+    return np.stack([v & 0xFF, (v >> 8) & 0xFF, (v >> 16) & 0xFF], axis=1).astype(np.uint8)
 
 
 def decode_depth(bgra_pixels: np.ndarray) -> np.ndarray:
@@ -184,35 +187,42 @@ def decode_depth(bgra_pixels: np.ndarray) -> np.ndarray:
     return (p[..., 2] + p[..., 1] * 256.0 + p[..., 0] * 65536.0) / DEPTH_SCALE * MAX_DEPTH
 
 
+def _packed_palette(rgb: np.ndarray) -> np.ndarray:
+    rgb = np.asarray(rgb, np.uint32)
+    return pack_bgra(rgb[:, 0], rgb[:, 1], rgb[:, 2])
+
+
+# 0: sky, 1..: ground surfaces, beyond: padding (unused surface codes look like terrain)
+_STATIC_PALETTE = _packed_palette(
+    np.concatenate([SKY_RGB[None], SURFACE_RGB, np.tile(SURFACE_RGB[:1], (250, 1))])
+)
+
+
 def shade_rgb(hits: RayHits, boxes: Boxes) -> np.ndarray:
-    """(M, 3) uint8 RGB: a fixed colour per class, Lambert-shaded actors, distance haze."""
-    actor = hits.box >= 0
-    tags = boxes.tags[np.maximum(hits.box, 0)] if len(boxes) else np.zeros(len(hits.t), np.uint8)
-    # one palette for everything: 0 sky, 1.. ground surfaces, 16 + label for actors
-    index = np.where(actor, 16 + tags.astype(np.int32), 0)
-    index = np.where(hits.box == HIT_GROUND, 1 + hits.surface.astype(np.int32), index)
-    colour = np.take(_PALETTE, index, axis=0)
-    light = np.where(actor, 0.45 + 0.55 * np.clip(hits.normal @ _SUN, 0.0, 1.0), 1.0)
-    clear = np.exp(-hits.t / np.float32(_FOG_DISTANCE))  # 0 for the sky (t = inf)
-    colour *= (light * clear)[:, None]
-    colour += SKY_RGB * (1.0 - clear)[:, None]
-    return colour.astype(np.uint8)
+    """(M,) packed BGRA: a fixed colour per class; actors Lambert-shaded by their face normal."""
+    index = np.where(hits.box == HIT_GROUND, hits.surface.astype(np.intp) + 1, 0)
+    out = np.take(_STATIC_PALETTE, index)
+    actor = np.flatnonzero(hits.box >= 0)
+    if len(actor):
+        light = 0.45 + 0.55 * np.clip(hits.normal[actor] @ _SUN, 0.0, 1.0)
+        colour = _ACTOR_RGB_TABLE[boxes.tags[hits.box[actor]]] * light[:, None]
+        out[actor] = pack_bgra(colour[:, 0], colour[:, 1], colour[:, 2])
+    return out
 
 
 def render(kind: str, hits: RayHits, boxes: Boxes, width: int, height: int) -> np.ndarray:
     """(H, W, 4) BGRA8 image of one camera kind from its ray hits."""
     if kind == "rgb":
-        return bgra(shade_rgb(hits, boxes), width, height)
+        return as_image(shade_rgb(hits, boxes), width, height)
     if kind == "depth":
-        depth = np.where(hits.box == HIT_NOTHING, MAX_DEPTH, hits.t)
-        return bgra(encode_depth(depth), width, height)
-    rgb = np.zeros((len(hits.t), 3), np.uint8)
-    rgb[:, 0] = hits.labels(boxes)
+        v = depth_code(hits.t)  # inf (the sky) saturates at 1000 m
+        packed = _OPAQUE | ((v & 0xFF) << 16) | (v & 0xFF00) | ((v >> 16) & 0xFF)
+        return as_image(packed, width, height)
+    labels = hits.labels(boxes).astype(np.uint32)
     if kind == "instance_segmentation":
         ids = hits.actor_ids(boxes)
-        rgb[:, 1] = ids & 0xFF
-        rgb[:, 2] = (ids >> 8) & 0xFF
-    return bgra(rgb, width, height)
+        return as_image(pack_bgra(labels, ids & 0xFF, (ids >> 8) & 0xFF), width, height)
+    return as_image(_OPAQUE | (labels << 16), width, height)
 
 
 CAMERA_KINDS = ("rgb", "depth", "semantic_segmentation", "instance_segmentation")

@@ -194,7 +194,8 @@ class LidarSensor:
         xyz = local[keep] * dist[:, None]
         points["x"], points["y"], points["z"] = xyz[:, 0], xyz[:, 1], xyz[:, 2]
         if self.semantic:
-            points["cos_inc_angle"] = -np.einsum("ij,ij->i", world[keep], hits.normal[keep])
+            normals = hits.surface_normals()[keep]
+            points["cos_inc_angle"] = -np.einsum("ij,ij->i", world[keep], normals)
             points["object_idx"] = hits.actor_ids(boxes)[keep]
             points["object_tag"] = hits.labels(boxes)[keep]
         else:

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from rllib_integration.embedded.sensors.geometry import rotation_matrices
+from rllib_integration.embedded.sensors.height_grid import height_grid
 
 # CARLA CityObjectLabel values the ray sensors produce for the static world.
 LABEL_NONE, LABEL_ROADS, LABEL_SIDEWALKS, LABEL_TERRAIN, LABEL_SKY = 0, 1, 2, 10, 11
@@ -102,7 +103,13 @@ class RayHits:
     t: np.ndarray  # (M,) float32 ray parameter of the hit; inf where nothing was hit
     box: np.ndarray  # (M,) int32 index into Boxes; HIT_GROUND or HIT_NOTHING otherwise
     surface: np.ndarray  # (M,) uint8 GroundModel surface code (meaningful where box == HIT_GROUND)
-    normal: np.ndarray  # (M, 3) float32 world unit normal of the surface hit (0 for no hit)
+    normal: np.ndarray  # (M, 3) float32 world unit normal of the box face hit (0 otherwise)
+
+    def surface_normals(self) -> np.ndarray:
+        """(M, 3) world unit normal of whatever was hit: box faces, and up for the ground."""
+        out = self.normal.copy()
+        out[self.box == HIT_GROUND] = (0.0, 0.0, 1.0)
+        return out
 
     def labels(self, boxes: Boxes, nothing: int = LABEL_SKY) -> np.ndarray:
         """(M,) uint8 CityObjectLabel of what each ray hit (`nothing` where it hit nothing)."""
@@ -132,9 +139,11 @@ def intersect_ground(
 ) -> np.ndarray:
     """(M,) float32 ray parameter where each ray meets the ground, inf if not within t_max.
 
-    Starts from the horizontal plane at the ground height under the origin, then re-solves
-    against the height found at the previous estimate (`iterations` times): exact on flat or
-    uniformly sloped-under-origin ground, and close on the gentle slopes of road maps.
+    Heights come from the map's cached HeightGrid when it has one; flat maps are one plane
+    (exact). Otherwise the gap g(t) = ray z - ground z is driven to zero by the secant method,
+    starting from t = 0 and the plane through the ground under the origin: exact after one step
+    on uniform slopes, and converging quickly on the gentle curvature of roads. Only rays that
+    point downwards are cast (a ray climbing a steeper hill is not seen to hit it).
     """
     t = np.full(len(dirs), np.inf, np.float32)
     if ground is None:
@@ -142,46 +151,49 @@ def intersect_ground(
     down = np.flatnonzero(dirs[:, 2] < -1e-6)
     if len(down) == 0:
         return t
+    grid = height_grid(ground)
+    heights = grid.height if grid is not None else ground.height
     ox, oy, oz = (float(v) for v in origin)
     d = dirs[down]
-    inv_dz = 1.0 / d[:, 2]
-    h0 = float(np.asarray(ground.height(np.array([ox]), np.array([oy])), dtype=np.float64)[0])
-    tt = (h0 - oz) * inv_dz
-    for _ in range(iterations):
-        tq = np.clip(tt, 0.0, t_max)  # keep queries near the map even for grazing rays
-        h = np.asarray(ground.height(ox + tq * d[:, 0], oy + tq * d[:, 1]), dtype=np.float32)
-        t_new = (h - np.float32(oz)) * inv_dz
-        converged = np.allclose(t_new, tt, rtol=1e-4, atol=1e-3)
-        tt = t_new
-        if converged:  # flat under every ray: the plane solution was already exact
-            break
-    ok = (tt > 0) & (tt <= t_max)
-    t[down[ok]] = tt[ok]
+    h0 = float(np.asarray(heights(np.array([ox]), np.array([oy])), dtype=np.float64)[0])
+    t_b = (np.float32(h0 - oz)) / d[:, 2]
+    if not (grid is not None and grid.flat_height is not None):
+        t_a = np.zeros(len(d), np.float32)
+        g_a = np.full(len(d), np.float32(oz - h0))
+        for _ in range(iterations):
+            tq = np.clip(t_b, 0.0, 2.0 * t_max)  # keep queries near the map for grazing rays
+            h = np.asarray(heights(ox + tq * d[:, 0], oy + tq * d[:, 1]), dtype=np.float32)
+            g_b = np.float32(oz) + tq * d[:, 2] - h
+            with np.errstate(divide="ignore", invalid="ignore"):
+                t_c = tq - g_b * (tq - t_a) / (g_b - g_a)
+            t_c = np.where(np.isfinite(t_c), t_c, tq).astype(np.float32)
+            t_a, g_a, t_b = tq, g_b, t_c
+            if np.abs(g_b).max(initial=0.0) < 1e-3:
+                break
+    ok = (t_b > 0) & (t_b <= t_max)
+    t[down[ok]] = t_b[ok]
     return t
 
 
-CandidateRays = Callable[[int], "np.ndarray | None"]
+CandidatePairs = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
-def cone_candidates(origin: np.ndarray, dirs: np.ndarray, boxes: Boxes) -> CandidateRays:
-    """Per box, the rays inside the cone that bounds its sphere (None = every ray)."""
-    rel = boxes.centers - np.asarray(origin, dtype=np.float64)
-    dist = np.linalg.norm(rel, axis=1)
-    radius = np.linalg.norm(boxes.extents, axis=1)
-    far = np.flatnonzero(dist > radius)
-    if len(far) == 0:
-        return lambda b: None
-    norms = np.sqrt(np.einsum("ij,ij->i", dirs, dirs))
-    cosines = (dirs @ f32(rel[far].T / dist[far])) / norms[:, None]
-    column = {b: i for i, b in enumerate(far.tolist())}
-    cos_limit = np.sqrt(np.clip(1.0 - (radius / np.maximum(dist, 1e-9)) ** 2, 0.0, 1.0))
+def cone_candidates(origin: np.ndarray, dirs: np.ndarray, boxes: Boxes) -> CandidatePairs:
+    """Pairs of each box with the rays inside the cone that bounds its sphere."""
 
-    def candidates(b: int) -> np.ndarray | None:
-        if b not in column:
-            return None
-        return np.flatnonzero(cosines[:, column[b]] >= cos_limit[b])
+    def pairs(in_range: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        rel = boxes.centers[in_range] - np.asarray(origin, dtype=np.float64)
+        dist = np.linalg.norm(rel, axis=1)
+        radius = np.linalg.norm(boxes.extents[in_range], axis=1)
+        inside = dist <= radius  # the origin is in (or near) the sphere: every ray
+        cos_limit = np.sqrt(np.clip(1.0 - (radius / np.maximum(dist, 1e-9)) ** 2, 0.0, 1.0))
+        cos_limit[inside] = -2.0
+        norms = np.sqrt(np.einsum("ij,ij->i", dirs, dirs))
+        cosines = dirs @ f32(rel.T / np.maximum(dist, 1e-9))
+        rays, which = np.nonzero(cosines >= norms[:, None] * f32(cos_limit)[None, :])
+        return rays, in_range[which]
 
-    return candidates
+    return pairs
 
 
 def boxes_in_range(origin: np.ndarray, boxes: Boxes, max_range: float) -> np.ndarray:
@@ -196,13 +208,13 @@ def intersect_boxes(
     boxes: Boxes,
     t_limit: np.ndarray,
     max_range: float,
-    candidates: CandidateRays | None = None,
+    candidates: CandidatePairs | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Nearest box hit per ray closer than t_limit (slab test).
+    """Nearest box hit per ray closer than t_limit (slab test, all candidate pairs at once).
 
     Returns (t, box index or -1, world normal); t is t_limit where no box is closer. Boxes out
-    of `max_range` (euclidean) are skipped; `candidates(b)` narrows the rays tested against box
-    b (default: the cone bounding its sphere), so the slab test only runs where it may hit.
+    of `max_range` (euclidean) are skipped, and only the (ray, box) pairs from `candidates`
+    (default: the cone bounding each box's sphere) are tested.
     """
     n = len(dirs)
     best_t = np.array(t_limit, dtype=np.float32, copy=True)
@@ -215,35 +227,36 @@ def intersect_boxes(
         return best_t, best_box, normal
     if candidates is None:
         candidates = cone_candidates(origin, dirs, boxes)
-    origin = np.asarray(origin, dtype=np.float64)
-    dirs_t = f32(dirs.T)  # (3, n): per-axis rows keep the slab arithmetic contiguous
-    for b in in_range.tolist():
-        idx = candidates(b)
-        if idx is not None and len(idx) == 0:
-            continue
-        axes = boxes.axes[b]
-        o = ((origin - boxes.centers[b]) @ axes).astype(np.float32)[:, None]
-        e = boxes.extents[b].astype(np.float32)[:, None]
-        d = f32(axes.T) @ (dirs_t if idx is None else dirs_t[:, idx])
-        with np.errstate(divide="ignore", invalid="ignore"):
-            inv = 1.0 / d
-            t1 = (-e - o) * inv
-            t2 = (e - o) * inv
-        t_in = np.minimum(t1, t2)
-        t_out = np.maximum(t1, t2)
-        t_near = np.maximum(np.maximum(t_in[0], t_in[1]), t_in[2])
-        t_far = np.minimum(np.minimum(t_out[0], t_out[1]), t_out[2])
-        current = best_t if idx is None else best_t[idx]
-        hit = (t_near <= t_far) & (t_near > 0) & (t_near < current)
-        hit_cols = np.flatnonzero(hit)
-        if len(hit_cols) == 0:
-            continue
-        rows = hit_cols if idx is None else idx[hit_cols]
-        best_t[rows] = t_near[hit_cols]
-        best_box[rows] = b
-        axis = t_in[:, hit_cols].argmax(axis=0)
-        sign = -np.sign(d[axis, hit_cols])
-        normal[rows] = axes.T[axis].astype(np.float32) * sign[:, None]
+    rays, which = candidates(in_range)
+    if len(rays) == 0:
+        return best_t, best_box, normal
+    # every box's frame: origin and extents per pair, directions rotated per pair
+    axes = f32(boxes.axes)
+    o_local = f32(np.einsum("bij,bi->bj", boxes.axes, np.asarray(origin) - boxes.centers))
+    e = f32(boxes.extents)[which]
+    o = o_local[which]
+    d = np.einsum("pi,pij->pj", dirs[rays], axes[which])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inv = 1.0 / d
+        t1 = (-e - o) * inv
+        t2 = (e - o) * inv
+    t_in = np.minimum(t1, t2)
+    t_out = np.maximum(t1, t2)
+    t_near = np.maximum(np.maximum(t_in[:, 0], t_in[:, 1]), t_in[:, 2])
+    t_far = np.minimum(np.minimum(t_out[:, 0], t_out[:, 1]), t_out[:, 2])
+    hit = np.flatnonzero((t_near <= t_far) & (t_near > 0) & (t_near < best_t[rays]))
+    if len(hit) == 0:
+        return best_t, best_box, normal
+    # nearest hit per ray: sort by (ray, t) and keep each ray's first
+    order = hit[np.lexsort((t_near[hit], rays[hit]))]
+    first = np.concatenate([[True], rays[order][1:] != rays[order][:-1]])
+    win = order[first]
+    r = rays[win]
+    best_t[r] = t_near[win]
+    best_box[r] = which[win]
+    axis = t_in[win].argmax(axis=1)
+    sign = -np.sign(d[win, axis])
+    normal[r] = axes[which[win], :, axis] * sign[:, None]
     return best_t, best_box, normal
 
 
@@ -254,15 +267,19 @@ def cast_rays(
     ground: Ground | None,
     t_max: float,
     ground_iterations: int = 2,
-    candidates: CandidateRays | None = None,
+    candidates: CandidatePairs | None = None,
+    max_dir_norm: float | None = None,
 ) -> RayHits:
-    """First hit of every ray `origin + t * dirs[i]` with 0 < t <= t_max."""
+    """First hit of every ray `origin + t * dirs[i]` with 0 < t <= t_max.
+
+    `max_dir_norm` (the longest direction vector, if the caller knows it) saves a pass.
+    """
     dirs = np.asarray(dirs, dtype=np.float32)
     origin = np.asarray(origin, dtype=np.float64)
     t_ground = intersect_ground(origin, dirs, ground, t_max, ground_iterations)
-    max_range = (
-        float(t_max * np.sqrt(np.einsum("ij,ij->i", dirs, dirs).max())) if len(dirs) else 0.0
-    )
+    if max_dir_norm is None:
+        max_dir_norm = float(np.sqrt(np.einsum("ij,ij->i", dirs, dirs).max())) if len(dirs) else 0
+    max_range = t_max * max_dir_norm
     limit = np.minimum(t_ground, np.float32(t_max))
     t, box, normal = intersect_boxes(origin, dirs, boxes, limit, max_range, candidates)
     t = np.where(box >= 0, t, t_ground)
@@ -274,5 +291,4 @@ def cast_rays(
     if len(g):
         p = origin[:2].astype(np.float32) + t[g, None] * dirs[g, :2]
         surface[g] = np.asarray(ground.surface(p[:, 0], p[:, 1]), dtype=np.uint8)
-        normal[g] = (0.0, 0.0, 1.0)
     return RayHits(t=t, box=box, surface=surface, normal=normal)

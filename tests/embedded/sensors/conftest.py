@@ -18,6 +18,7 @@ class FlatGround:
         self.z = z
         self.half_width = half_width
         self.geo_reference = (42.0, 2.0, 10.0)
+        self.bounds = (-300.0, -300.0, 300.0, 300.0)  # as GroundModel: sensors sample a grid
 
     def height(self, x, y, z=None) -> np.ndarray:
         return np.full(np.shape(x), self.z, dtype=np.float64)
@@ -27,6 +28,17 @@ class FlatGround:
         out = np.where(ay < self.half_width, 1, 0)
         out = np.where((ay >= self.half_width - 0.15) & (ay < self.half_width), 4, out)
         return out.astype(np.uint8)
+
+
+class SlopedGround(FlatGround):
+    """Ground rising `slope` metres per metre along +x (a ramp), road everywhere."""
+
+    def __init__(self, slope: float = 0.05) -> None:
+        super().__init__()
+        self.slope = slope
+
+    def height(self, x, y, z=None) -> np.ndarray:
+        return self.slope * np.asarray(x, dtype=np.float64)
 
 
 @pytest.fixture

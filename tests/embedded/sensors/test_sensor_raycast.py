@@ -113,3 +113,27 @@ def test_box_beyond_range_is_not_hit(flat_ground):
     boxes = _car_boxes([(82.5, 0.0, 0.75)])  # front face at 80.5 m
     hits = cast_rays(np.array([0.0, 0.0, 0.75]), np.array([[1.0, 0, 0]]), boxes, flat_ground, 80)
     assert hits.box[0] == HIT_NOTHING and np.isinf(hits.t[0])
+
+
+def test_ground_intersection_follows_a_slope():
+    from tests.embedded.sensors.conftest import SlopedGround
+
+    ground = SlopedGround(slope=0.05)
+    angles = np.radians([-5.0, -10.0, -20.0, -45.0, -80.0])
+    dirs = np.c_[np.cos(angles), np.zeros(5), np.sin(angles)]
+    hits = cast_rays(np.array([10.0, 0.0, 2.5]), dirs, _car_boxes([]), ground, 500.0, 4)
+    # z(t) = 2.5 + t dz meets 0.05 (10 + t dx)
+    expected = (2.5 - 0.5) / (0.05 * dirs[:, 0] - dirs[:, 2])
+    np.testing.assert_allclose(hits.t, expected, rtol=2e-3)
+
+
+def test_height_grid_interpolates_and_detects_flat_maps(flat_ground):
+    from rllib_integration.embedded.sensors.height_grid import HeightGrid
+    from tests.embedded.sensors.conftest import SlopedGround
+
+    ramp = HeightGrid.sample(SlopedGround(0.1), (-20.0, -20.0, 20.0, 20.0))
+    assert ramp.flat_height is None
+    x = np.array([-3.3, 0.0, 7.77, 19.9])
+    np.testing.assert_allclose(ramp.height(x, np.zeros(4)), 0.1 * x, atol=1e-4)
+    flat = HeightGrid.sample(flat_ground, flat_ground.bounds)
+    assert flat.flat_height == 0.0
