@@ -212,6 +212,25 @@ class CarlaCore:
             sensor = create_sensor(name, dict(attributes), self)
             if isinstance(sensor, PseudoSensor):
                 self._pseudo_sensors.append(sensor)
+        if hero_config["sensors"]:
+            self._warm_up_sensors()
+
+    def _warm_up_sensors(self) -> None:
+        """Tick until every sensor delivers: a stream subscription opens asynchronously after
+        listen(), so the data of the first frames can be lost and must not be waited for."""
+        deadline = time.monotonic() + self.config.sensor_timeout
+        while True:
+            frame = self._tick_world()
+            snapshot = self.world.get_snapshot()
+            for sensor in self._pseudo_sensors:
+                self.sensor_interface.put(sensor.name, frame, sensor.tick(frame, snapshot))
+            remaining = deadline - time.monotonic()
+            try:
+                self.sensor_interface.get_data(frame, max(0.0, min(0.5, remaining)))
+                return
+            except SensorTimeoutError as exc:
+                if remaining <= 0:
+                    raise SimulatorFailure(f"sensors never delivered: {exc}") from exc
 
     def _spawn_npcs(self, background: Mapping) -> None:
         self._npcs_spawned = True
@@ -333,6 +352,11 @@ class CarlaCore:
         Nothing is destroyed through the old connection: every call to a hung or dead server
         would only wait for its timeout.
         """
+        if self.server.kind == "attach" and self.world is not None and self.server.is_alive():
+            # Someone else's server outlives us: remove what we spawned if it still answers.
+            with contextlib.suppress(RuntimeError):
+                self._destroy_npcs()
+                self._destroy_hero()
         self._forget_actors()
         self.server.restart()
         self.restarts += 1
