@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from tests.embedded.helpers import assert_no_unknown_rpc, run_on_server
@@ -45,6 +46,8 @@ SENSORS = {
     "imu": (bp("sensor.other.imu"), carla.Transform()),
     "obstacle": (bp("sensor.other.obstacle", distance=30, only_dynamics=True),
                  carla.Transform(carla.Location(x=2.5, z=0.8))),
+    "dvs": (bp("sensor.camera.dvs", image_size_x=64, image_size_y=48),
+            carla.Transform(carla.Location(x=1.5, z=1.6))),
 }
 queues, sensors = {}, {}
 for name, (blueprint, tf) in SENSORS.items():
@@ -150,7 +153,9 @@ radar = out["radar"]
 det = np.frombuffer(radar.raw_data, np.float32).reshape(-1, 4)
 obstacle = out["obstacle"]
 gnss, imu = out["gnss"], out["imu"]
+dvs = out["dvs"]
 result(
+    dvs=[dvs.width, dvs.height, len(dvs)],
     frames=frames, extra=extra, kinds=kinds, shapes=shapes,
     depth_err_median=float(np.median(rel_err)), depth_err_p95=float(np.percentile(rel_err, 95)),
     sem_has_car=int((sem_labels == 14).sum()), sem_labels=sorted(set(sem_labels.ravel().tolist())),
@@ -194,6 +199,7 @@ def test_every_sensor_delivers_its_carla_type_once_per_tick_at_the_tick_frame(
         "gnss": "GnssMeasurement",
         "imu": "IMUMeasurement",
         "obstacle": "ObstacleDetectionEvent",
+        "dvs": "DVSEventArray",
     }
     for frames in r["frames"]:
         assert len(set(frames)) == 1, frames  # every sensor stamped with the tick's frame
@@ -202,6 +208,7 @@ def test_every_sensor_delivers_its_carla_type_once_per_tick_at_the_tick_frame(
     assert r["shapes"]["rgb"] == [84, 84, 84 * 84 * 4, 90.0]
     assert r["shapes"]["depth"][:3] == [96, 64, 96 * 64 * 4]
     assert r["shapes"]["semantic"][:3] == [64, 48, 64 * 48 * 4]
+    assert r["dvs"] == [64, 48, 0]  # nothing moves in front of the parked hero: no events
 
 
 def test_depth_camera_over_the_road_matches_geometry(types_and_geometry):
@@ -243,9 +250,15 @@ for name in list(queues):
     if name not in ("gnss", "imu"):
         sensors[name].stop()
         del queues[name]
+slow_frames = []
+slow = world.spawn_actor(bp("sensor.other.gnss", sensor_tick=0.1), carla.Transform(),
+                         attach_to=hero)
+slow.listen(lambda m: slow_frames.append(m.frame))
+sensors["slow"] = slow
 warm_up()
 frame, out = tick()
 start = [out["gnss"].latitude, out["gnss"].longitude]
+first_frame = frame
 hero.apply_control(carla.VehicleControl(throttle=1.0))
 for _ in range(40):
     frame, out = tick()
@@ -260,8 +273,10 @@ for _ in range(6):
     acc = hero.get_acceleration()
     fwd = hero.get_transform().get_forward_vector()
     braking.append([out["imu"].accelerometer.x, acc.x * fwd.x + acc.y * fwd.y + acc.z * fwd.z])
+import time; time.sleep(0.1)
+slow_seen = [f for f in slow_frames if first_frame <= f <= frame]
 result(start=start, moved=moved, expected=[expected.latitude, expected.longitude],
-       speed_before=speed_before, braking=braking)
+       speed_before=speed_before, braking=braking, slow=slow_seen, ticks=frame - first_frame + 1)
 cleanup()
 """
 )
@@ -276,4 +291,7 @@ def test_gnss_follows_the_vehicle_and_imu_feels_the_braking(module_embedded_serv
     assert max(decelerations) < -2.0, r["braking"]  # pushed back in the seat: negative x
     for imu_x, along in r["braking"][1:]:
         assert imu_x == pytest.approx(along, abs=0.05)
+    # sensor_tick 0.1 at 0.05 s per tick: every other frame
+    assert abs(len(r["slow"]) - r["ticks"] / 2) <= 1, r["slow"]
+    assert set(np.diff(r["slow"]).tolist()) == {2}, r["slow"]
     assert_no_unknown_rpc(module_embedded_server)
