@@ -85,6 +85,12 @@ class ObstacleSensor:
             f"obstacle attribute 'hit_radius'={self.hit_radius} must be >= 0",
         )
 
+    def bind(self, self_id: int, actor_encoder: ActorEncoder) -> None:
+        """Called by the server after spawning: this sensor's actor id, and how to encode any
+        actor id as rpc::Actor (so events carry full actor descriptions)."""
+        self.self_id = int(self_id)
+        self.actor_encoder = actor_encoder
+
     @classmethod
     def from_attributes(cls, attributes: dict[str, str]) -> ObstacleSensor:
         return cls(

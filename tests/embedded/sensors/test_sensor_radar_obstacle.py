@@ -56,7 +56,7 @@ def test_obstacle_reports_nearest_actor_ahead(make_scene, make_pose):
         ]
     )
     sensor = make_sensor("sensor.other.obstacle", {"distance": "20", "hit_radius": "0.5"})
-    sensor.actor_encoder, sensor.self_id = _encoder, 99
+    sensor.bind(99, _encoder)
     assert sensor.type_id == 7
     p = make_pose(location=(2.5, 0.0, 0.75), parent_id=1)
     self_actor, other, distance = msgpack.unpackb(sensor.measure(scene, p))
@@ -72,3 +72,13 @@ def test_obstacle_is_silent_when_nothing_is_in_range(make_scene, make_pose):
     sensor = make_sensor("sensor.other.obstacle", {"distance": "5"})
     sensor.actor_encoder = _encoder
     assert sensor.measure(scene, make_pose(location=(0, 0, 0.75))) is None
+
+
+def test_obstacle_without_server_encoder_still_names_the_other_actor(make_scene, make_pose):
+    scene = make_scene([(2, CAR, (10.0, 0.0, 0.75), (2.0, 1.0, 0.75), 0.0)])
+    sensor = make_sensor("sensor.other.obstacle", {"distance": "20"})
+    self_actor, other, distance = msgpack.unpackb(
+        sensor.measure(scene, make_pose(location=(0, 0, 0.75)))
+    )
+    assert other[0] == 2 and other[4] == bytes([CAR]) and other[3][1] == [2.0, 1.0, 0.75]
+    assert distance == pytest.approx(10 - 2 - 0.5, abs=1e-4)
