@@ -68,6 +68,7 @@ class Body:
     mass: float = 1500.0
     constant_velocity: tuple[float, float, float] | None = None
     target_velocity: tuple[float, float, float] | None = None  # one-shot set_target_velocity
+    ground_key: tuple[float, float, float] | None = None  # (x, y, yaw) of the last ground query
 
 
 @dataclass
@@ -161,9 +162,10 @@ def step_vehicle(v: Vehicle, dt: float) -> None:
     b.angular_velocity = (0.0, 0.0, math.degrees(yaw_rate))
 
 
-def step_walker(w: Walker, dt: float) -> None:
+def step_walker(w: Walker, dt: float, kinematic: bool = False) -> None:
+    """Move a walker along its direction; `kinematic` moves it even without physics (AI walkers)."""
     b = w.body
-    if not b.simulate_physics:
+    if not b.simulate_physics and not kinematic:
         return
     speed = min(max(w.walk_speed, 0.0), max(w.max_speed, 0.0) or 10.0)
     dx, dy, _ = w.direction
@@ -181,26 +183,66 @@ def step_walker(w: Walker, dt: float) -> None:
     b.acceleration = ((vx - old[0]) / dt, (vy - old[1]) / dt, 0.0)
 
 
-def follow_ground(bodies: list[Body], lengths: list[float], ground, dt: float) -> None:
-    """Set z (and pitch for vehicles) from the ground under each body, in one vectorised query."""
+def follow_ground(
+    bodies: list[Body], lengths: list[float], ground, dt: float, flat_height: float | None = None
+) -> None:
+    """Set z (and pitch for vehicles) from the ground under each body.
+
+    On a flat map (`flat_height` given) this is pure arithmetic; otherwise one vectorised
+    ground query covers every body that moved since its last query.
+    """
     if not bodies or ground is None:
         return
-    n = len(bodies)
+    if flat_height is not None:
+        for b in bodies:
+            if b.simulate_physics and b.enable_gravity and b.z != flat_height:
+                b.velocity = (b.velocity[0], b.velocity[1], (flat_height - b.z) / dt)
+                b.z, b.pitch = flat_height, 0.0
+            elif b.velocity[2] != 0.0:
+                b.velocity = (b.velocity[0], b.velocity[1], 0.0)
+        return
+    moved = [
+        (b, half)
+        for b, half in zip(bodies, lengths, strict=True)
+        if b.simulate_physics and b.enable_gravity and b.ground_key != (b.x, b.y, b.yaw)
+    ]
+    for b in bodies:
+        if (b.x, b.y, b.yaw) == b.ground_key and b.velocity[2] != 0.0:
+            b.velocity = (b.velocity[0], b.velocity[1], 0.0)
+    if not moved:
+        return
+    n = len(moved)
     xs = np.empty(3 * n)
     ys = np.empty(3 * n)
-    for i, (b, half) in enumerate(zip(bodies, lengths, strict=True)):
+    for i, (b, half) in enumerate(moved):
         c, s = math.cos(math.radians(b.yaw)), math.sin(math.radians(b.yaw))
         xs[3 * i : 3 * i + 3] = (b.x, b.x + c * half, b.x - c * half)
         ys[3 * i : 3 * i + 3] = (b.y, b.y + s * half, b.y - s * half)
-    heights = np.asarray(ground.height(xs, ys), dtype=np.float64).reshape(n, 3)
-    for b, half, (h, front, rear) in zip(bodies, lengths, heights.tolist(), strict=True):
-        if not b.simulate_physics or not b.enable_gravity:
-            continue
+    zs = np.repeat([b.z for b, _ in moved], 3)
+    heights = np.asarray(ground.height(xs, ys, zs), dtype=np.float64).reshape(n, 3)
+    for (b, half), (h, front, rear) in zip(moved, heights.tolist(), strict=True):
         if half > 0.0:
             b.pitch = math.degrees(math.atan2(front - rear, 2.0 * half))
         vz = (h - b.z) / dt if dt > 0 else 0.0
         b.z = h
         b.velocity = (b.velocity[0], b.velocity[1], vz)
+        b.ground_key = (b.x, b.y, b.yaw)
+
+
+def flat_height(ground, bounds: tuple[float, float, float, float], step: float) -> float | None:
+    """The single ground height of a flat map (sampled at the ground raster's resolution), or
+    None if the map has any slope. Checked once per map so flat maps skip per-tick queries."""
+    xmin, ymin, xmax, ymax = bounds
+    xs = np.arange(xmin, xmax + step, step)
+    first = None
+    for chunk in np.array_split(xs, max(1, len(xs) // 200)):
+        gx, gy = np.meshgrid(chunk, np.arange(ymin, ymax + step, step))
+        h = np.asarray(ground.height(gx.ravel(), gy.ravel()), dtype=np.float64)
+        lo, hi = float(h.min()), float(h.max())
+        first = lo if first is None else first
+        if hi - lo > 1e-3 or abs(lo - first) > 1e-3:
+            return None
+    return first
 
 
 # ---------------------------------------------------------------- collisions

@@ -28,6 +28,12 @@ log = logging.getLogger(__name__)
 EPISODE_STREAM_ID = 1
 WORLD_EDGE_MARGIN = 20.0  # metres beyond the map bounds where the world ends
 ASYNC_DEFAULT_DELTA = 0.05
+DEFAULT_SPEED_LIMIT = 30.0  # km/h
+WALKER_AI_SPEED = 1.4  # m/s
+WALKER_LOOKAHEAD_M = 1.0
+# Ground classes a wandering walker treats as the same kind of surface (pavement vs road).
+WALKABLE_CLASS = {2: 2, 3: 2, 4: 1, 5: 1}
+SPEED_LIMIT_REFRESH_M = 2.0
 
 
 class SpawnError(Exception):
@@ -108,7 +114,9 @@ class Actor:
     walker: physics.Walker | None = None
     sensor: Any = None  # ServerSensor
     light_state: int = 0
-    ai_target: tuple[float, float, float] | None = None  # walker AI controllers
+    ai_walking: bool = False  # a walker with a controller.ai.walker attached wanders
+    speed_limit: float = 30.0  # km/h, of the road under a vehicle
+    speed_limit_at: tuple[float, float] | None = None  # where it was last looked up
     semantic_tag: int = 0
     _next_measure: float = 0.0
     _wire: list | None = field(default=None, repr=False)
@@ -175,6 +183,11 @@ class World:
         self.weather = dict(DEFAULT_WEATHER)
         bounds = getattr(world_map, "bounds", None)
         self.bounds = tuple(bounds) if bounds is not None else None
+        ground = getattr(world_map, "ground", None)
+        self.flat_height = None
+        if ground is not None and self.bounds is not None:
+            step = float(getattr(ground, "height_resolution", 0.5))
+            self.flat_height = physics.flat_height(ground, self.bounds, step)
         sx, sy, sz = 0.0, 0.0, 50.0
         self.spectator = self._add_actor(
             SPECTATOR, {}, "spectator", physics.Body(sx, sy, sz, pitch=-45.0, collisions=False)
@@ -242,6 +255,10 @@ class World:
         actor = self._add_actor(bp, values, kind, body)
         actor.parent_id = parent_id
         actor.relative = relative
+        if blueprint_id == "controller.ai.walker" and parent_id:
+            parent = self.actors[parent_id]
+            if parent.walker is not None:
+                parent.ai_walking = True
         if kind == "vehicle":
             params = physics.VehicleParams(
                 bp.wheelbase, bp.max_steer_deg, bp.top_speed, bp.max_accel
@@ -276,6 +293,11 @@ class World:
         for child in [a.id for a in self.actors.values() if a.parent_id == actor_id]:
             self.destroy(child)
         del self.actors[actor_id]
+        parent = self.actors.get(actor.parent_id)
+        if actor.blueprint.id == "controller.ai.walker" and parent is not None:
+            parent.ai_walking = False
+            if parent.walker is not None:
+                parent.walker.walk_speed = 0.0
         for callback in self.on_destroy:
             callback(actor_id)
         return True
@@ -336,35 +358,63 @@ class World:
 
     def _step_physics(self, dt: float) -> list[tuple[Actor, Actor, tuple[float, float, float]]]:
         movers: list[Actor] = []
+        wanderers: list[Actor] = []
         for actor in self.actors.values():
             if actor.vehicle is not None:
                 physics.step_vehicle(actor.vehicle, dt)
                 movers.append(actor)
             elif actor.walker is not None:
-                self._steer_ai_walker(actor)
-                physics.step_walker(actor.walker, dt)
+                if actor.ai_walking:
+                    wanderers.append(actor)
                 movers.append(actor)
+        if wanderers:
+            self._steer_wanderers(wanderers)
+        for actor in movers:
+            if actor.walker is not None:
+                physics.step_walker(actor.walker, dt, kinematic=actor.ai_walking)
         ground = self.map.ground if self.map is not None else None
-        physical = [a for a in movers if a.parent_id == 0 and a.body.simulate_physics]
+        physical = [
+            a for a in movers if a.parent_id == 0 and (a.body.simulate_physics or a.ai_walking)
+        ]
         physics.follow_ground(
             [a.body for a in physical],
             [a.blueprint.wheelbase * 0.5 if a.vehicle else 0.0 for a in physical],
             ground,
             dt,
+            self.flat_height,
         )
         return self._resolve_collisions(movers)
 
-    def _steer_ai_walker(self, actor: Actor) -> None:
-        if actor.ai_target is None:
-            return
-        b = actor.body
-        dx, dy = actor.ai_target[0] - b.x, actor.ai_target[1] - b.y
-        if math.hypot(dx, dy) < 0.5:
-            actor.walker.walk_speed = 0.0
-            actor.ai_target = None
+    def _steer_wanderers(self, walkers: list[Actor]) -> None:
+        """AI-controlled walkers stroll along pavements: turn when the ground ahead changes kind.
+
+        CARLA's WalkerAIController navigates on the client with a navigation mesh that the
+        embedded server does not provide, so the server moves these walkers itself.
+        """
+        ground = self.map.ground if self.map is not None else None
+        n = len(walkers)
+        xs, ys = np.empty(2 * n), np.empty(2 * n)
+        for i, a in enumerate(walkers):
+            b = a.body
+            yaw = math.radians(b.yaw)
+            xs[2 * i : 2 * i + 2] = (b.x, b.x + WALKER_LOOKAHEAD_M * math.cos(yaw))
+            ys[2 * i : 2 * i + 2] = (b.y, b.y + WALKER_LOOKAHEAD_M * math.sin(yaw))
+        if ground is not None:
+            surface = np.asarray(ground.surface(xs, ys)).reshape(n, 2).tolist()
         else:
-            actor.walker.direction = (dx, dy, 0.0)
-            actor.walker.walk_speed = actor.walker.max_speed
+            surface = [[0, 0]] * n
+        for a, (here, ahead) in zip(walkers, surface, strict=True):
+            b, w = a.body, a.walker
+            kind = WALKABLE_CLASS.get(here, here)
+            outside = self.bounds is not None and not (
+                self.bounds[0] <= xs[0] <= self.bounds[2]
+                and self.bounds[1] <= ys[0] <= self.bounds[3]
+            )
+            if WALKABLE_CLASS.get(ahead, ahead) != kind or outside:
+                b.yaw = (b.yaw + float(self.rng.uniform(90.0, 270.0))) % 360.0
+            yaw = math.radians(b.yaw)
+            w.direction = (math.cos(yaw), math.sin(yaw), 0.0)
+            w.walk_speed = min(w.max_speed, WALKER_AI_SPEED)
 
     def _resolve_collisions(self, movers: list[Actor]) -> list:
         """Stop overlapping movers, push them apart, and report (self, other, impulse) events."""
@@ -405,6 +455,8 @@ class World:
                 actor.body.y += sign * normal[1] * depth * share
             if closing < 0.0 and (actor.vehicle is not None or actor.walker is not None):
                 self._stop(actor.body)
+            if actor.ai_walking:  # walk away from whatever was hit
+                actor.body.yaw = (actor.body.yaw + 180.0) % 360.0
         imp = (normal[0] * magnitude, normal[1] * magnitude, 0.0)
         return [(a, b, imp), (b, a, (-imp[0], -imp[1], 0.0))]
 
@@ -530,7 +582,7 @@ class World:
                         actor.id, 1, b.x, b.y, b.z, b.pitch, b.yaw, b.roll,
                         *b.velocity, *b.angular_velocity, *b.acceleration,
                         c.throttle, c.steer, c.brake, c.hand_brake, c.reverse,
-                        c.manual_gear_shift, c.gear, speed_limit.get(actor.id, 30.0),
+                        c.manual_gear_shift, c.gear, speed_limit.get(actor.id, DEFAULT_SPEED_LIMIT),
                         3, 0, 0, 0,
                     )
                 )  # fmt: skip
@@ -545,17 +597,28 @@ class World:
         return codec.framed(header, episode, *records)
 
     def _speed_limits(self) -> dict[int, float]:
+        """Speed limit under each vehicle, re-queried only after it moved a few metres."""
         ground = self.map.ground if self.map is not None else None
-        vehicles = [a for a in self.actors.values() if a.vehicle is not None]
-        if ground is None or not vehicles:
+        if ground is None:
             return {}
-        xs = np.array([a.body.x for a in vehicles])
-        ys = np.array([a.body.y for a in vehicles])
-        limits = np.asarray(ground.speed_limit(xs, ys), dtype=np.float64)
-        return {
-            a.id: (lim if lim > 0 else 30.0)
-            for a, lim in zip(vehicles, limits.tolist(), strict=True)
-        }
+        stale = [
+            a
+            for a in self.actors.values()
+            if a.vehicle is not None
+            and (
+                a.speed_limit_at is None
+                or abs(a.body.x - a.speed_limit_at[0]) + abs(a.body.y - a.speed_limit_at[1])
+                > SPEED_LIMIT_REFRESH_M
+            )
+        ]
+        if stale:
+            xs = np.array([a.body.x for a in stale])
+            ys = np.array([a.body.y for a in stale])
+            limits = np.asarray(ground.speed_limit(xs, ys), dtype=np.float64).tolist()
+            for a, limit in zip(stale, limits, strict=True):
+                a.speed_limit = limit if limit > 0 else DEFAULT_SPEED_LIMIT
+                a.speed_limit_at = (a.body.x, a.body.y)
+        return {a.id: a.speed_limit for a in self.actors.values() if a.vehicle is not None}
 
 
 def world_edge_wire() -> list:

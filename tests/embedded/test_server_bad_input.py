@@ -114,7 +114,10 @@ def test_garbage_bytes_on_both_ports(server, port_name):
 def test_client_disconnecting_mid_stream(server):
     # A real client listening to a camera and the episode stream is killed mid-run.
     body = """
-cam = world.spawn_actor(library.find("sensor.camera.rgb"), carla.Transform(), attach_to=None)
+cam_bp = library.find("sensor.camera.rgb")
+cam_bp.set_attribute("image_size_x", "64")
+cam_bp.set_attribute("image_size_y", "48")
+cam = world.spawn_actor(cam_bp, carla.Transform())
 cam.listen(lambda image: None)
 import os, signal
 for i in range(200):

@@ -180,3 +180,33 @@ s.fixed_delta_seconds = None; world.apply_settings(s)
     r, _ = run_on_server(server, body, sync=False)
     assert r["later"] > r["first"] + 5
     assert r["delta"] == pytest.approx(0.02)
+
+
+def test_walkers_with_ai_controller_wander(server):
+    body = """
+walker_bp = library.find("walker.pedestrian.0005")
+spawn = spawn_points[7]
+walker = world.spawn_actor(walker_bp, spawn)
+controller = world.spawn_actor(library.find("controller.ai.walker"), carla.Transform(), walker)
+world.tick()
+controller.start()
+controller.set_max_speed(1.4)
+start = walker.get_location()
+for _ in range(60):
+    world.tick()
+moved = walker.get_location().distance(start)
+speed = walker.get_velocity().length()
+controller.stop()
+controller.destroy()
+world.tick()
+still = walker.get_location()
+for _ in range(10):
+    world.tick()
+result(moved=moved, speed=speed, type=type(controller).__name__, after_stop=walker.get_location().distance(still))
+walker.destroy()
+"""
+    r, _ = run_on_server(server, body)
+    assert r["type"] == "WalkerAIController"
+    assert 2.0 < r["moved"] < 3 * 1.4 + 0.5  # about 1.4 m/s for 3 s
+    assert r["speed"] == pytest.approx(1.4, abs=0.05)
+    assert r["after_stop"] < 0.01

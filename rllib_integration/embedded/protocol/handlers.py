@@ -321,8 +321,6 @@ class RpcApi:
         actor = self.world.spawn(
             blueprint_id, attributes, codec.parse_transform(transform), int(parent)
         )
-        if blueprint_id == "controller.ai.walker":
-            actor.ai_target = None
         return self.world.actor_wire(actor)
 
     def get_actor_bounding_box(self, actor_id: int) -> list:
@@ -385,7 +383,9 @@ class RpcApi:
 
     def set_collisions(self, actor_id: int, enabled: bool) -> None:
         actor = self.world.actor(actor_id)
-        if actor.parent_id == 0 and actor.kind in ("vehicle", "walker", "prop"):
+        # WalkerAIController.start() turns collisions off for client-side navigation; walkers
+        # stay solid here so that vehicles (and their collision sensors) still hit them.
+        if actor.parent_id == 0 and actor.kind in ("vehicle", "prop"):
             actor.body.collisions = bool(enabled)
 
     # ------------------------------------------------------------ controls

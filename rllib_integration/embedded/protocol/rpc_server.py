@@ -33,6 +33,7 @@ class Dispatcher:
     def __init__(self, handlers: dict[str, Handler]) -> None:
         self.handlers = handlers
         self.unknown_calls: list[str] = []
+        self.debug = log.isEnabledFor(logging.DEBUG)
         self._packer = msgpack.Packer(use_bin_type=True)
 
     def reply(self, msgid: int, error: object, result: object) -> bytes:
@@ -59,6 +60,8 @@ class Dispatcher:
                 return None
             return self.reply(msgid, f"unknown RPC '{method}'", None)
         args = params[1:] if isinstance(params, list | tuple) else []
+        if self.debug:
+            log.debug("RPC %s%r", method, tuple(args))
         result = self._call(method, handler, args)
         return None if msgid is None else self.reply(msgid, None, result)
 

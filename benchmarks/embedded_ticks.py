@@ -1,0 +1,163 @@
+"""Synchronous ticks per second of the embedded server, measured with the real carla client.
+
+    .venv/bin/python benchmarks/embedded_ticks.py [--ticks 5000] [--tm-ticks 1000] [--vehicles 50]
+        [--map Loop01] [--profile]
+
+Scenario 1: one hero vehicle driving (throttle) in sync mode at 20 Hz.
+Scenario 2: the same plus N NPC vehicles driven by CARLA's client-side Traffic Manager.
+For each it prints ticks/s and where the time goes: server CPU per tick (psutil on the server
+process), client CPU per tick (this process, including the Traffic Manager's threads), and the
+remainder (waiting on sockets / other load). With --profile the server also runs under cProfile
+and its top functions are printed (profiling slows the server down; figures are then lower).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import pstats
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port_block(size: int) -> int:
+    rng = random.Random()
+    for _ in range(200):
+        base = rng.randrange(20000, 60000)
+        try:
+            for i in range(size):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", base + i))
+            return base
+        except OSError:
+            continue
+    raise RuntimeError("no free ports")
+
+
+@contextlib.contextmanager
+def embedded_server(map_name: str, profile_path: str | None):
+    port = free_port_block(3)
+    cmd = [sys.executable, "-m", "rllib_integration.embedded", f"-carla-rpc-port={port}"]
+    cmd += ["--map", map_name, "--log-level", "WARNING"]
+    if profile_path:
+        cmd += ["--profile", profile_path]
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        line = proc.stdout.readline()
+        if "ready" not in line:
+            raise RuntimeError(f"server did not start: {line}")
+        yield port, psutil.Process(proc.pid)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def measure(world, server: psutil.Process, ticks: int) -> dict[str, float]:
+    for _ in range(50):  # warm up
+        world.tick()
+    server_cpu0 = sum(server.cpu_times()[:2])
+    client_cpu0 = time.process_time()
+    t0 = time.perf_counter()
+    for _ in range(ticks):
+        world.tick()
+    wall = time.perf_counter() - t0
+    server_cpu = sum(server.cpu_times()[:2]) - server_cpu0
+    client_cpu = time.process_time() - client_cpu0
+    return {
+        "ticks_per_s": ticks / wall,
+        "wall_us": 1e6 * wall / ticks,
+        "server_us": 1e6 * server_cpu / ticks,
+        "client_us": 1e6 * client_cpu / ticks,
+    }
+
+
+def report(name: str, m: dict[str, float]) -> None:
+    rest = max(m["wall_us"] - m["server_us"] - m["client_us"], 0.0)
+    print(
+        f"{name}: {m['ticks_per_s']:.0f} ticks/s ({m['wall_us']:.0f} us/tick = "
+        f"server CPU {m['server_us']:.0f} + client CPU {m['client_us']:.0f} "
+        f"+ waiting/other {rest:.0f})",
+        flush=True,
+    )
+
+
+def run(args: argparse.Namespace) -> None:
+    import carla
+
+    prof = tempfile.NamedTemporaryFile(suffix=".prof", delete=False).name if args.profile else None
+    with embedded_server(args.map, prof) as (port, server):
+        client = carla.Client("127.0.0.1", port)
+        client.set_timeout(20.0)
+        world = client.get_world()
+        settings = world.get_settings()
+        settings.synchronous_mode = True
+        settings.fixed_delta_seconds = 0.05
+        world.apply_settings(settings)
+        library = world.get_blueprint_library()
+        points = world.get_map().get_spawn_points()
+        hero_bp = library.find("vehicle.lincoln.mkz_2017")
+        hero_bp.set_attribute("role_name", "hero")
+        hero = world.spawn_actor(hero_bp, points[0])
+        hero.apply_control(carla.VehicleControl(throttle=0.5))
+        report("1 hero vehicle", measure(world, server, args.ticks))
+
+        tm_port = free_port_block(1)
+        tm = client.get_trafficmanager(tm_port)
+        tm.set_synchronous_mode(True)
+        tm.set_random_device_seed(0)
+        cars = [
+            b
+            for b in library.filter("vehicle.*")
+            if b.get_attribute("number_of_wheels").as_int() == 4
+        ]
+        rng = random.Random(0)
+        spawn = carla.command.SpawnActor
+        autopilot = carla.command.SetAutopilot
+        batch = [
+            spawn(rng.choice(cars), p).then(autopilot(carla.command.FutureActor, True, tm_port))
+            for p in points[1 : args.vehicles + 1]
+        ]
+        ids = [r.actor_id for r in client.apply_batch_sync(batch, True) if not r.error]
+        report(
+            f"1 hero + {len(ids)} TM vehicles",
+            measure(world, server, args.tm_ticks),
+        )
+        client.apply_batch_sync([autopilot(i, False, tm_port) for i in ids], True)
+        client.apply_batch_sync([carla.command.DestroyActor(i) for i in ids], True)
+        settings.synchronous_mode = False
+        world.apply_settings(settings)
+    if prof:
+        print("\nserver profile (whole run, cProfile, by internal time):")
+        pstats.Stats(prof).sort_stats("tottime").print_stats(15)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ticks", type=int, default=5000)
+    parser.add_argument("--tm-ticks", type=int, default=1000)
+    parser.add_argument("--vehicles", type=int, default=50)
+    parser.add_argument("--map", default="Loop01")
+    parser.add_argument("--profile", action="store_true")
+    run(parser.parse_args())
+
+
+if __name__ == "__main__":
+    main()
