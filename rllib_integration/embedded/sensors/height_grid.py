@@ -3,12 +3,15 @@
 Ray casting asks for the ground height at every pixel's ray several times per frame; the
 GroundModel's exact query (interpolation along lane centre segments) is too slow for that, so the
 sensors sample it once on a regular grid and interpolate. Flat maps are detected and answered by
-a single plane, which makes the camera's ground intersection exact and nearly free.
+a single plane, which makes the camera's ground intersection exact and nearly free. Where roads
+cross over each other the GroundModel has two levels; the grid keeps both and a ray sees the
+upper one only when it starts above it (a camera under a bridge sees the road it is on).
 """
 
 from __future__ import annotations
 
 import math
+import threading
 import weakref
 from dataclasses import dataclass
 from typing import Any
@@ -21,12 +24,16 @@ MARGIN = 50.0  # metres sampled beyond the map's bounds (the terrain around it)
 FLAT_TOLERANCE = 1e-3  # metres
 
 
+LEVEL_TOLERANCE = 0.5  # metres: an origin this far below the upper level still counts as on it
+
+
 @dataclass(frozen=True)
 class HeightGrid:
     origin: tuple[float, float]  # world x, y of cell (0, 0)
     resolution: float
-    heights: np.ndarray  # (rows = y, cols = x) float32
+    heights: np.ndarray  # (rows = y, cols = x) float32, the upper level
     flat_height: float | None  # set when the whole grid is one level
+    lower: np.ndarray | None = None  # the lower level where roads overlap (None: one level)
 
     @classmethod
     def sample(cls, ground: Any, bounds: tuple[float, float, float, float]) -> HeightGrid:
@@ -36,18 +43,22 @@ class HeightGrid:
         resolution = max(MIN_RESOLUTION, math.sqrt(area / MAX_CELLS))
         xs = xmin + resolution * np.arange(int(math.ceil((xmax - xmin) / resolution)) + 1)
         ys = ymin + resolution * np.arange(int(math.ceil((ymax - ymin) / resolution)) + 1)
-        heights = np.empty((len(ys), len(xs)), np.float32)
-        for r0 in range(0, len(ys), 256):  # in row blocks: bounded temporary memory
-            gx, gy = np.meshgrid(xs, ys[r0 : r0 + 256])
-            heights[r0 : r0 + 256] = np.asarray(ground.height(gx.ravel(), gy.ravel())).reshape(
-                gx.shape
-            )
-        spread = float(heights.max() - heights.min()) if heights.size else 0.0
-        flat = float(heights.flat[0]) if heights.size and spread < FLAT_TOLERANCE else None
-        return cls((float(xmin), float(ymin)), resolution, heights, flat)
+        upper = _sample(ground, xs, ys, None)
+        spread = float(upper.max() - upper.min()) if upper.size else 0.0
+        if spread < FLAT_TOLERANCE:
+            flat = float(upper.flat[0]) if upper.size else 0.0
+            return cls((float(xmin), float(ymin)), resolution, upper, flat)
+        lower = _sample(ground, xs, ys, -1e9)
+        if np.allclose(lower, upper, atol=FLAT_TOLERANCE):
+            lower = None
+        return cls((float(xmin), float(ymin)), resolution, upper, None, lower)
 
-    def height(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """Bilinear height at each point (clamped to the grid's edge outside it)."""
+    def height(self, x: np.ndarray, y: np.ndarray, z: float | None = None) -> np.ndarray:
+        """Bilinear ground height at each point (clamped to the grid's edge outside it).
+
+        With `z` (where the ray starts), a point under an overpass higher than z gets the lower
+        level; without it, the upper level.
+        """
         if self.flat_height is not None:
             return np.full(np.shape(x), self.flat_height, np.float32)
         rows, cols = self.heights.shape
@@ -61,25 +72,88 @@ class HeightGrid:
         r0 = fy.astype(np.intp)
         ax = (fx - c0).astype(np.float32)
         ay = (fy - r0).astype(np.float32)
-        h = self.heights
-        top = h[r0, c0] + (h[r0, c0 + 1] - h[r0, c0]) * ax
-        bottom = h[r0 + 1, c0] + (h[r0 + 1, c0 + 1] - h[r0 + 1, c0]) * ax
-        return top + (bottom - top) * ay
+        upper = _bilinear(self.heights, r0, c0, ax, ay)
+        if self.lower is None or z is None:
+            return upper
+        lower = _bilinear(self.lower, r0, c0, ax, ay)
+        return np.where(upper <= np.float32(z + LEVEL_TOLERANCE), upper, lower)
 
+
+def _bilinear(h: np.ndarray, r0: np.ndarray, c0: np.ndarray, ax: np.ndarray, ay: np.ndarray):
+    top = h[r0, c0] + (h[r0, c0 + 1] - h[r0, c0]) * ax
+    bottom = h[r0 + 1, c0] + (h[r0 + 1, c0 + 1] - h[r0 + 1, c0]) * ax
+    return top + (bottom - top) * ay
+
+
+def _sample(ground: Any, xs: np.ndarray, ys: np.ndarray, z: float | None) -> np.ndarray:
+    """Ground heights on the grid xs * ys, in row blocks (bounded temporary memory)."""
+    heights = np.empty((len(ys), len(xs)), np.float32)
+    for r0 in range(0, len(ys), 256):
+        gx, gy = np.meshgrid(xs, ys[r0 : r0 + 256])
+        if z is None:
+            h = ground.height(gx.ravel(), gy.ravel())
+        else:
+            h = ground.height(gx.ravel(), gy.ravel(), np.full(gx.size, z))
+        heights[r0 : r0 + 256] = np.asarray(h).reshape(gx.shape)
+    return heights
+
+
+SYNC_BUILD_CELLS = 600_000  # smaller grids are built on first use; larger ones in a thread
 
 _grids: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_building: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_lock = threading.Lock()
 
 
-def height_grid(ground: Any) -> HeightGrid | None:
-    """The (cached) HeightGrid of a GroundModel, or None if it has no bounds to sample."""
+def _cells(bounds: tuple[float, float, float, float]) -> float:
+    xmin, ymin, xmax, ymax = bounds
+    area = (xmax - xmin + 2 * MARGIN) * (ymax - ymin + 2 * MARGIN)
+    return min(area / MIN_RESOLUTION**2, MAX_CELLS)
+
+
+def height_grid(ground: Any, wait: bool = False) -> HeightGrid | None:
+    """The cached HeightGrid of a GroundModel; None if it has no bounds or is still being built.
+
+    Large towns take seconds to sample, longer than a client's tick timeout allows, so their grid
+    is built in a background thread while callers fall back to the GroundModel's exact queries.
+    """
     bounds = getattr(ground, "bounds", None)
     if bounds is None:
         return None
+    bounds = tuple(float(v) for v in bounds)
     try:
-        grid = _grids.get(ground)
-    except TypeError:  # not weak-referenceable: sample every time would be too slow
+        with _lock:
+            grid = _grids.get(ground)
+            thread = _building.get(ground)
+            if grid is None and thread is None:
+                if _cells(bounds) <= SYNC_BUILD_CELLS:
+                    thread = None
+                else:
+                    thread = threading.Thread(
+                        target=_build, args=(weakref.ref(ground), bounds), daemon=True
+                    )
+                    _building[ground] = thread
+                    thread.start()
+    except TypeError:  # not weak-referenceable
         return None
-    if grid is None:
-        grid = HeightGrid.sample(ground, tuple(float(v) for v in bounds))
+    if grid is not None:
+        return grid
+    if thread is None:
+        grid = HeightGrid.sample(ground, bounds)
+        with _lock:
+            _grids[ground] = grid
+        return grid
+    if wait:
+        thread.join()
+        return _grids.get(ground)
+    return None
+
+
+def _build(ground_ref: weakref.ref, bounds: tuple[float, float, float, float]) -> None:
+    ground = ground_ref()
+    if ground is None:
+        return
+    grid = HeightGrid.sample(ground, bounds)
+    with _lock:
         _grids[ground] = grid
-    return grid
+        _building.pop(ground, None)

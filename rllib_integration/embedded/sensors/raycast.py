@@ -152,8 +152,13 @@ def intersect_ground(
     if len(down) == 0:
         return t
     grid = height_grid(ground)
-    heights = grid.height if grid is not None else ground.height
     ox, oy, oz = (float(v) for v in origin)
+
+    def heights(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        if grid is not None:
+            return grid.height(x, y, oz)
+        return ground.height(x, y, np.full(np.shape(x), oz))  # exact (slower) query
+
     d = dirs[down]
     h0 = float(np.asarray(heights(np.array([ox]), np.array([oy])), dtype=np.float64)[0])
     t_b = (np.float32(h0 - oz)) / d[:, 2]

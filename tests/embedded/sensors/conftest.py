@@ -18,7 +18,7 @@ class FlatGround:
         self.z = z
         self.half_width = half_width
         self.geo_reference = (42.0, 2.0, 10.0)
-        self.bounds = (-300.0, -300.0, 300.0, 300.0)  # as GroundModel: sensors sample a grid
+        self.bounds = (-100.0, -100.0, 100.0, 100.0)  # as GroundModel: sensors sample a grid
 
     def height(self, x, y, z=None) -> np.ndarray:
         return np.full(np.shape(x), self.z, dtype=np.float64)
@@ -39,6 +39,17 @@ class SlopedGround(FlatGround):
 
     def height(self, x, y, z=None) -> np.ndarray:
         return self.slope * np.asarray(x, dtype=np.float64)
+
+
+class BridgeGround(FlatGround):
+    """A flat road at 0 with a 6 m high deck over it for |x| < 10 (two levels, as GroundModel)."""
+
+    def height(self, x, y, z=None) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float64)
+        upper = np.where(np.abs(x) < 10.0, 6.0, 0.0)
+        if z is None:
+            return upper
+        return np.where(np.abs(upper - np.asarray(z)) < np.abs(np.asarray(z)), upper, 0.0)
 
 
 @pytest.fixture

@@ -137,3 +137,29 @@ def test_height_grid_interpolates_and_detects_flat_maps(flat_ground):
     np.testing.assert_allclose(ramp.height(x, np.zeros(4)), 0.1 * x, atol=1e-4)
     flat = HeightGrid.sample(flat_ground, flat_ground.bounds)
     assert flat.flat_height == 0.0
+
+
+def test_a_ray_under_an_overpass_sees_the_road_it_is_on():
+    from tests.embedded.sensors.conftest import BridgeGround
+
+    ground = BridgeGround()
+    down = np.array([[1.0, 0.0, -1.0]]) / np.sqrt(2)
+    under = cast_rays(np.array([0.0, 0.0, 2.0]), down, _car_boxes([]), ground, 100.0)
+    above = cast_rays(np.array([0.0, 0.0, 8.0]), down, _car_boxes([]), ground, 100.0)
+    assert under.t[0] == pytest.approx(2.0 * np.sqrt(2), rel=1e-3)  # the lower road
+    assert above.t[0] == pytest.approx(2.0 * np.sqrt(2), rel=1e-3)  # the deck, 6 m up
+
+
+def test_large_maps_build_their_height_grid_in_the_background():
+    from rllib_integration.embedded.sensors.height_grid import height_grid
+    from tests.embedded.sensors.conftest import BridgeGround
+
+    ground = BridgeGround()
+    ground.bounds = (-600.0, -600.0, 600.0, 600.0)  # ~6M cells: too slow to build inline
+    first = height_grid(ground)  # None while building: callers use exact queries
+    grid = height_grid(ground, wait=True)
+    assert grid is not None and grid.lower is not None and height_grid(ground) is grid
+    assert first is None or first is grid
+    x = np.array([0.0, 0.0, 50.0])
+    np.testing.assert_allclose(grid.height(x, np.zeros(3), z=np.float32(1.5)), [0, 0, 0])
+    np.testing.assert_allclose(grid.height(x, np.zeros(3), z=np.float32(7.0)), [6, 6, 0])
