@@ -17,7 +17,7 @@ from rllib_integration.sensors.birdview import palette
 from rllib_integration.sensors.birdview.settings import BirdViewSettings
 from rllib_integration.sensors.birdview.static_map import SCALE, SHIFT, StaticMap
 
-VEHICLE, TWO_WHEELER, WALKER = 0, 1, 2  # actor kinds
+VEHICLE, TWO_WHEELER, WALKER, HERO = 0, 1, 2, 3  # actor kinds
 RED, YELLOW, GREEN, OFF = 0, 1, 2, 3  # traffic light states (carla.TrafficLightState values)
 LIGHT_STATE_NAMES = ("Red", "Yellow", "Green", "Off")
 LIGHT_RADIUS_M = 1.2
@@ -154,12 +154,21 @@ class BirdViewRenderer:
         )
         return np.round(corners * SCALE).astype(np.int32), near
 
-    def _actor_polygons(self, actors: Boxes, world_to_px: np.ndarray) -> dict[int, np.ndarray]:
-        polygons, index = self._polygons(actors, world_to_px)
-        if actors.kinds is None:
-            return {VEHICLE: polygons}
-        kinds = actors.kinds[index]
-        return {kind: polygons[kinds == kind] for kind in (VEHICLE, TWO_WHEELER, WALKER)}
+    def _actor_polygons(
+        self, hero: Boxes, actors: Boxes, world_to_px: np.ndarray
+    ) -> dict[int, np.ndarray]:
+        """Polygons by kind (HERO, VEHICLE, TWO_WHEELER, WALKER), from one vectorised pass."""
+        n = len(actors.centers)
+        kinds = actors.kinds if actors.kinds is not None else np.zeros(n, np.uint8)
+        both = Boxes(
+            np.concatenate([hero.centers, actors.centers]),
+            np.concatenate([hero.yaws, actors.yaws]),
+            np.concatenate([hero.extents, actors.extents]),
+            np.concatenate([np.full(len(hero.centers), HERO, np.uint8), kinds]),
+        )
+        polygons, index = self._polygons(both, world_to_px)
+        chosen = both.kinds[index]
+        return {kind: polygons[chosen == kind] for kind in (HERO, VEHICLE, TWO_WHEELER, WALKER)}
 
     def _route_points(self, world_to_px: np.ndarray) -> np.ndarray | None:
         if self._route is None:
@@ -178,16 +187,16 @@ class BirdViewRenderer:
             if route is not None:
                 thickness = self._route_thickness()
                 cv2.polylines(image, [route], False, palette.ROUTE, thickness, cv2.LINE_8, SHIFT)
-        polygons = self._actor_polygons(actors, world_to_px)
+        polygons = self._actor_polygons(hero, actors, world_to_px)
         for kind, layer, color in (
             (WALKER, "walkers", palette.WALKER),
             (VEHICLE, "vehicles", palette.VEHICLE),
             (TWO_WHEELER, "two_wheelers", palette.TWO_WHEELER),
         ):
-            if layer in layers and kind in polygons:
+            if layer in layers:
                 _fill(image, polygons[kind], color)
         if "hero" in layers:
-            _fill(image, self._polygons(hero, world_to_px)[0], palette.HERO)
+            _fill(image, polygons[HERO], palette.HERO)
         if lights is not None and len(lights.positions):
             self._draw_light_discs(image, lights, world_to_px)
         return image
@@ -210,68 +219,61 @@ class BirdViewRenderer:
 
     def _render_masks(self, crop, world_to_px, hero, actors, lights) -> np.ndarray:
         size = self.settings.size
+        # Draw each layer into a contiguous plane of a (C, H, W) buffer, then interleave once:
+        # cv2.transpose of the (C, H*W) matrix is several times faster than cv2.merge.
+        planes = np.zeros((len(self.layers), size, size), np.uint8)
         polygons = None
-        light_masks = None
-        planes = []
-        for layer in self.layers:
+        for plane, layer in zip(planes, self.layers, strict=True):
             if layer in self._mask_luts:
-                planes.append(cv2.LUT(crop, self._mask_luts[layer]))
-                continue
-            plane = np.zeros((size, size), np.uint8)
-            if layer == "route":
+                cv2.LUT(crop, self._mask_luts[layer], dst=plane)
+            elif layer == "route":
                 route = self._route_points(world_to_px)
                 if route is not None:
                     thickness = self._route_thickness()
                     cv2.polylines(plane, [route], False, 1, thickness, cv2.LINE_8, SHIFT)
             elif layer in _KINDS_OF_LAYER:
                 if polygons is None:
-                    polygons = self._actor_polygons(actors, world_to_px)
+                    polygons = self._actor_polygons(hero, actors, world_to_px)
                 for kind in _KINDS_OF_LAYER[layer]:
-                    if kind in polygons:
-                        _fill(plane, polygons[kind], 1)
-            elif layer == "hero":
-                _fill(plane, self._polygons(hero, world_to_px)[0], 1)
-            else:
-                if light_masks is None:
-                    light_masks = self._light_masks(lights, world_to_px)
-                plane = light_masks[layer]
-            planes.append(plane)
-        return cv2.merge(planes) if len(planes) > 1 else planes[0][..., None]
+                    _fill(plane, polygons[kind], 1)
+            elif lights is not None and len(lights.positions):
+                self._draw_light_mask(plane, _STATE_OF_LAYER[layer], lights, world_to_px)
+        flat = planes.reshape(len(self.layers), size * size)
+        return cv2.transpose(flat).reshape(size, size, len(self.layers))
 
-    def _light_masks(self, lights, world_to_px) -> dict[str, np.ndarray]:
-        """Per state: the governed lane area (trigger volume) if known, else a disc at the light."""
-        size = self.settings.size
-        masks = {}
-        for state, name in ((RED, "red"), (YELLOW, "yellow"), (GREEN, "green")):
-            plane = np.zeros((size, size), np.uint8)
-            masks[f"traffic_lights_{name}"] = plane
-            if lights is None or not len(lights.positions):
-                continue
-            chosen = lights.states == state
-            if not chosen.any():
-                continue
-            with_area = np.zeros(len(chosen), bool)
-            if lights.areas is not None:
-                areas = lights.areas
-                with_area = chosen & np.all(areas.extents > 0.05, axis=1)
-                subset = Boxes(
-                    areas.centers[with_area], areas.yaws[with_area], areas.extents[with_area]
-                )
-                _fill(plane, self._polygons(subset, world_to_px)[0], 1)
-            discs = lights.positions[chosen & ~with_area]
-            if len(discs):
-                pixels = np.round((discs @ world_to_px[:, :2].T + world_to_px[:, 2]) * SCALE)
-                radius = max(1, int(round(LIGHT_RADIUS_M * self.settings.pixels_per_meter * SCALE)))
-                for col, row in pixels.astype(np.int64):
-                    cv2.circle(plane, (int(col), int(row)), radius, 1, -1, cv2.LINE_8, SHIFT)
-        return masks
+    def _draw_light_mask(self, plane, state: int, lights, world_to_px) -> None:
+        """The governed lane area (trigger volume) of each light in ``state`` if known, else a
+        disc where the light stands."""
+        chosen = lights.states == state
+        if not chosen.any():
+            return
+        with_area = np.zeros(len(chosen), bool)
+        if lights.areas is not None:
+            areas = lights.areas
+            with_area = chosen & np.all(areas.extents > 0.05, axis=1)
+            subset = Boxes(
+                areas.centers[with_area], areas.yaws[with_area], areas.extents[with_area]
+            )
+            _fill(plane, self._polygons(subset, world_to_px)[0], 1)
+        discs = lights.positions[chosen & ~with_area]
+        if len(discs):
+            pixels = np.round((discs @ world_to_px[:, :2].T + world_to_px[:, 2]) * SCALE)
+            radius = max(1, int(round(LIGHT_RADIUS_M * self.settings.pixels_per_meter * SCALE)))
+            for col, row in pixels.astype(np.int64):
+                cv2.circle(plane, (int(col), int(row)), radius, 1, -1, cv2.LINE_8, SHIFT)
 
 
 _NO_POLYGONS = np.zeros((0, 4, 2), np.int32)
+_STATE_OF_LAYER = {
+    "traffic_lights_red": RED,
+    "traffic_lights_yellow": YELLOW,
+    "traffic_lights_green": GREEN,
+}
 _KINDS_OF_LAYER = {
     "vehicles": (VEHICLE, TWO_WHEELER),  # two-wheelers are vehicles too; they also have their own
     "two_wheelers": (TWO_WHEELER,),
     "walkers": (WALKER,),
+    "hero": (HERO,),
 }
 
 
