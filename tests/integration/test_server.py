@@ -82,7 +82,7 @@ def test_concurrent_processes_get_distinct_blocks():
     # The holders have exited: their reservations are reclaimed.
     block = reserve_port_block(0, base)
     release_port_block(block)
-    assert block.rpc == base
+    assert block.rpc == min(ports)
 
 
 def test_carla_command_line_is_exact(tmp_path):
