@@ -11,9 +11,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from dqn_example.checkpoints import EXPORT_DIR, CheckpointError, resolve_checkpoint
+from dqn_example.checkpoints import EXPORT_DIR, SPEC_FILE, CheckpointError, resolve_checkpoint
 from dqn_example.inference_cli import base_parser, check_args, evaluate, load_env_setup
-from dqn_example.qnet import SPEC_FILE, load_qnet
 from dqn_example.training_config import ConfigError
 
 
@@ -29,16 +28,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     check_args(parser, args)
 
-    import torch
-
-    if args.device.startswith("cuda") and not torch.cuda.is_available():
-        parser.error(f"argument --device: {args.device} requested but CUDA is not available")
     try:
         network_dir = export_dir(args.checkpoint)
         _, env_cls, env_config = load_env_setup(args)
     except (ConfigError, CheckpointError) as error:
         print(f"dqn_inference: error: {error}", file=sys.stderr)
         return 2
+
+    import torch
+
+    from dqn_example.qnet import load_qnet
+
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        parser.error(f"argument --device: {args.device} requested but CUDA is not available")
     net = load_qnet(network_dir, device=args.device)
     print(f"dqn_inference: network {network_dir} on {args.device}")
 

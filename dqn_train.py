@@ -21,7 +21,9 @@ from dqn_example.training_config import (
     ConfigError,
     apply_overrides,
     load_training_file,
+    resolved_env_config,
     run_settings,
+    validate_sections,
 )
 
 DEFAULT_DIRECTORY = Path("~/ray_results/carla_rllib")
@@ -122,7 +124,9 @@ def cpus_needed(config) -> int:
 def train(args: argparse.Namespace) -> int:
     training_file = load_training_file(args.config)
     apply_overrides(training_file, args.overrides)
+    validate_sections(training_file)
     settings = run_settings(training_file)
+    resolved_env_config(training_file)  # fail on a bad env_config before Ray starts
     experiment_dir = args.directory.expanduser().resolve() / args.name
     start = choose_start_checkpoint(args, experiment_dir)
 

@@ -14,10 +14,11 @@ import os
 import re
 from pathlib import Path
 
-from dqn_example.qnet import SPEC_FILE, STATE_FILE
-
 LATEST_FILE = "latest_checkpoint.json"
 EXPORT_DIR = "qnet"
+# Files of the exported network (written by qnet.save_qnet).
+STATE_FILE = "qnet_state.pt"
+SPEC_FILE = "qnet.json"
 MODULE_STATE = Path("learner_group/learner/rl_module/default_policy/module_state.pkl")
 _CHECKPOINT_RE = re.compile(r"^checkpoint_(\d+)$")
 

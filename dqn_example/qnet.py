@@ -15,8 +15,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-STATE_FILE = "qnet_state.pt"
-SPEC_FILE = "qnet.json"
+from dqn_example.checkpoints import SPEC_FILE, STATE_FILE
 
 
 @dataclass
