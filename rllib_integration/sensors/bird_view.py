@@ -99,6 +99,11 @@ class BirdViewSensor(PseudoSensor):
         """Channel names in masks mode (and what is drawn in rgb mode)."""
         return self.settings.layers
 
+    @property
+    def recording(self) -> FrameRecorder | None:
+        """The recorder of this episode's frames (``record`` option), if any."""
+        return self._recorder
+
     def set_route(self, points: np.ndarray | None) -> None:
         """Draw this route (M, 2 or 3 world points) on the `route` layer; None clears it."""
         self.renderer.set_route(points)
@@ -148,8 +153,7 @@ class BirdViewSensor(PseudoSensor):
 
     def destroy(self) -> None:
         if self._recorder is not None:
-            recorder, self._recorder = self._recorder, None
-            recorder.close()
+            self._recorder.close()  # the file is complete now; `recording` still reports it
 
     # -- actors ------------------------------------------------------------------------------
 

@@ -52,3 +52,12 @@ def test_bad_paths_and_frames_get_one_clear_error(tmp_path):
 def test_mp4_without_ffmpeg_says_what_to_install(tmp_path):
     with pytest.raises(ValueError, match="pip install imageio-ffmpeg"):
         FrameRecorder(tmp_path / "bev.mp4")
+
+
+def test_a_closed_recorder_does_not_overwrite_its_file(tmp_path):
+    recorder = FrameRecorder(tmp_path / "bev.gif")
+    recorder.append(frames(2)[0])
+    recorder.close()
+    with pytest.raises(ValueError, match="closed"):
+        recorder.append(frames(2)[1])
+    assert iio.improps(tmp_path / "bev.gif").n_images == 1

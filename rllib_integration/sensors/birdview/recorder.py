@@ -36,9 +36,12 @@ class FrameRecorder:
                 ) from None
         self.fps = float(fps)
         self.frames = 0
+        self.closed = False
         self._writer = None
 
     def append(self, frame: np.ndarray) -> None:
+        if self.closed:
+            raise ValueError(f"'{self.path}' is closed: start a new FrameRecorder")
         frame = np.asarray(frame)
         if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
             raise ValueError(f"frames must be (H, W, 3) uint8 RGB, got {frame.dtype} {frame.shape}")
@@ -48,6 +51,7 @@ class FrameRecorder:
         self.frames += 1
 
     def close(self) -> None:
+        self.closed = True
         if self._writer is not None:
             writer, self._writer = self._writer, None
             writer.close()

@@ -1,0 +1,72 @@
+"""`sensor.birdview` inside CarlaEnv on the embedded server: the factory, CarlaCore's tick,
+frame matching, resets reusing the static map, and episode recordings."""
+
+from __future__ import annotations
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+
+from rllib_integration.carla_env import CarlaEnv
+from rllib_integration.sensors.bird_view import BirdViewSensor
+from rllib_integration.sensors.birdview import palette
+from tests.integration.scenarios import env_config
+from tests.sensors.birdview_helpers import centroid
+
+pytest.importorskip("carla")
+
+
+@pytest.fixture
+def env_factory():
+    envs = []
+
+    def make(config: dict) -> CarlaEnv:
+        env = CarlaEnv(config)
+        envs.append(env)
+        return env
+
+    yield make
+    for env in envs:
+        env.close()
+
+
+def test_birdview_in_carla_env_every_step_reused_across_resets_and_recorded(tmp_path, env_factory):
+    bev = {
+        "type": "sensor.birdview",
+        "mode": "masks",
+        "layers": ["road", "lane_markings", "hero", "vehicles"],
+        "cache_dir": str(tmp_path / "cache"),
+        "record": str(tmp_path / "videos" / "bev_{episode}.gif"),
+        "record_fps": 10,
+    }
+    env = env_factory(env_config(max_steps=100, hero={"sensors": {"bev": bev}}))
+    env.reset(seed=0)
+    sensor = env.core.sensor_interface.sensors["bev"]
+    assert isinstance(sensor, BirdViewSensor) and sensor.cache.source == "built"
+    assert BirdViewSensor.observation_space(bev).shape == (192, 192, 4)
+    for _ in range(8):
+        env.step(2)  # full throttle
+        frame, image = env.experiment.last_sensor_data["bev"]
+        assert frame == env.core.frame == env.core.world.get_snapshot().frame
+        assert image.shape == (192, 192, 4) and image.dtype == np.uint8
+        assert set(np.unique(image)) <= {0, 1}
+        hero = image[..., 2]
+        np.testing.assert_allclose(centroid(hero), [95.5, 95.5 + 9.6 * 5], atol=1.5)
+        assert image[..., 0][hero.astype(bool)].mean() > 0.9  # the hero drives on the road
+    first_recording = sensor.recording
+    # one frame per world tick since the sensor was made: the reset's tick(s) and 8 steps
+    assert 9 <= first_recording.frames <= 11
+
+    env.reset(seed=1)  # a new episode: new sensor, same static map from memory
+    second = env.core.sensor_interface.sensors["bev"]
+    assert second is not sensor and second.cache.source == "memory"
+    assert first_recording.closed
+    stored = iio.imread(first_recording.path)
+    # Pillow merges identical consecutive frames (the hero standing still at the start)
+    assert (
+        stored.ndim == 4
+        and 2 <= stored.shape[0] <= first_recording.frames
+        and stored.shape[1:] == (192, 192, 3)
+    )
+    assert (stored[-1] == palette.HERO).all(axis=-1).any()
+    assert second.recording.path != first_recording.path
