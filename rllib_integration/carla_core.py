@@ -225,11 +225,14 @@ class CarlaCore:
             for sensor in self._pseudo_sensors:
                 self.sensor_interface.put(sensor.name, frame, sensor.tick(frame, snapshot))
             remaining = deadline - time.monotonic()
+            # Short waits while some stream may not be subscribed yet; once every sensor has
+            # delivered something, this frame's data is only late: wait for it in full.
+            live = self.sensor_interface.all_delivered()
             try:
-                self.sensor_interface.get_data(frame, max(0.0, min(0.5, remaining)))
+                self.sensor_interface.get_data(frame, max(0.0, remaining if live else 0.05))
                 return
             except SensorTimeoutError as exc:
-                if remaining <= 0:
+                if time.monotonic() >= deadline:
                     raise SimulatorFailure(f"sensors never delivered: {exc}") from exc
 
     def _spawn_npcs(self, background: Mapping) -> None:

@@ -22,6 +22,7 @@ class SensorInterface:
     def __init__(self) -> None:
         self._sensors: dict[str, BaseSensor] = {}
         self._readings: dict[str, dict[int, Any]] = {}
+        self._delivered: set[str] = set()
         self._changed = threading.Condition()
 
     @property
@@ -42,11 +43,21 @@ class SensorInterface:
             if store is None:
                 return  # a late reading from a sensor already destroyed
             sensor = self._sensors[name]
+            self._delivered.add(name)
             if sensor.is_event:
                 store.setdefault(frame, []).append(data)
             else:
                 store[frame] = data
             self._changed.notify_all()
+
+    def all_delivered(self) -> bool:
+        """True once every sensor that reports each frame has delivered at least one reading."""
+        with self._changed:
+            return all(
+                name in self._delivered
+                for name, sensor in self._sensors.items()
+                if not sensor.is_event and sensor.every_frame
+            )
 
     def get_data(self, frame: int, timeout: float) -> dict[str, tuple[int, Any]]:
         """name -> (frame, reading) for `frame`; raises SensorTimeoutError after `timeout` s."""
@@ -93,5 +104,6 @@ class SensorInterface:
             sensors = list(self._sensors.values())
             self._sensors.clear()
             self._readings.clear()
+            self._delivered.clear()
         for sensor in sensors:
             sensor.destroy()

@@ -89,8 +89,16 @@ def test_sensor_data_is_of_the_current_frame(make_env):
         "semantic": {"type": "sensor.camera.semantic_segmentation", **camera},
         "gnss": {"type": "sensor.other.gnss"},
         "imu": {"type": "sensor.other.imu"},
+        "lidar": {"type": "sensor.lidar.ray_cast", "transform": "0,0,2.4,0,0,0", "channels": 8},
+        "semantic_lidar": {
+            "type": "sensor.lidar.ray_cast_semantic",
+            "transform": "0,0,2.4,0,0,0",
+            "channels": 8,
+        },
+        "radar": {"type": "sensor.other.radar", "transform": "2.5,0,1.0,0,0,0"},
         "collision": {"type": "sensor.other.collision"},
         "lane": {"type": "sensor.other.lane_invasion"},
+        "obstacle": {"type": "sensor.other.obstacle"},
     }
     env = make_env(env_config(max_steps=100, hero={"sensors": sensors}), render_mode="rgb_array")
     env.reset(seed=0)
@@ -116,7 +124,18 @@ def test_sensor_data_is_of_the_current_frame(make_env):
     assert depth.shape == (24, 32) and depth.dtype == np.float32
     assert 0.0 < depth.min() < 50.0 and depth.max() <= 1000.0  # metres: the ground is near
     assert data["semantic"][1].dtype == np.uint8 and 1 in data["semantic"][1]  # 1 = road
-    assert data["imu"][1].shape == (7,)
+    imu = data["imu"][1]
+    assert imu.shape == (7,) and imu.dtype == np.float64
+    assert imu[0] > 0.5  # accelerating forward under full throttle (m/s^2, sensor frame)
+    lidar = data["lidar"][1]
+    assert lidar.dtype == np.float32 and lidar.ndim == 2 and lidar.shape[1] == 4
+    assert len(lidar) > 0 and np.all(np.linalg.norm(lidar[:, :3], axis=1) <= 10.0 + 1e-3)  # range
+    semantic_lidar = data["semantic_lidar"][1]
+    assert semantic_lidar.dtype.names == ("x", "y", "z", "cos", "idx", "tag")
+    assert semantic_lidar["tag"].dtype == np.uint32 and 1 in semantic_lidar["tag"]  # 1 = road
+    radar = data["radar"][1]
+    assert radar.dtype == np.float32 and radar.ndim == 2 and radar.shape[1] == 4
+    assert isinstance(data["obstacle"][1], list)
     assert data["collision"][1] == [] and isinstance(data["lane"][1], list)
     assert env.render() is data["rgb"][1]
 

@@ -106,3 +106,15 @@ def test_duplicate_names_are_rejected():
     interface = make_interface(Regular("cam"))
     with pytest.raises(ValueError, match="'cam' is already registered"):
         interface.register(Regular("cam"))
+
+
+def test_all_delivered_tracks_first_readings_of_every_frame_sensors():
+    slow = Regular("gnss")
+    slow.every_frame = False
+    interface = make_interface(Regular("cam"), Event("collision"), slow)
+    assert not interface.all_delivered()
+    interface.put("cam", 7, "img")  # event and long-tick sensors are not waited for
+    assert interface.all_delivered()
+    interface.destroy()
+    interface.register(Regular("cam"))
+    assert not interface.all_delivered()
