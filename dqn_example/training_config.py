@@ -24,6 +24,7 @@ from __future__ import annotations
 import copy
 import importlib
 import inspect
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,6 +73,20 @@ class TrainingFile:
     raw: dict[str, Any]
 
 
+# PyYAML reads "1e-4" (no dot) as a string; users mean a number.
+_FLOAT_RE = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
+
+
+def _yaml_numbers(value: Any) -> Any:
+    if isinstance(value, str) and _FLOAT_RE.match(value.strip()):
+        return float(value)
+    if isinstance(value, dict):
+        return {key: _yaml_numbers(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_yaml_numbers(item) for item in value]
+    return value
+
+
 def load_training_file(path: Path) -> TrainingFile:
     path = Path(path)
     if not path.is_file():
@@ -82,7 +97,7 @@ def load_training_file(path: Path) -> TrainingFile:
         raise ConfigError(f"{path}: not valid YAML: {error}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: the top level must be a mapping of sections")
-    return TrainingFile(str(path), raw)
+    return TrainingFile(str(path), _yaml_numbers(raw))
 
 
 def apply_overrides(training_file: TrainingFile, overrides: list[str]) -> None:
@@ -92,7 +107,7 @@ def apply_overrides(training_file: TrainingFile, overrides: list[str]) -> None:
         if not sep or not key or any(not part for part in key.split(".")):
             raise ConfigError(f"--set {item!r}: expected KEY.PATH=VALUE, e.g. training.lr=1e-4")
         try:
-            value = yaml.safe_load(text)
+            value = _yaml_numbers(yaml.safe_load(text))
         except yaml.YAMLError as error:
             raise ConfigError(f"--set {item!r}: value is not valid YAML: {error}") from None
         node = training_file.raw
@@ -179,6 +194,7 @@ def validate(tf: TrainingFile) -> None:
 
 
 def run_settings(tf: TrainingFile) -> RunSettings:
+    validate_sections(tf)
     settings = RunSettings()
     for key, value in _section(tf, "stop").items():
         if not isinstance(value, (int, float)) or isinstance(value, bool):

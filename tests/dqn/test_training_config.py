@@ -1,0 +1,84 @@
+"""The YAML file's mapping onto RLlib's DQNConfig and Tune settings."""
+
+from __future__ import annotations
+
+import pytest
+
+from dqn_example.training_config import (
+    ConfigError,
+    TrainingFile,
+    apply_overrides,
+    build_algorithm_config,
+    load_training_file,
+    run_settings,
+)
+from tests.dqn.helpers import CONFIG, ROOT
+
+
+def shipped() -> TrainingFile:
+    return load_training_file(CONFIG)
+
+
+@pytest.mark.parametrize("name", ["dqn_config.yaml", "dqn_config_gpu.yaml"])
+def test_shipped_configs_build(name):
+    config = build_algorithm_config(load_training_file(ROOT / "dqn_example" / name))
+    assert config.algo_class.__name__ == "DQN"
+    assert config.env_config["experiment"]["type"] == "dqn_example.dqn_experiment:DQNExperiment"
+
+
+def test_sections_reach_the_algorithm_config():
+    tf = shipped()
+    apply_overrides(
+        tf,
+        [
+            "training.lr=1e-4",
+            "env_runners.num_env_runners=3",
+            "rl_module.model_config.hiddens=[64, 32]",
+            "env_config.experiment.framestack=2",
+        ],
+    )
+    config = build_algorithm_config(tf)
+    assert config.lr == 1e-4 and config.num_env_runners == 3
+    assert config.model_config["hiddens"] == [64, 32]
+    # Dueling is the QNet's own; RLlib's heads are off. Epsilon reaches the module (P6).
+    assert config.dueling is False and config.num_atoms == 1
+    assert config.model_config["epsilon"] == [[0, 1.0], [30000, 0.05]]
+    # env_config is merged over the experiment's defaults (keys the YAML leaves out included).
+    experiment = config.env_config["experiment"]
+    assert experiment["framestack"] == 2 and experiment["min_fall_height"] == -0.5
+
+
+def test_stop_and_checkpoint_settings():
+    tf = shipped()
+    apply_overrides(tf, ["stop.episode_return=250", "stop.iterations=7", "checkpoint.keep=1"])
+    settings = run_settings(tf)
+    assert settings.stop == {
+        "num_env_steps_sampled_lifetime": 200000,
+        "time_total_s": 3600,
+        "env_runners/episode_return_mean": 250,
+        "training_iteration": 7,
+    }
+    assert (settings.checkpoint_frequency, settings.checkpoints_to_keep) == (5, 1)
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("framework=tf2", "framework 'tf2' is not supported"),
+        ("rl_module.spec=x", "unknown key 'rl_module.spec'"),
+        ("stop.reward=1", "unknown key 'stop.reward'"),
+        ("checkpoint.frequency=0", "'checkpoint.frequency' must be an integer >= 1"),
+        ("env_runners.num_workers=2", "unknown key 'env_runners.num_workers'"),
+        ("training=[1]", "'training' must be a mapping"),
+        ("env=nowhere:Env", "cannot import 'nowhere:Env'"),
+        ("training.lr.value=1", "--set 'training.lr.value=1': training.lr is not a section"),
+    ],
+)
+def test_bad_values_name_the_file_and_key(override, message):
+    tf = shipped()
+    with pytest.raises(ConfigError) as raised:
+        apply_overrides(tf, [override])
+        run_settings(tf)
+        build_algorithm_config(tf)
+    where = "--set" if message.startswith("--set") else "dqn_config.yaml"
+    assert message in str(raised.value) and where in str(raised.value)
