@@ -108,21 +108,31 @@ def _lane_specs(root: ET.Element) -> list[_LaneSpec]:
         speeds = []
         for road_type in road.findall("type"):
             kmh = _speed_kmh(road_type.find("speed"))
-            speeds.append((float(road_type.get("s", 0.0)), kmh or DEFAULT_SPEED_LIMIT_KMH))
+            s = _float(road_type.get("s"), 0.0)
+            speeds.append((s, kmh or DEFAULT_SPEED_LIMIT_KMH))
         sections = road.findall("lanes/laneSection")
-        starts = [float(sec.get("s", 0.0)) for sec in sections]
+        starts = [_float(sec.get("s"), 0.0) for sec in sections]
         for k, section in enumerate(sections):
             s0, s1 = starts[k], starts[k + 1] if k + 1 < len(sections) else length
             if s1 - s0 <= 2 * _EDGE_EPS:
                 continue
-            lane_ids = frozenset(int(lane.get("id", 0)) for lane in section.iter("lane"))
-            for lane in section.iter("lane"):
+            lanes = [(int(_float(lane.get("id"), 0.0)), lane) for lane in section.iter("lane")]
+            lane_ids = frozenset(lane_id for lane_id, _ in lanes)
+            for lane_id, lane in lanes:
                 lane_type = (lane.get("type") or "none").strip()
-                lane_id = int(lane.get("id", 0))
                 if lane_id == 0 or lane_type.lower() in _SKIPPED_XODR_LANE_TYPES:
                     continue
                 specs.append(_LaneSpec(road_id, lane_id, lane_type, s0, s1, speeds, lane_ids))
     return specs
+
+
+def _float(text: str | None, default: float) -> float:
+    """libcarla-style lenient number parsing: anything unreadable is the default."""
+    try:
+        value = float(text) if text is not None else default
+    except ValueError:
+        return default
+    return value if math.isfinite(value) else default
 
 
 def _speed_at(speeds: list[tuple[float, float]], s: np.ndarray) -> np.ndarray:

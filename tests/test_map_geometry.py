@@ -107,3 +107,28 @@ def test_step_must_be_positive():
     carla_map, _ = town("Town01")
     with pytest.raises(ValueError, match="step"):
         MapGeometry.from_carla_map(carla_map, step=0)
+
+
+def polygon_area(polygon: np.ndarray) -> float:
+    x, y = polygon[:, 0], polygon[:, 1]
+    return 0.5 * abs(float(np.dot(x, np.roll(y, 1)) - np.dot(y, np.roll(x, 1))))
+
+
+def test_builtin_loop_surfaces_and_markings():
+    from rllib_integration.embedded.maps import builtin_xodr
+
+    geom = MapGeometry.from_xodr("Loop01", builtin_xodr("Loop01"))
+    assert geom.name == "Loop01"
+    driving = [lane for lane in geom.lanes if lane.kind == "driving"]
+    assert {lane.lane_id for lane in driving} == {-1, 1}
+    assert {lane.kind for lane in geom.lanes} == {"driving", "shoulder", "sidewalk"}
+    for lane in driving:  # a strip's area is its length times its width
+        length = np.linalg.norm(np.diff(lane.center[:, :2], axis=0), axis=1).sum()
+        assert polygon_area(lane.polygon) == pytest.approx(3.5 * length, rel=0.02)
+    centre = [m for m in geom.markings if m.lane_id == 0]
+    assert {(m.type, m.color) for m in centre} == {("Broken", "Yellow"), ("Solid", "Yellow")}
+    edges = {(m.type, m.color) for m in geom.markings if m.lane_id != 0}
+    assert ("Solid", "White") in edges and ("Curb", "White") in edges
+    xmin, ymin, xmax, ymax = geom.bounds
+    assert xmax - xmin == pytest.approx(300 + 2 * 7.5, abs=0.5)  # loop plus lanes each side
+    assert ymax - ymin == pytest.approx(200 + 2 * 7.5, abs=0.5)
