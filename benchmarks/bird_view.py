@@ -248,6 +248,139 @@ def pygame_like_original(static, poses: np.ndarray):
     return render
 
 
+# ---------------------------------------------------------------- live: the real client
+
+
+@contextlib.contextmanager
+def embedded_server(map_name: str):
+    """The embedded server on free loopback ports, in its own process group (stopped after)."""
+    import random
+    import signal
+    import socket
+    import subprocess
+
+    def free(port: int) -> bool:
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                return False
+        return True
+
+    port = next(
+        p for p in (random.randrange(20000, 60000) for _ in range(200)) if free(p) and free(p + 1)
+    )
+    log = tempfile.NamedTemporaryFile(prefix="bev-bench-server-", suffix=".log", delete=False)
+    command = [sys.executable, "-m", "rllib_integration.embedded", f"-carla-rpc-port={port}"]
+    command += ["--map", map_name] + (["--map-dir", str(TOWNS)] if TOWNS.is_dir() else [])
+    server = subprocess.Popen(
+        command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while "embedded CARLA server ready" not in Path(log.name).read_text(errors="replace"):
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"embedded server did not start; log: {log.name}")
+            time.sleep(0.1)
+        yield port
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(15)
+
+
+def live(map_name: str, vehicles: int, frames: int, cache_dir: Path, birdeye_dir: Path) -> dict:
+    """Per-frame cost on the embedded server through the real carla client: our sensor's whole
+    tick (snapshot read + render) against carla-birdeye-view's produce() on the same world."""
+    import types
+
+    from rllib_integration.sensors.bird_view import BirdViewSensor
+
+    with embedded_server(map_name) as port:
+        client = carla.Client("127.0.0.1", port)
+        client.set_timeout(30.0)
+        world = client.get_world()
+        settings = world.get_settings()
+        settings.synchronous_mode, settings.fixed_delta_seconds = True, 0.05
+        world.apply_settings(settings)
+        carla_map = world.get_map()
+        points = carla_map.get_spawn_points()
+        where = np.array([[p.location.x, p.location.y] for p in points])
+        start = points[int(np.argmin(np.linalg.norm(where - where.mean(axis=0), axis=1)))]
+        library = world.get_blueprint_library()
+        hero_bp = library.find("vehicle.tesla.model3")
+        hero_bp.set_attribute("role_name", "hero")
+        hero = world.spawn_actor(hero_bp, start)
+        order = np.argsort(np.linalg.norm(where - [start.location.x, start.location.y], axis=1))
+        npcs = []
+        for index in order[1:]:
+            if len(npcs) == vehicles:
+                break
+            npc = world.try_spawn_actor(library.find("vehicle.audi.a2"), points[index])
+            if npc is not None:
+                npcs.append(npc)
+        world.tick()
+        core = types.SimpleNamespace(world=world, map=carla_map, hero=hero)
+        sensors = {
+            mode: BirdViewSensor(
+                mode, {"mode": mode, "pixels_per_meter": PPM, "cache_dir": str(cache_dir)}, core
+            )
+            for mode in ("rgb", "masks")
+        }
+        route = [carla_map.get_waypoint(start.location)]
+        for _ in range(frames + 20):
+            route.append(route[-1].next(STEP_M)[0])
+        producer = None
+        try:
+            import cv2
+
+            sys.modules.setdefault("cv2.cv2", cv2)
+            cv2.cv2 = cv2
+            from carla_birdeye_view import BirdViewCropType, BirdViewProducer, PixelDimensions
+
+            # its cache file name embeds map.name ('Carla/Maps/Town03'): make those folders
+            folder = birdeye_dir / "birdview_v2_cache" / Path(carla_map.name).parent
+            folder.mkdir(parents=True, exist_ok=True)
+            for built in (birdeye_dir / "birdview_v2_cache").glob(f"{map_name}__*.npy"):
+                with contextlib.suppress(FileExistsError):  # same OpenDRIVE: reuse its cache
+                    (folder / built.name).symlink_to(built)
+            with chdir(birdeye_dir):
+                producer = BirdViewProducer(
+                    client,
+                    PixelDimensions(width=SIZE, height=SIZE),
+                    PPM,
+                    BirdViewCropType.FRONT_AND_REAR_AREA,
+                )
+        except ImportError:
+            pass
+        names = ["ours: sensor tick, rgb", "ours: sensor tick, masks"]
+        names += ["carla-birdeye-view produce()"] if producer else []
+        times = {name: [] for name in names}
+        seen, image = [], None
+        for i in range(frames + 10):
+            hero.set_transform(route[i].transform)
+            frame = world.tick()
+            # take turns in going first after the tick (the client's threads are busiest then)
+            for name in names[i % len(names) :] + names[: i % len(names)]:
+                started = time.perf_counter()
+                if name.startswith("ours"):
+                    # the snapshot read is counted: CarlaCore reads one per tick for all sensors
+                    mode = name.rsplit(" ", 1)[-1]
+                    result = sensors[mode].tick(frame, world.get_snapshot())
+                    image = result if mode == "masks" else image
+                else:
+                    producer.produce(agent_vehicle=hero)
+                if i >= 10:
+                    times[name].append((time.perf_counter() - started) * 1e3)
+            seen.append(image[..., sensors["masks"].layers.index("vehicles")].any())
+        for actor in npcs + [hero]:
+            actor.destroy()
+        print(
+            f"  ({len(npcs)} vehicles spawned; some in view in {100 * np.mean(seen):.0f} % of frames)"
+        )
+        return times
+
+
 # ---------------------------------------------------------------- main
 
 
@@ -265,6 +398,7 @@ def main() -> int:
     parser.add_argument("--map", default="Town03")
     parser.add_argument("--vehicles", type=int, default=20)
     parser.add_argument("--frames", type=int, default=300)
+    parser.add_argument("--no-live", action="store_true", help="skip the embedded-server part")
     args = parser.parse_args()
 
     name, xodr = load_map(args.map)
@@ -321,6 +455,19 @@ def main() -> int:
         print("\nper frame (renderers take turns in 10 rounds):")
         times = timed_round_robin(renderers, args.frames)
         rows = [summary(name, values) for name, values in times.items()]
+
+        if not args.no_live:
+            print(f"\nlive, on the embedded server ({name}) through the real carla client:")
+            try:
+                live_times = live(name, args.vehicles, args.frames, tmp / "ours", tmp)
+            except (RuntimeError, OSError) as error:
+                print(f"  skipped: {error}")
+            else:
+                live_rows = dict(summary(n, values) for n, values in live_times.items())
+                other = live_rows.get("carla-birdeye-view produce()")
+                if other:
+                    for n in ("ours: sensor tick, rgb", "ours: sensor tick, masks"):
+                        print(f"  speed-up of {n}: {other / live_rows[n]:.1f}x")
 
     medians = dict(rows)
     ours_rgb, ours_masks = (

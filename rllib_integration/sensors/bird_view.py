@@ -77,7 +77,9 @@ class BirdViewSensor(PseudoSensor):
         self.renderer = BirdViewRenderer(result.static, self.settings)
         self._world = core.world
         self._hero_id = core.hero.id
-        self._hero_box = _box_of(core.hero)
+        self._hero_arrays = _static_arrays([_box_of(core.hero)])
+        self._arrays_key: tuple[int, ...] | None = None
+        self._arrays = _static_arrays([])
         self._infos: dict[int, _ActorInfo] = {}
         self._lights: list[tuple[Any, np.ndarray, np.ndarray]] = []  # (actor, position, area row)
         self._recorder = None
@@ -110,7 +112,7 @@ class BirdViewSensor(PseudoSensor):
 
     def tick(self, frame: int, snapshot: carla.WorldSnapshot) -> np.ndarray:
         hero_tf = None
-        ids, xs, ys, yaws = [], [], [], []
+        ids, poses = [], []  # poses: x, y, yaw of each drawn actor, flat
         unknown = []
         infos = self._infos
         for actor_snapshot in snapshot:
@@ -121,17 +123,13 @@ class BirdViewSensor(PseudoSensor):
             info = infos.get(actor_id)
             if info is None:
                 unknown.append(actor_snapshot)
-                continue
-            if info.kind is None or info.kind == _LIGHT:
-                continue
-            transform = actor_snapshot.get_transform()
-            location = transform.location
-            ids.append(actor_id)
-            xs.append(location.x)
-            ys.append(location.y)
-            yaws.append(transform.rotation.yaw)
+            elif info.kind is not None and info.kind != _LIGHT:
+                transform = actor_snapshot.get_transform()
+                location = transform.location
+                ids.append(actor_id)
+                poses += (location.x, location.y, transform.rotation.yaw)
         if unknown:
-            self._learn(unknown, ids, xs, ys, yaws)
+            self._learn(unknown, ids, poses)
         if hero_tf is None:
             raise RuntimeError(
                 f"sensor '{self.name}': the hero is not in the world at frame {frame}"
@@ -139,12 +137,9 @@ class BirdViewSensor(PseudoSensor):
 
         hero_location, hero_yaw = hero_tf.location, hero_tf.rotation.yaw
         anchor = (hero_location.x, hero_location.y)
-        hero = _boxes([anchor], [hero_yaw], [self._hero_box])
-        actors = _boxes(
-            np.column_stack([xs, ys]) if xs else np.zeros((0, 2)),
-            yaws,
-            [infos[i] for i in ids],
-        )
+        hero_pose = np.array([[anchor[0], anchor[1], hero_yaw]])
+        hero = _boxes(hero_pose, *self._hero_arrays)
+        actors = _boxes(np.array(poses).reshape(-1, 3), *self._arrays_of(ids))
         image = self.renderer.render(anchor, hero_yaw, hero, actors, self._traffic_lights(anchor))
         if self._recorder is not None:
             rgb = image if self.settings.mode == "rgb" else palette.masks_to_rgb(image, self.layers)
@@ -157,7 +152,7 @@ class BirdViewSensor(PseudoSensor):
 
     # -- actors ------------------------------------------------------------------------------
 
-    def _learn(self, snapshots: list, ids: list, xs: list, ys: list, yaws: list) -> None:
+    def _learn(self, snapshots: list, ids: list, poses: list) -> None:
         """Look up actors seen for the first time (one batched query), then add the drawn ones."""
         actors = {a.id: a for a in self._world.get_actors([s.id for s in snapshots])}
         for actor_snapshot in snapshots:
@@ -170,9 +165,16 @@ class BirdViewSensor(PseudoSensor):
             elif info.kind is not None:
                 transform = actor_snapshot.get_transform()
                 ids.append(actor_snapshot.id)
-                xs.append(transform.location.x)
-                ys.append(transform.location.y)
-                yaws.append(transform.rotation.yaw)
+                poses += (transform.location.x, transform.location.y, transform.rotation.yaw)
+
+    def _arrays_of(self, ids: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(offsets, extents, kinds) of these actors; reused while the same actors are seen."""
+        key = tuple(ids)
+        if key != self._arrays_key:
+            chosen = [self._infos[i] for i in ids]
+            self._arrays = _static_arrays(chosen)
+            self._arrays_key = key
+        return self._arrays
 
     def _traffic_lights(self, anchor: tuple[float, float]) -> TrafficLights | None:
         if not self._lights:
@@ -218,20 +220,22 @@ def _box_of(actor) -> _ActorInfo:
     return _ActorInfo(VEHICLE, (box.location.x, box.location.y), (box.extent.x, box.extent.y))
 
 
-def _boxes(locations, yaws, infos: list[_ActorInfo]) -> Boxes:
-    """Actor locations + per-actor box offsets (in the actor's frame) -> world boxes."""
-    locations = np.asarray(locations, np.float64).reshape(-1, 2)
-    yaws = np.asarray(yaws, np.float64)
-    if not len(infos):
+def _static_arrays(infos: list[_ActorInfo]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    offsets = np.array([info.offset for info in infos], np.float64).reshape(-1, 2)
+    extents = np.array([info.extent for info in infos], np.float64).reshape(-1, 2)
+    return offsets, extents, np.array([info.kind for info in infos], np.uint8)
+
+
+def _boxes(poses: np.ndarray, offsets: np.ndarray, extents: np.ndarray, kinds) -> Boxes:
+    """(N, 3) actor x, y, yaw + box centre offsets in each actor's frame -> world boxes."""
+    if not len(poses):
         return Boxes.empty()
-    offsets = np.array([info.offset for info in infos])
+    yaws = poses[:, 2]
     radians = np.radians(yaws)
     cos, sin = np.cos(radians), np.sin(radians)
-    centers = locations + np.column_stack(
-        [offsets[:, 0] * cos - offsets[:, 1] * sin, offsets[:, 0] * sin + offsets[:, 1] * cos]
-    )
-    extents = np.array([info.extent for info in infos])
-    kinds = np.array([info.kind for info in infos], np.uint8)
+    centers = poses[:, :2].copy()
+    centers[:, 0] += offsets[:, 0] * cos - offsets[:, 1] * sin
+    centers[:, 1] += offsets[:, 0] * sin + offsets[:, 1] * cos
     return Boxes(centers, yaws, extents, kinds)
 
 
