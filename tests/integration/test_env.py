@@ -342,3 +342,71 @@ def test_spaces_come_from_the_experiment_without_starting_a_server():
     assert env.action_space == gym.spaces.Discrete(2)
     assert env._core is None  # nothing launched until the first reset
     env.close()
+
+
+def test_spawn_points_from_config_weather_and_spawn_errors(make_env):
+    probe = make_env(env_config())
+    probe.reset(seed=0)
+    point = probe.core.map.get_spawn_points()[3]
+    loc, rot = point.location, point.rotation
+    six = f"{loc.x},{loc.y},{loc.z + 0.3},{rot.roll},{rot.pitch},{rot.yaw}"
+    # Three numbers: snapped to the nearest lane, heading of the lane (2 m off to the side here).
+    right = point.get_right_vector()
+    three = f"{loc.x + 2.0 * right.x},{loc.y + 2.0 * right.y},{loc.z + 0.5}"
+    probe.close()
+
+    weather = {"cloudiness": 80, "sun_altitude_angle": -10.5}
+    env = make_env(env_config(hero={"spawn_points": [six]}, weather=weather))
+    env.reset(seed=0)
+    hero_tf = env.core.hero.get_transform()
+    assert np.hypot(hero_tf.location.x - loc.x, hero_tf.location.y - loc.y) < 0.1
+    assert abs((hero_tf.rotation.yaw - rot.yaw + 180) % 360 - 180) < 1.0
+    assert env.core.world.get_weather().cloudiness == pytest.approx(80.0)
+    assert env.core.world.get_weather().sun_altitude_angle == pytest.approx(-10.5)
+
+    # Block the only spawn point: the next reset fails with a clear error, not a None hero.
+    hero_bp = env.core.world.get_blueprint_library().find("vehicle.lincoln.mkz_2017")
+    env.core.hero.destroy()
+    env.core.hero = None
+    blocker = env.core.world.spawn_actor(hero_bp, hero_tf)
+    try:
+        with pytest.raises(
+            RuntimeError, match="could not spawn the hero .* at any of 1 spawn points"
+        ):
+            env.reset()
+    finally:
+        blocker.destroy()
+
+    snapped = make_env(env_config(hero={"spawn_points": [three]}))
+    snapped.reset(seed=0)
+    waypoint = snapped.core.map.get_waypoint(snapped.core.hero.get_location())
+    hero_loc, lane_loc = snapped.core.hero.get_location(), waypoint.transform.location
+    assert np.hypot(hero_loc.x - lane_loc.x, hero_loc.y - lane_loc.y) < 0.1
+    yaw_error = (
+        snapped.core.hero.get_transform().rotation.yaw - waypoint.transform.rotation.yaw + 180
+    ) % 360 - 180
+    assert abs(yaw_error) < 1.0
+
+
+def test_unknown_hero_blueprint_is_a_clear_error(make_env):
+    env = make_env(env_config(hero={"blueprint": "vehicle.nope.car"}))
+    with pytest.raises(
+        RuntimeError, match="hero.blueprint: unknown vehicle blueprint 'vehicle.nope.car'"
+    ):
+        env.reset(seed=0)
+
+
+def test_rllib_worker_index_spreads_port_blocks():
+    from ray.rllib.env.env_context import EnvContext
+
+    config = env_config()
+    first = CarlaEnv(EnvContext(config, worker_index=3))
+    second = CarlaEnv(EnvContext(config, worker_index=3))
+    try:
+        assert (first.worker_index, second.worker_index) == (3, 3)
+        # Same runner: distinct sub-indices (vector_index is always 0 on RLlib's new stack).
+        assert second.spread_index == first.spread_index + 1
+        assert first.spread_index >= 3 * 8
+    finally:
+        first.close()
+        second.close()
