@@ -10,7 +10,8 @@ YAML (every key optional except ``type``)::
       mode: rgb               # rgb: the original's picture (H, W, 3); masks: (H, W, layers) 0/1
       layers: [road, lane_markings, route, vehicles, walkers, hero,
                traffic_lights_red, traffic_lights_yellow, traffic_lights_green]
-      record: bev_{episode}.gif   # optional: write each episode's frames (.gif, or .mp4 with imageio-ffmpeg)
+      record: bev_{pid}_{episode}.gif  # optional: each episode's frames (.gif; .mp4 needs
+                                       # imageio-ffmpeg); {episode} counts per process
       record_fps: 20
       cache_dir: /some/dir    # optional: where the static map cache lives
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -85,7 +87,11 @@ class BirdViewSensor(PseudoSensor):
         self._recorder = None
         if attributes.get("record"):
             path = str(attributes["record"]).replace("{episode}", str(next(_EPISODES)))
-            self._recorder = FrameRecorder(path, float(attributes.get("record_fps", 20.0)))
+            path = path.replace("{pid}", str(os.getpid()))  # env runners are processes
+            try:
+                self._recorder = FrameRecorder(path, float(attributes.get("record_fps", 20.0)))
+            except ValueError as error:  # bad suffix, fps, or MP4 without imageio-ffmpeg
+                raise ValueError(f"sensor '{name}': record: {error}") from None
 
     @staticmethod
     def observation_space(attributes: dict) -> gymnasium.spaces.Box:

@@ -137,3 +137,12 @@ def test_default_cache_dir_follows_environment(monkeypatch, tmp_path):
     assert cache.default_cache_dir() == tmp_path / "mine" / "birdview"
     result = load(None)
     assert result.path.parent == tmp_path / "mine" / "birdview" and result.source == "built"
+
+
+def test_unwritable_cache_dir_still_renders_with_a_warning(tmp_path, caplog):
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("occupied")
+    with caplog.at_level(logging.WARNING, logger=cache.__name__):
+        result = load(not_a_dir)
+    assert result.source == "built" and result.static.raster.any()
+    assert "cannot use the bird's-eye view cache" in caplog.text and "writable" in caplog.text

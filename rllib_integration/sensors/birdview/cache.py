@@ -86,13 +86,24 @@ def load_or_build(
     static = _read(path, key)
     source = "disk"
     if static is None:
-        directory.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(path) + ".lock"):
-            static = _read(path, key)  # another worker may have built it while we waited
-            if static is None:
-                static = build()
-                _write(path, key, static)
-                source = "built"
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            with FileLock(str(path) + ".lock"):
+                static = _read(path, key)  # another worker may have built it while we waited
+                if static is None:
+                    static = build()
+                    _write(path, key, static)
+                    source = "built"
+        except OSError as error:  # read-only or full disk: render anyway, just uncached
+            log.warning(
+                "cannot use the bird's-eye view cache in %s (%s); keeping the map in memory "
+                "only (set cache_dir or $%s to a writable folder)",
+                directory,
+                error,
+                CACHE_DIR_ENV,
+            )
+            static = static if static is not None else build()
+            source = "built"
     _MEMORY[memo_key] = static
     while len(_MEMORY) > _MEMORY_ENTRIES:
         _MEMORY.popitem(last=False)
