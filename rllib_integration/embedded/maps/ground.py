@@ -96,6 +96,15 @@ class GroundModel:
 
     # -- queries ---------------------------------------------------------------------------
 
+    @property
+    def flat_height(self) -> float | None:
+        """The one ground height of a flat map (every lane at the same z), else None; lets a
+        caller skip per-tick height queries."""
+        z = np.concatenate([self._segments.start[:, 2], self._segments.end[:, 2]])
+        if len(z) == 0:
+            return 0.0
+        return float(z[0]) if float(np.ptp(z)) <= 1e-3 else None
+
     def surface(self, x, y) -> np.ndarray:
         """uint8 surface class at each point (0 terrain/outside, 1 road, 2 sidewalk,
         3 shoulder/parking, 4 white marking, 5 yellow marking)."""

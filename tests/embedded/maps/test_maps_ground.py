@@ -154,3 +154,12 @@ def test_queries_are_vectorised_and_accept_any_shape():
     assert ground.speed_limit(x, x).shape == (3, 4)
     assert ground.height(np.array([np.nan]), np.array([0.0])).shape == (1,)
     assert ground_model("Loop01", builtin_xodr("Loop01")) is ground  # cached by content
+
+
+def test_flat_height_only_for_flat_maps():
+    assert ground_model("Loop01", builtin_xodr("Loop01")).flat_height == 0.0
+    hilly = ground_model("Highway01", builtin_xodr("Highway01"))
+    assert hilly.flat_height is None
+    # The hill: the first 380 m of the south straight (CARLA y = +250) rise 8 m and fall again.
+    h = hilly.height(np.array([-50.0, 0.0, 190.0, 380.0]), np.full(4, 250.0 + 1.75))
+    assert h == pytest.approx([0.0, 0.0, 8.0, 0.0], abs=0.02)
