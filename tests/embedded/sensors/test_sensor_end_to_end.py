@@ -10,7 +10,10 @@ from tests.embedded.helpers import assert_no_unknown_rpc, run_on_server
 # Client code shared by the checks: a hero on the road, a parked car 15 m ahead, one sensor of
 # every type on the hero, all with sensor_tick 0, collected per frame in synchronous mode.
 SETUP = """
-import numpy as np, queue
+import gc, numpy as np, queue
+# The client aborts if the garbage collector runs in one of its streaming threads and finalises
+# a carla object there; collect only explicitly, in the main thread.
+gc.disable()
 wp = carla_map.get_waypoint(spawn_points[0].location)
 hero = world.spawn_actor(library.find("vehicle.tesla.model3"), wp.transform)
 ahead_tf = wp.next(15.0)[0].transform
@@ -70,12 +73,12 @@ def tick():
     out = {name: collect(frame, name) for name in queues}
     return frame, out
 
-def warm_up():
+def warm_up(also=lambda: True):
     # a sensor's stream subscription completes asynchronously after listen(): tick until every
     # sensor has delivered, then start counting from a clean slate
     for _ in range(20):
         world.tick()
-        if all(not q.empty() for n, q in queues.items()):
+        if all(not q.empty() for n, q in queues.items()) and also():
             break
     for q in queues.values():
         while not q.empty():
@@ -83,7 +86,6 @@ def warm_up():
 
 def cleanup():
     # drop every sensor-data object before the actors go (the client can abort at exit otherwise)
-    import gc
     for name in list(globals()):
         if type(globals()[name]).__module__ == "carla.libcarla" and name not in (
                 "hero", "parked", "world", "client", "carla_map", "library"):
@@ -96,6 +98,10 @@ def cleanup():
     for s in sensors.values():
         s.stop(); s.destroy()
     hero.destroy(); parked.destroy()
+    gc.collect()
+    # let the client finish closing its stream connections: exiting while a dozen of them are
+    # still shutting down aborts the client ("terminate called without an active exception")
+    import time; time.sleep(0.5)
 """
 
 TYPES_AND_GEOMETRY = (
@@ -255,7 +261,7 @@ slow = world.spawn_actor(bp("sensor.other.gnss", sensor_tick=0.1), carla.Transfo
                          attach_to=hero)
 slow.listen(lambda m: slow_frames.append(m.frame))
 sensors["slow"] = slow
-warm_up()
+warm_up(also=lambda: len(slow_frames) > 0)
 frame, out = tick()
 start = [out["gnss"].latitude, out["gnss"].longitude]
 first_frame = frame
@@ -292,6 +298,6 @@ def test_gnss_follows_the_vehicle_and_imu_feels_the_braking(module_embedded_serv
     for imu_x, along in r["braking"][1:]:
         assert imu_x == pytest.approx(along, abs=0.05)
     # sensor_tick 0.1 at 0.05 s per tick: every other frame
-    assert abs(len(r["slow"]) - r["ticks"] / 2) <= 1, r["slow"]
+    assert abs(len(r["slow"]) - r["ticks"] / 2) <= 1, (r["ticks"], r["slow"])
     assert set(np.diff(r["slow"]).tolist()) == {2}, r["slow"]
     assert_no_unknown_rpc(module_embedded_server)
