@@ -14,6 +14,8 @@ MEMORY_LIMIT_BYTES = 3 * 1024**3
 MAX_ROAD_LENGTH_M = 100_000.0
 MAX_TOTAL_LENGTH_M = 500_000.0  # CARLA's towns have a few tens of km of road
 MAX_COORDINATE_M = 1e6
+MAX_EXTENT_M = 50_000.0  # CARLA's largest town (Town12) is about 10 km across
+MAX_LANE_WIDTH_M = 50.0
 
 
 class Invalid(Exception):
@@ -100,6 +102,15 @@ def check_with_libcarla(name: str, text: str) -> dict[str, int]:
         raise Invalid(
             f"{bad} of {len(waypoints)} waypoints have non-finite positions "
             "(geometry libcarla cannot evaluate, e.g. a <spiral> of constant curvature)"
+        )
+    xs = [wp.transform.location.x for wp in waypoints]
+    ys = [wp.transform.location.y for wp in waypoints]
+    extent = max(max(xs) - min(xs), max(ys) - min(ys))
+    widest = max(wp.lane_width for wp in waypoints)
+    if extent > MAX_EXTENT_M or widest > MAX_LANE_WIDTH_M:
+        raise Invalid(
+            f"its roads span {extent / 1000:.1f} km with lanes up to {widest:.0f} m wide "
+            f"(limits {MAX_EXTENT_M / 1000:.0f} km and {MAX_LANE_WIDTH_M:.0f} m)"
         )
     return {
         "waypoints": len(waypoints),

@@ -15,6 +15,7 @@ All queries take arrays of world x, y (CARLA coordinates, metres) and are vector
 
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass
 
@@ -40,6 +41,8 @@ _ROADLIKE_OTHER = {"Biking", "Bidirectional", "Tram", "Rail", "RoadWorks", "Rest
 _PAINT_SOLID = {"Solid", "SolidSolid", "SolidBroken", "BrokenSolid"}  # too close to split at 0.25 m
 _PAINT_BROKEN = {"Broken", "BrokenBroken"}
 DASH_M, GAP_M = 3.0, 6.0  # broken-line rhythm (CARLA's towns look like this)
+MAX_SURFACE_PIXELS = 64_000_000  # uint8: 64 MB at most (Town04 at 0.25 m: 14 M)
+MAX_INDEX_PIXELS = 16_000_000  # int32, two levels: 128 MB at most (Town04 at 0.5 m: 3.5 M)
 SPAWN_Z_OFFSET = 0.5  # CARLA's fallback lifts spawn points 50 cm above the lane
 MIN_SPAWN_GAP_M = 2.5  # lanes that fork from one point would otherwise give overlapping spawns
 
@@ -79,11 +82,13 @@ class GroundModel:
         self.xodr_sha1 = geometry.xodr_sha1
         self.geo_reference: tuple[float, float, float] = geometry.geo_reference
         self.bounds: tuple[float, float, float, float] = geometry.bounds
-        self.resolution = resolution
-        self.height_resolution = height_resolution
         xmin, ymin, xmax, ymax = geometry.bounds
         self._origin = np.array([xmin - margin, ymin - margin])
         self._extent = np.array([xmax - xmin + 2 * margin, ymax - ymin + 2 * margin])
+        # Huge maps get coarser rasters instead of unbounded memory (Town04 needs neither).
+        area = float(np.prod(self._extent))
+        self.resolution = max(resolution, math.sqrt(area / MAX_SURFACE_PIXELS))
+        self.height_resolution = max(height_resolution, math.sqrt(area / MAX_INDEX_PIXELS))
         self._lanes = geometry.lanes
         self._spawn_cache: dict[float, list[SpawnPoint]] = {}
         self._surface = self._rasterise_surface(geometry)

@@ -163,3 +163,16 @@ def test_flat_height_only_for_flat_maps():
     # The hill: the first 380 m of the south straight (CARLA y = +250) rise 8 m and fall again.
     h = hilly.height(np.array([-50.0, 0.0, 190.0, 380.0]), np.full(4, 250.0 + 1.75))
     assert h == pytest.approx([0.0, 0.0, 8.0, 0.0], abs=0.02)
+
+
+def test_raster_memory_is_capped_for_huge_maps(monkeypatch):
+    from rllib_integration.embedded.maps import ground as ground_module
+
+    monkeypatch.setattr(ground_module, "MAX_SURFACE_PIXELS", 100_000)
+    monkeypatch.setattr(ground_module, "MAX_INDEX_PIXELS", 50_000)
+    geometry = MapGeometry.from_xodr("Highway01", builtin_xodr("Highway01"))
+    coarse = GroundModel(geometry)
+    assert coarse.resolution > 2.0 and coarse._surface.size <= 110_000
+    assert coarse.height(np.array([190.0]), np.array([251.75])).item() == pytest.approx(
+        8.0, abs=0.1
+    )

@@ -52,6 +52,8 @@ def spiral_loop() -> str:
         ('<!DOCTYPE x [<!ENTITY a "aaaaaaaa">]><OpenDRIVE>&a;</OpenDRIVE>', "DOCTYPE/ENTITY"),
         (builtin_xodr("Loop01").replace('length="', 'length="1e9', 1), "bad length"),
         (builtin_xodr("Loop01").replace('length="', 'length="99999', 1), "outside"),
+        (builtin_xodr("Loop01").replace('a="3.5"', 'a="3500"'), "lanes up to 3500 m wide"),
+        (builtin_xodr("Loop01").replace('x="0.0"', 'x="90000.0"', 1), "span"),
     ],
     ids=[
         "empty",
@@ -62,6 +64,8 @@ def spiral_loop() -> str:
         "xml-bomb",
         "nan-length",
         "huge-road",
+        "huge-lanes",
+        "far-apart",
     ],
 )
 def test_malformed_maps_are_rejected_with_a_reason(xodr, reason):
