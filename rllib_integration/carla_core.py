@@ -25,6 +25,11 @@ from rllib_integration.server import ServerError, SimulatorServer
 logger = logging.getLogger(__name__)
 
 
+# Clients and Traffic Managers of dead servers (see CarlaCore._abandon_traffic_manager).
+_ABANDONED: list[tuple[Any, Any]] = []
+_FOREVER_S = 10.0**7
+
+
 class SimulatorFailure(RuntimeError):
     """The server died, hung or stopped answering; the world must be rebuilt (`recover()`)."""
 
@@ -360,10 +365,28 @@ class CarlaCore:
             with contextlib.suppress(RuntimeError):
                 self._destroy_npcs()
                 self._destroy_hero()
+        had_traffic_manager = self.traffic_manager is not None
+        if had_traffic_manager:
+            self._abandon_traffic_manager()
         self._forget_actors()
-        self.server.restart()
+        self.server.restart(fresh_ports=had_traffic_manager)
         self.restarts += 1
         self._connect()
+
+    def _abandon_traffic_manager(self) -> None:
+        """Park the client-side TM of a dead server for good, without a call that can throw.
+
+        Its worker thread calls the server after each step, and shutting it down wakes it for
+        more calls; a timeout in that thread aborts the whole process. So: make its client's
+        calls wait (practically) forever, switch it to asynchronous mode (so that later world
+        ticks do not wait for its steps), and keep both objects alive for the life of the
+        process. The next TM runs on a fresh port block.
+        """
+        _ABANDONED.append((self.client, self.traffic_manager))
+        with contextlib.suppress(RuntimeError):
+            self.client.set_timeout(_FOREVER_S)
+            self.traffic_manager.set_synchronous_mode(False)
+        self.traffic_manager = None
 
     def _forget_actors(self) -> None:
         with contextlib.suppress(RuntimeError):

@@ -294,8 +294,15 @@ class SimulatorServer:
             release_port_block(self._tm_block)
             self._tm_block = None
 
-    def restart(self) -> None:
-        """Stop and launch again on the same ports; attached servers can only be waited for."""
+    def restart(self, fresh_ports: bool = False) -> None:
+        """Stop and launch again; attached servers can only be waited for.
+
+        fresh_ports: move to a new block (a Traffic Manager abandoned in this process still
+        holds the old block's TM port).
+        """
+        if fresh_ports and self._tm_block is not None:
+            release_port_block(self._tm_block)
+            self._tm_block = None
         if self.kind == "attach":
             self.wait_ready()
             return
@@ -303,6 +310,9 @@ class SimulatorServer:
         process, self.process = self.process, None
         if process is not None:
             _kill_group(process)
+        if fresh_ports and ports is not None:
+            release_port_block(ports)
+            ports = None
         self.ports = ports
         self.start()
 

@@ -259,14 +259,17 @@ def test_single_town_by_name_and_unknown_town_is_clear(make_env):
         bad.reset(seed=0)
 
 
-@pytest.mark.parametrize("signal_name", ["SIGKILL", "SIGSTOP"])
-def test_killed_or_frozen_server_is_restarted_and_the_env_goes_on(signal_name):
+@pytest.mark.parametrize(
+    "signal_name, n_vehicles", [("SIGKILL", 0), ("SIGSTOP", 0), ("SIGKILL", 2), ("SIGSTOP", 2)]
+)
+def test_killed_or_frozen_server_is_restarted_and_the_env_goes_on(signal_name, n_vehicles):
     command = [
         sys.executable,
         "-m",
         "tests.integration.scenarios",
         "server_survives_signal",
         signal_name,
+        str(n_vehicles),
     ]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr[-3000:]
