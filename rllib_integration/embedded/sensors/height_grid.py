@@ -10,6 +10,7 @@ upper one only when it starts above it (a camera under a bridge sees the road it
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
 import weakref
@@ -22,6 +23,7 @@ MAX_CELLS = 4_000_000  # caps memory (16 MB) and build time for large towns
 MIN_RESOLUTION = 0.5  # metres per cell
 MARGIN = 50.0  # metres sampled beyond the map's bounds (the terrain around it)
 FLAT_TOLERANCE = 1e-3  # metres
+MAX_MARCH_SLOPE = 0.15  # cap on the grade below which rays are marched on hilly maps
 
 
 LEVEL_TOLERANCE = 0.5  # metres: an origin this far below the upper level still counts as on it
@@ -34,6 +36,8 @@ class HeightGrid:
     heights: np.ndarray  # (rows = y, cols = x) float32, the upper level
     flat_height: float | None  # set when the whole grid is one level
     lower: np.ndarray | None = None  # the lower level where roads overlap (None: one level)
+    max_slope: float = 0.0  # typical steepest grade (rise/run) of the map, for ray marching
+    max_height: float = math.inf  # highest ground: rays above it going up meet nothing
 
     @classmethod
     def sample(cls, ground: Any, bounds: tuple[float, float, float, float]) -> HeightGrid:
@@ -51,7 +55,24 @@ class HeightGrid:
         lower = _sample(ground, xs, ys, -1e9)
         if np.allclose(lower, upper, atol=FLAT_TOLERANCE):
             lower = None
-        return cls((float(xmin), float(ymin)), resolution, upper, None, lower)
+        grid = cls((float(xmin), float(ymin)), resolution, upper, None, lower)
+        return dataclasses.replace(
+            grid, max_slope=grid.road_grade(ground), max_height=float(upper.max())
+        )
+
+    def road_grade(self, ground: Any) -> float:
+        """The steep end (99th percentile) of the road's grade, sampled at the spawn points
+        (the grid's own extremes are the cliffs at the edges of overpasses)."""
+        gy, gx = np.gradient(self.lower if self.lower is not None else self.heights)
+        slope = np.hypot(gx, gy) / self.resolution
+        points = [p.location for p in getattr(ground, "spawn_points", lambda: [])()]
+        if points:
+            xy = np.asarray(points, dtype=np.float64)[:, :2]
+            rows, cols = slope.shape
+            c = np.clip(((xy[:, 0] - self.origin[0]) / self.resolution).astype(int), 0, cols - 1)
+            r = np.clip(((xy[:, 1] - self.origin[1]) / self.resolution).astype(int), 0, rows - 1)
+            slope = slope[r, c]
+        return float(np.clip(np.percentile(slope, 99), 0.02, MAX_MARCH_SLOPE))
 
     def height(self, x: np.ndarray, y: np.ndarray, z: float | None = None) -> np.ndarray:
         """Bilinear ground height at each point (clamped to the grid's edge outside it).

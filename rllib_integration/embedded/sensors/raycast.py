@@ -177,6 +177,65 @@ def intersect_ground(
                 break
     ok = (t_b > 0) & (t_b <= t_max)
     t[down[ok]] = t_b[ok]
+    if grid is not None and grid.flat_height is None and grid.max_slope > 0:
+        # near-horizontal rays can meet a hill ahead, even going up: march and bracket them
+        horizontal = np.hypot(dirs[:, 0], dirs[:, 1])
+        near = np.flatnonzero(np.abs(dirs[:, 2]) < grid.max_slope * horizontal)
+        if len(near):
+            t[near] = march_to_ground(origin, dirs[near], heights, t_max, grid.max_height)
+    return t
+
+
+MARCH_STEPS = 12  # geometric samples along a ray, from t_max / 1000 to t_max
+MARCH_REFINEMENTS = 3  # regula falsi steps inside the first bracket
+
+
+def march_to_ground(
+    origin: np.ndarray,
+    dirs: np.ndarray,
+    heights: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    t_max: float,
+    max_height: float = np.inf,
+) -> np.ndarray:
+    """First crossing of each ray below the ground (inf if none within t_max).
+
+    Samples the gap g(t) = ray z - ground z at geometrically spaced t, brackets the first sign
+    change from above to below, then refines it by regula falsi.
+    """
+    ox, oy, oz = (float(v) for v in origin)
+
+    def gap(tt: np.ndarray, d: np.ndarray) -> np.ndarray:
+        h = np.asarray(heights(ox + tt * d[:, 0], oy + tt * d[:, 1]), dtype=np.float32)
+        return np.float32(oz) + tt * d[:, 2] - h
+
+    n = len(dirs)
+    lo, hi = np.zeros(n, np.float32), np.full(n, np.inf, np.float32)
+    g_lo = gap(np.zeros(n, np.float32), dirs)
+    g_hi = np.zeros(n, np.float32)
+    pending = np.flatnonzero(g_lo >= 0)  # rays that start above the ground
+    for tk in np.geomspace(t_max / 1000.0, t_max, MARCH_STEPS).astype(np.float32):
+        if len(pending) == 0:
+            break
+        g = gap(np.full(len(pending), tk), dirs[pending])
+        crossed = g < 0
+        done, going = pending[crossed], pending[~crossed]
+        hi[done], g_hi[done] = tk, g[crossed]
+        lo[going], g_lo[going] = tk, g[~crossed]
+        # rays already above the highest ground and not descending can never meet it
+        climbing_clear = (oz + tk * dirs[going, 2] > max_height) & (dirs[going, 2] >= 0)
+        pending = going[~climbing_clear]
+    found = np.flatnonzero(np.isfinite(hi))
+    t = np.full(n, np.inf, np.float32)
+    if len(found) == 0:
+        return t
+    a, b, ga, gb = lo[found], hi[found], g_lo[found], g_hi[found]
+    for _ in range(MARCH_REFINEMENTS):
+        c = (a - ga * (b - a) / (gb - ga)).astype(np.float32)
+        gc = gap(c, dirs[found])
+        above = gc >= 0
+        a, ga = np.where(above, c, a), np.where(above, gc, ga)
+        b, gb = np.where(above, b, c), np.where(above, gb, gc)
+    t[found] = a - ga * (b - a) / (gb - ga)
     return t
 
 

@@ -163,3 +163,16 @@ def test_large_maps_build_their_height_grid_in_the_background():
     x = np.array([0.0, 0.0, 50.0])
     np.testing.assert_allclose(grid.height(x, np.zeros(3), z=np.float32(1.5)), [0, 0, 0])
     np.testing.assert_allclose(grid.height(x, np.zeros(3), z=np.float32(7.0)), [6, 6, 0])
+
+
+def test_rays_climbing_a_hill_meet_it():
+    from tests.embedded.sensors.conftest import SlopedGround
+
+    ground = SlopedGround(slope=0.08)  # an 8 % climb along +x
+    angles = np.radians([3.0, 1.0, 0.0, -1.0, 10.0])  # the last one is steeper than the hill
+    dirs = np.c_[np.cos(angles), np.zeros(5), np.sin(angles)]
+    hits = cast_rays(np.array([0.0, 0.0, 1.5]), dirs, _car_boxes([]), ground, 500.0)
+    # 1.5 + t dz = 0.08 t dx
+    expected = 1.5 / (0.08 * dirs[:, 0] - dirs[:, 2])
+    np.testing.assert_allclose(hits.t[:4], expected[:4], rtol=1e-3)
+    assert hits.box[4] == HIT_NOTHING
