@@ -19,8 +19,7 @@ from rllib_integration.embedded.sensors.geometry import rotation_matrices
 from rllib_integration.embedded.sensors.height_grid import height_grid
 
 # CARLA CityObjectLabel values the ray sensors produce for the static world.
-LABEL_NONE, LABEL_ROADS, LABEL_SIDEWALKS, LABEL_TERRAIN, LABEL_SKY = 0, 1, 2, 10, 11
-LABEL_ROADLINES, LABEL_GROUND = 24, 25
+LABEL_ROADS, LABEL_SIDEWALKS, LABEL_TERRAIN, LABEL_SKY, LABEL_ROADLINES = 1, 2, 10, 11, 24
 
 # GroundModel.surface codes -> CityObjectLabel: 0 terrain, 1 road, 2 sidewalk,
 # 3 shoulder/parking (drivable, tagged as road), 4 white marking, 5 yellow marking.
@@ -42,7 +41,9 @@ HIT_NOTHING = -2  # RayHits.box value for a ray that hit nothing within range
 class Ground(Protocol):
     """What the ray caster needs from the map's GroundModel (embedded/maps)."""
 
-    def height(self, x: np.ndarray, y: np.ndarray) -> np.ndarray: ...
+    def height(self, x: np.ndarray, y: np.ndarray, z: np.ndarray | None = None) -> np.ndarray:
+        """Ground z under each point; with z, the overlapping level closest to it."""
+        ...
 
     def surface(self, x: np.ndarray, y: np.ndarray) -> np.ndarray: ...
 
@@ -140,10 +141,11 @@ def intersect_ground(
     """(M,) float32 ray parameter where each ray meets the ground, inf if not within t_max.
 
     Heights come from the map's cached HeightGrid when it has one; flat maps are one plane
-    (exact). Otherwise the gap g(t) = ray z - ground z is driven to zero by the secant method,
-    starting from t = 0 and the plane through the ground under the origin: exact after one step
-    on uniform slopes, and converging quickly on the gentle curvature of roads. Only rays that
-    point downwards are cast (a ray climbing a steeper hill is not seen to hit it).
+    (exact). Otherwise, for rays pointing down, the gap g(t) = ray z - ground z is driven to zero
+    by the secant method, starting from t = 0 and the plane through the ground under the origin:
+    exact after one step on uniform slopes, and converging quickly on the gentle curvature of
+    roads. Rays closer to horizontal than the map's road grade (which may meet a hill ahead, even
+    going up) are marched and bracketed instead.
     """
     t = np.full(len(dirs), np.inf, np.float32)
     if ground is None:

@@ -101,3 +101,14 @@ def test_camera_rotation_and_attachment_transform(make_scene, make_pose):
 def test_bad_camera_attributes_raise_one_clear_error(attributes):
     with pytest.raises(SensorAttributeError, match="image_size|fov|sensor_tick"):
         CameraSensor.from_attributes("rgb", attributes)
+
+
+def test_sensors_work_without_a_map(make_scene, make_pose):
+    from rllib_integration.embedded.scene import Scene
+
+    scene = Scene.empty(ground=None)
+    for blueprint in ("sensor.camera.depth", "sensor.lidar.ray_cast", "sensor.other.gnss"):
+        sensor = make_sensor(blueprint, {"image_size_x": "8", "image_size_y": "6"})
+        assert sensor.measure(scene, make_pose(location=(1.0, 2.0, 3.0))) is not None
+    depth = decode_depth(CameraSensor("depth", 8, 6, 90.0).image(scene, make_pose()))
+    assert (depth > 999.0).all()  # only sky
