@@ -21,7 +21,7 @@ from pathlib import Path
 from rllib_integration.map_geometry import xodr_sha1
 
 MAX_XODR_BYTES = 64 * 1024 * 1024  # CARLA's biggest town (Town05) is under 3 MB
-DEFAULT_TIMEOUT_S = 60.0
+DEFAULT_TIMEOUT_S = 30.0  # Town05 validates in 0.3 s; a hostile hang costs at most this
 
 
 class MapError(ValueError):

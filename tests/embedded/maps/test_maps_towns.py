@@ -126,3 +126,18 @@ def test_path_joins_poses_exactly():
     assert math.cos(pose.heading - end.heading) == pytest.approx(1.0)
     with pytest.raises(ValueError):
         path(Pose(0, 0, 0), Pose(0, 10, math.pi))  # U-turn
+
+
+@pytest.mark.parametrize("name", sorted(BUILTIN_TOWNS))
+def test_spawn_points_sit_on_driving_lanes_outside_junctions(name):
+    carla_map, ground = town_map(name), ground_model(name, builtin_xodr(name))
+    points = ground.spawn_points()
+    assert len(points) >= 60  # room for a few dozen NPCs
+    xy = np.array([p.location[:2] for p in points])
+    assert np.isin(ground.surface(xy[:, 0], xy[:, 1]), (1, 4, 5)).all()
+    for point in points:
+        location = carla.Location(*point.location)
+        wp = carla_map.get_waypoint(location, project_to_road=False)
+        assert wp is not None and not wp.is_junction and wp.lane_type == carla.LaneType.Driving
+        assert location.z - wp.transform.location.z == pytest.approx(0.5, abs=0.05)
+        assert math.cos(math.radians(point.rotation[1] - wp.transform.rotation.yaw)) > 0.98
