@@ -7,17 +7,29 @@ YAML (every key optional except ``type``)::
       size: 192               # output is size x size pixels
       radius: 19.2            # half the view's width in metres ... or pixels_per_meter: 5
       offset: 9.6             # metres from the hero forward to the image centre (radius/2)
-      mode: rgb               # rgb: the original's picture (H, W, 3); masks: (H, W, layers) 0/1
+      mode: rgb               # rgb: the original's picture (H, W, 3) uint8
+                              # masks: (H, W, len(layers)) uint8 of 0/1, channels in `layers` order
       layers: [road, lane_markings, route, vehicles, walkers, hero,
                traffic_lights_red, traffic_lights_yellow, traffic_lights_green]
+      route_width: 2.0        # metres
+      walker_scale: 2.0       # walkers drawn this much larger, as the original did
       record: bev_{pid}_{episode}.gif  # optional: each episode's frames (.gif; .mp4 needs
                                        # imageio-ffmpeg); {episode} counts per process
       record_fps: 20
       cache_dir: /some/dir    # optional: where the static map cache lives
 
+Layers: road, sidewalk, shoulder (with parking), lane_markings, route, vehicles (two-wheelers
+included), two_wheelers, walkers, hero, traffic_lights_red/yellow/green. In rgb mode all are
+drawn by default and `layers` chooses what is drawn; in masks mode the default is the list above.
+The route layer shows what the experiment passes to ``set_route(points)``. Traffic lights are
+discs at the light in rgb (as the original) and the lanes they govern (their trigger volumes) in
+masks. ``BirdViewSensor.observation_space(attributes)`` gives the matching gymnasium space.
+
 It works on any CARLA server: the static layers come from the map's OpenDRIVE (rasterised once
-per town and resolution, cached on disk), the actors from the world snapshot of the same tick.
-The hero's heading points up and the picture is the top view seen from above.
+per town and resolution, cached on disk, see ``birdview/cache.py``), the actors from the world
+snapshot of the same tick. The hero's heading points up and the picture is the top view seen
+from above (CARLA's +y to the right of +x). A frame costs about 0.2 ms to render at 192x192 with
+20 vehicles, 0.4-0.6 ms with the snapshot read (``benchmarks/bird_view.py``).
 """
 
 from __future__ import annotations

@@ -338,3 +338,18 @@ def test_settings_from_yaml_attributes():
     ):
         with pytest.raises(ValueError, match=f"sensor 'bev': .*{message}"):
             BirdViewSettings.from_attributes(bad, "sensor 'bev'")
+
+
+def test_rgb_layers_choose_what_is_drawn():
+    settings = BirdViewSettings(mode="rgb", offset=0.0, layers=("road", "vehicles"))
+    r = BirdViewRenderer(straight_static(), settings)
+    bike = (60.0, -1.75, 0.0, TWO_WHEELER, (1.0, 0.4))
+    image = r.render((50.0, 1.75), 0.0, hero_box(50.0, 1.75, 0.0), actors(bike))
+
+    def at(forward, right):
+        return tuple(image[int(round(95.5 - forward * 5)), int(round(95.5 + right * 5))])
+
+    assert at(0, 0) == palette.ROAD  # no hero layer: the road shows through
+    assert at(-15, 3.0) == palette.BACKGROUND  # no sidewalk layer
+    assert at(-15, -1.75) == palette.ROAD  # no lane markings layer
+    assert at(10, -3.5) == palette.TWO_WHEELER  # a two-wheeler is drawn with 'vehicles'

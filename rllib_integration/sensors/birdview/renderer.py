@@ -193,7 +193,8 @@ class BirdViewRenderer:
             (VEHICLE, "vehicles", palette.VEHICLE),
             (TWO_WHEELER, "two_wheelers", palette.TWO_WHEELER),
         ):
-            if layer in layers:
+            # two-wheelers are vehicles too: drawn (in their own colour) with either layer
+            if layer in layers or (kind == TWO_WHEELER and "vehicles" in layers):
                 _fill(image, polygons[kind], color)
         if "hero" in layers:
             _fill(image, polygons[HERO], palette.HERO)
