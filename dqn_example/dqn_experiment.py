@@ -85,6 +85,8 @@ class DQNExperiment(BaseExperiment):
         "min_fall_height": -0.5,  # z below this: fell off the world, terminated
         "reward": {
             "distance": 1.0,  # per metre driven (planar)
+            # > 0: metres per step are paid only up to this speed (km/h); 0: no cap (original).
+            "distance_max_speed": 0.0,
             "speed_gain": 0.05,  # per km/h gained while below speed_gain_below
             "speed_gain_below": 20.0,  # km/h
             "wrong_way": -0.5,  # per step against the lane direction
@@ -243,7 +245,10 @@ class DQNExperiment(BaseExperiment):
         previous = self._previous
         reward = 0.0
         if previous is not None:
-            reward += weights["distance"] * float(np.linalg.norm(now.location - previous.location))
+            metres = float(np.linalg.norm(now.location - previous.location))
+            if weights["distance_max_speed"] > 0:
+                metres = min(metres, weights["distance_max_speed"] / 3.6 * float(core.timestep))
+            reward += weights["distance"] * metres
             if now.speed < weights["speed_gain_below"]:
                 reward += weights["speed_gain"] * (now.speed - previous.speed)
         if now.off_road:

@@ -66,6 +66,9 @@ out = {}
 env = make(max_time_episode=2.0)
 out["time_limit"] = run(env, 15)          # throttle 0.6 straight for 2 s
 env.close()
+env = make(max_time_episode=2.0, reward={"distance_max_speed": 3.6, "speed_gain": 0.0})
+out["capped"] = run(env, 15)              # the same, paid for at most 3.6 km/h = 0.1 m/step
+env.close()
 env = make(max_time_episode=60.0, max_time_idle=0.5)
 out["idle"] = run(env, 1)                 # brake from rest
 out["off_road"] = run(env, 23)            # full throttle, hard right
@@ -92,6 +95,10 @@ def test_episode_ends_rewards_and_info_on_the_embedded_server(tmp_path):
     assert info["distance"] > 1.0 and info["mean_speed"] > 2.0
     assert info["collisions"] == 0 and info["off_road_time"] == 0.0
     assert 0 < sum(limit["rewards"]) < 0.5 * len(limit["rewards"]) + 5  # distance-sized, no bonus
+
+    capped = out["capped"]["rewards"]
+    assert max(capped) <= 0.1 + 1e-6 and max(limit["rewards"]) > 0.2
+    assert sum(capped) < sum(limit["rewards"])
 
     idle = out["idle"]
     assert (idle["terminated"], idle["truncated"]) == (True, False)
