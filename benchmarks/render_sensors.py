@@ -4,18 +4,29 @@ Prints ms per frame for 84x84 and 320x240 RGB cameras (and the other camera kind
 20 vehicles on the built-in Loop01 map, and ms per sweep (one full rotation) for a 32-channel
 lidar at 100k points/s. A fixed numpy workload is timed first as a baseline for the machine's
 load in this run (the machine is shared), so figures from different runs can be compared.
+With --server it also measures, through the real carla client against the embedded server, the
+wall time of a synchronous tick with each sensor attached to a hero among 20 parked vehicles
+(rendering + serialising + streaming + the client's decoding), against a tick with no sensor.
 
-    .venv/bin/python benchmarks/render_sensors.py [--repeats 50]
+    .venv/bin/python benchmarks/render_sensors.py [--repeats 50] [--server] [--ticks 200]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import queue
+import random
+import signal
+import socket
+import subprocess
 import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
@@ -80,9 +91,112 @@ def baseline(repeats: int) -> float:
     return ms_per_call(lambda: np.exp(-data).sum(), repeats)
 
 
+def free_port_block(size: int = 3) -> int:
+    for _ in range(200):
+        base = random.randrange(20000, 60000)
+        try:
+            for i in range(size):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", base + i))
+            return base
+        except OSError:
+            continue
+    raise RuntimeError("no free block of ports")
+
+
+@contextlib.contextmanager
+def embedded_server(map_name: str = "Loop01"):
+    """The embedded server in its own process group, stopped (by that group) on exit."""
+    port = free_port_block()
+    cmd = [sys.executable, "-m", "rllib_integration.embedded", f"-carla-rpc-port={port}"]
+    cmd += ["--host", "127.0.0.1", "--map", map_name]
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        line = proc.stdout.readline()
+        if "ready" not in line:
+            raise RuntimeError(f"server did not start: {line}")
+        yield port
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+SERVER_SENSORS = {
+    "no sensor": None,
+    "rgb 84x84": ("sensor.camera.rgb", {"image_size_x": "84", "image_size_y": "84"}),
+    "rgb 320x240": ("sensor.camera.rgb", {"image_size_x": "320", "image_size_y": "240"}),
+    "lidar 32 ch 100k pts/s": (
+        "sensor.lidar.ray_cast",
+        {"channels": "32", "points_per_second": "100000", "range": "100"},
+    ),
+}
+
+
+def server_ticks(ticks: int) -> None:
+    """ms per synchronous tick through the real client, per sensor, 20 parked vehicles around."""
+    import carla
+
+    with embedded_server() as port:
+        client = carla.Client("127.0.0.1", port)
+        client.set_timeout(20.0)
+        world = client.get_world()
+        settings = world.get_settings()
+        settings.synchronous_mode, settings.fixed_delta_seconds = True, 0.05
+        world.apply_settings(settings)
+        library = world.get_blueprint_library()
+        carla_map = world.get_map()
+        start = carla_map.get_waypoint(carla_map.get_spawn_points()[0].location)
+        hero = world.spawn_actor(library.find("vehicle.tesla.model3"), start.transform)
+        parked = []
+        for i in range(20):  # alternating lanes, every 6 m ahead
+            wp = start.next(10.0 + 6.0 * i)[0]
+            lane = wp.get_left_lane() if i % 2 and wp.get_left_lane() else wp
+            tf = lane.transform
+            tf.location.z += 0.2
+            parked.append(world.spawn_actor(library.find("vehicle.audi.a2"), tf))
+        mount = carla.Transform(carla.Location(x=1.5, z=2.4), carla.Rotation(pitch=-10))
+        results = {}
+        for name, spec in SERVER_SENSORS.items():
+            sensor, data = None, queue.Queue()
+            if spec is not None:
+                bp = library.find(spec[0])
+                for key, value in spec[1].items():
+                    bp.set_attribute(key, value)
+                sensor = world.spawn_actor(bp, mount, attach_to=hero)
+                sensor.listen(data.put)
+            for _ in range(20):  # warm up (and let the stream subscribe)
+                world.tick()
+            times = []
+            for _ in range(ticks):
+                t0 = time.perf_counter()
+                frame = world.tick()
+                while sensor is not None:
+                    if data.get(timeout=10.0).frame >= frame:
+                        break
+                times.append(time.perf_counter() - t0)
+            if sensor is not None:
+                sensor.stop()
+                sensor.destroy()
+            results[name] = float(np.median(times) * 1000.0)
+            extra = "" if spec is None else f" (+{results[name] - results['no sensor']:.2f})"
+            print(f"server tick with {name:24s}: {results[name]:6.2f} ms{extra}", flush=True)
+        for actor in [*parked, hero]:
+            actor.destroy()
+        time.sleep(0.5)  # let the client close its streams before it is torn down
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=50)
+    parser.add_argument("--server", action="store_true", help="also time ticks via the client")
+    parser.add_argument("--ticks", type=int, default=200)
     args = parser.parse_args()
 
     ground = GroundModel.from_xodr("Loop01", builtin_xodr("Loop01"))
@@ -124,6 +238,8 @@ def main() -> None:
         f"lidar 32 ch, 100k pts/s, 10 Hz: {ms:6.2f} ms/sweep ({ticks_per_sweep} ticks of "
         f"{scene.delta_seconds * 1000:.0f} ms; {len(points)} hits of {5000} rays in the last tick)"
     )
+    if args.server:
+        server_ticks(args.ticks)
 
 
 if __name__ == "__main__":
