@@ -3,17 +3,59 @@ frame matching, resets reusing the static map, and episode recordings."""
 
 from __future__ import annotations
 
+import carla
+import gymnasium as gym
 import imageio.v3 as iio
 import numpy as np
 import pytest
 
+from rllib_integration.base_experiment import BaseExperiment
 from rllib_integration.carla_env import CarlaEnv
 from rllib_integration.sensors.bird_view import BirdViewSensor
 from rllib_integration.sensors.birdview import palette
-from tests.integration.scenarios import env_config
 from tests.sensors.birdview_helpers import centroid
 
-pytest.importorskip("carla")
+
+class BirdViewDrive(BaseExperiment):
+    """Observation = the bird's-eye view named `bev`; actions = throttle levels."""
+
+    DEFAULT_CONFIG = {"max_steps": 100}
+
+    def reset(self) -> None:
+        self.steps = 0
+
+    def get_action_space(self) -> gym.Space:
+        return gym.spaces.Discrete(2)
+
+    def get_observation_space(self) -> gym.Space:
+        return BirdViewSensor.observation_space(self.config["hero"]["sensors"]["bev"])
+
+    def get_actions(self) -> list[float]:
+        return [0.0, 1.0]
+
+    def compute_action(self, action) -> carla.VehicleControl:
+        self.steps += 1
+        return carla.VehicleControl(throttle=float(action))
+
+    def get_observation(self, sensor_data):
+        self.last_sensor_data = sensor_data
+        return sensor_data["bev"][1], {}
+
+    def get_done_status(self, observation, core):
+        return False, self.steps >= self.config["max_steps"]
+
+    def compute_reward(self, observation, core) -> float:
+        return 0.0
+
+
+def env_config(bev: dict) -> dict:
+    return {
+        "carla": {"server": "embedded", "timeout": 10.0, "sensor_timeout": 10.0},
+        "experiment": {
+            "type": f"{__name__}:BirdViewDrive",
+            "hero": {"sensors": {"bev": bev}},
+        },
+    }
 
 
 @pytest.fixture
@@ -39,14 +81,16 @@ def test_birdview_in_carla_env_every_step_reused_across_resets_and_recorded(tmp_
         "record": str(tmp_path / "videos" / "bev_{episode}.gif"),
         "record_fps": 10,
     }
-    env = env_factory(env_config(max_steps=100, hero={"sensors": {"bev": bev}}))
-    env.reset(seed=0)
+    env = env_factory(env_config(bev))
+    observation, _ = env.reset(seed=0)
+    assert env.observation_space.contains(observation)
     sensor = env.core.sensor_interface.sensors["bev"]
     assert isinstance(sensor, BirdViewSensor) and sensor.cache.source == "built"
     assert BirdViewSensor.observation_space(bev).shape == (192, 192, 4)
     for _ in range(8):
-        env.step(2)  # full throttle
+        observation, *_ = env.step(1)  # full throttle
         frame, image = env.experiment.last_sensor_data["bev"]
+        assert np.array_equal(observation, image) and env.observation_space.contains(observation)
         assert frame == env.core.frame == env.core.world.get_snapshot().frame
         assert image.shape == (192, 192, 4) and image.dtype == np.uint8
         assert set(np.unique(image)) <= {0, 1}
