@@ -46,12 +46,13 @@ def free_port_block(size: int) -> int:
 
 
 @contextlib.contextmanager
-def embedded_server(map_name: str, profile_path: str | None):
+def embedded_server(map_name: str, profile_path: str | None, extra: list[str]):
     port = free_port_block(3)
     cmd = [sys.executable, "-m", "rllib_integration.embedded", f"-carla-rpc-port={port}"]
     cmd += ["--map", map_name, "--log-level", "WARNING"]
     if profile_path:
         cmd += ["--profile", profile_path]
+    cmd += extra
     proc = subprocess.Popen(
         cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True, start_new_session=True
     )
@@ -103,7 +104,8 @@ def run(args: argparse.Namespace) -> None:
     import carla
 
     prof = tempfile.NamedTemporaryFile(suffix=".prof", delete=False).name if args.profile else None
-    with embedded_server(args.map, prof) as (port, server):
+    extra = ["--no-tm-gate"] if args.no_tm_gate else []
+    with embedded_server(args.map, prof, extra) as (port, server):
         client = carla.Client("127.0.0.1", port)
         client.set_timeout(20.0)
         world = client.get_world()
@@ -156,6 +158,7 @@ def main() -> None:
     parser.add_argument("--vehicles", type=int, default=50)
     parser.add_argument("--map", default="Loop01")
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--no-tm-gate", action="store_true", help="server flag, for comparison")
     run(parser.parse_args())
 
 

@@ -17,6 +17,7 @@ from rllib_integration.embedded.blueprints import default_library
 from rllib_integration.embedded.protocol.handlers import RpcApi
 from rllib_integration.embedded.protocol.rpc_server import Dispatcher, RpcProtocol
 from rllib_integration.embedded.protocol.stream_server import StreamHub, StreamProtocol
+from rllib_integration.embedded.protocol.tm_gate import TickGate
 from rllib_integration.embedded.world import EPISODE_STREAM_ID, World
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,7 @@ class ServerConfig:
     map: str = "Loop01"
     map_dir: str | None = None
     seed: int = 0
+    tm_gate: bool = True  # see protocol/tm_gate.py
 
 
 class EmbeddedServer:
@@ -39,11 +41,20 @@ class EmbeddedServer:
         self.hub = StreamHub()
         initial_map = self.load_map(config.map)
         self.world = World(default_library(), initial_map, self.hub, self.stream_port, config.seed)
-        self.api = RpcApi(self.world, self.load_map, self.available_maps, self.world.tick)
+        self.gate = TickGate(self._tm_gate_active)
+        self.api = RpcApi(self.world, self.load_map, self.available_maps, self._tick)
         self.dispatcher = Dispatcher(self.api.handlers())
         self.hub.on_subscribe = self._on_subscribe
         self.hub.valid_stream = self._valid_stream
         self._stopping: asyncio.Event | None = None
+
+    def _tick(self) -> int:
+        frame = self.world.tick()
+        self.gate.after_tick()
+        return frame
+
+    def _tm_gate_active(self) -> bool:
+        return self.world.settings.synchronous_mode and bool(self.api.traffic_managers)
 
     def load_map(self, spec: str):
         return map_source.load_map(spec, self.config.map_dir)
@@ -77,7 +88,10 @@ class EmbeddedServer:
         self._stopping = asyncio.Event()
         host = self.config.host
         rpc = await loop.create_server(
-            lambda: RpcProtocol(self.dispatcher), host, self.config.rpc_port, reuse_address=True
+            lambda: RpcProtocol(self.dispatcher, self.gate if self.config.tm_gate else None),
+            host,
+            self.config.rpc_port,
+            reuse_address=True,
         )
         stream = await loop.create_server(
             lambda: StreamProtocol(self.hub), host, self.stream_port, reuse_address=True

@@ -67,6 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--profile", default=None, help="write cProfile stats of the server here on exit"
     )
+    p.add_argument(
+        "--no-tm-gate",
+        action="store_true",
+        help="do not shield the client Traffic Manager's lost wake-up (protocol/tm_gate.py)",
+    )
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return p
 
@@ -91,7 +96,13 @@ def main(argv: list[str] | None = None) -> int:
         print("error: the streaming port must differ from the RPC port", file=sys.stderr)
         return 2
     config = ServerConfig(
-        args.host, args.rpc_port, args.stream_port, args.map, args.map_dir, args.seed
+        args.host,
+        args.rpc_port,
+        args.stream_port,
+        args.map,
+        args.map_dir,
+        args.seed,
+        tm_gate=not args.no_tm_gate,
     )
     try:
         server = EmbeddedServer(config)

@@ -69,6 +69,7 @@ class Body:
     constant_velocity: tuple[float, float, float] | None = None
     target_velocity: tuple[float, float, float] | None = None  # one-shot set_target_velocity
     ground_key: tuple[float, float, float] | None = None  # (x, y, yaw) of the last ground query
+    ground_offset: float = 0.0  # origin height above the ground (walkers: their centre, as CARLA)
 
 
 @dataclass
@@ -195,9 +196,10 @@ def follow_ground(
         return
     if flat_height is not None:
         for b in bodies:
-            if b.simulate_physics and b.enable_gravity and b.z != flat_height:
-                b.velocity = (b.velocity[0], b.velocity[1], (flat_height - b.z) / dt)
-                b.z, b.pitch = flat_height, 0.0
+            target = flat_height + b.ground_offset
+            if b.simulate_physics and b.enable_gravity and b.z != target:
+                b.velocity = (b.velocity[0], b.velocity[1], (target - b.z) / dt)
+                b.z, b.pitch = target, 0.0
             elif b.velocity[2] != 0.0:
                 b.velocity = (b.velocity[0], b.velocity[1], 0.0)
         return
@@ -218,11 +220,12 @@ def follow_ground(
         c, s = math.cos(math.radians(b.yaw)), math.sin(math.radians(b.yaw))
         xs[3 * i : 3 * i + 3] = (b.x, b.x + c * half, b.x - c * half)
         ys[3 * i : 3 * i + 3] = (b.y, b.y + s * half, b.y - s * half)
-    zs = np.repeat([b.z for b, _ in moved], 3)
+    zs = np.repeat([b.z - b.ground_offset for b, _ in moved], 3)
     heights = np.asarray(ground.height(xs, ys, zs), dtype=np.float64).reshape(n, 3)
     for (b, half), (h, front, rear) in zip(moved, heights.tolist(), strict=True):
         if half > 0.0:
             b.pitch = math.degrees(math.atan2(front - rear, 2.0 * half))
+        h += b.ground_offset
         vz = (h - b.z) / dt if dt > 0 else 0.0
         b.z = h
         b.velocity = (b.velocity[0], b.velocity[1], vz)

@@ -249,7 +249,12 @@ class World:
         if kind in ("vehicle", "walker") and not parent_id:
             self._check_free(body)
             if self.map is not None and self.map.ground is not None:
-                body.z = float(self.map.ground.height(np.array([body.x]), np.array([body.y]))[0])
+                if kind == "walker":
+                    body.ground_offset = bp.extent[2]
+                ground_z = self.map.ground.height(
+                    np.array([body.x]), np.array([body.y]), np.array([body.z])
+                )
+                body.z = float(ground_z[0]) + body.ground_offset
         if kind in ("sensor", "controller") or parent_id:
             body.simulate_physics = False
         actor = self._add_actor(bp, values, kind, body)

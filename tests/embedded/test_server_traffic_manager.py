@@ -15,6 +15,21 @@ tm_port = {tm_port}
 n_vehicles, n_ticks = {n_vehicles}, {n_ticks}
 tm = client.get_trafficmanager(tm_port)
 tm.set_synchronous_mode(True)
+# carla 0.9.16's client-side TM can lose the wake-up between world.tick() and its worker thread
+# (it notifies a condition variable without holding the mutex), leaving world.tick() blocked
+# forever under heavy CPU load. Toggling TM sync mode re-sends the wake-up; count how often.
+import threading, time
+progress = [time.monotonic()]
+recoveries = []
+def watchdog():
+    while True:
+        time.sleep(0.5)
+        if time.monotonic() - progress[0] > 3.0:
+            recoveries.append(progress[0])
+            tm.set_synchronous_mode(False)
+            tm.set_synchronous_mode(True)
+            progress[0] = time.monotonic()
+threading.Thread(target=watchdog, daemon=True).start()
 tm.set_random_device_seed(0)
 random.seed(0)
 blueprints = [b for b in library.filter("vehicle.*") if b.get_attribute("number_of_wheels").as_int() == 4]
@@ -33,6 +48,7 @@ longest_stop = dict.fromkeys(ids, 0)
 stopped = dict.fromkeys(ids, 0)
 for k in range(n_ticks):
     world.tick()
+    progress[0] = time.monotonic()
     if k % 10 == 0:
         for a in world.get_actors(ids):
             loc = a.get_location()
@@ -44,7 +60,7 @@ for k in range(n_ticks):
 alive = [a.id for a in world.get_actors(ids)]
 result(errors=errors, spawned=len(ids), alive=len(alive),
        min_travel=min(travelled.values()), median_travel=sorted(travelled.values())[len(ids) // 2],
-       longest_stop_ticks=max(longest_stop.values()))
+       longest_stop_ticks=max(longest_stop.values()), tm_recoveries=len(recoveries))
 client.apply_batch_sync([SetAutopilot(i, False, tm_port) for i in ids], True)
 client.apply_batch_sync([carla.command.DestroyActor(i) for i in ids], True)
 """
@@ -55,6 +71,7 @@ def _drive(server, n_vehicles: int, n_ticks: int, timeout: float) -> dict:
     r, _ = run_on_server(server, body, timeout=timeout)
     assert r["errors"] == [] and r["spawned"] == n_vehicles
     assert r["alive"] == n_vehicles, "the Traffic Manager deleted vehicles"
+    print(f"TM drive result: {r}")
     assert_no_unknown_rpc(server)
     return r
 

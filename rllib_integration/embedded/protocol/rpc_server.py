@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import msgpack
 
 from rllib_integration.embedded.protocol import codec
+from rllib_integration.embedded.protocol.tm_gate import TickGate, is_tm_control_batch
 
 log = logging.getLogger(__name__)
 
@@ -88,12 +89,14 @@ class ProtocolError(Exception):
 
 
 class RpcProtocol(asyncio.Protocol):
-    def __init__(self, dispatcher: Dispatcher) -> None:
+    def __init__(self, dispatcher: Dispatcher, gate: TickGate | None = None) -> None:
         self.dispatcher = dispatcher
+        self.gate = gate
         self.transport: asyncio.Transport | None = None
         self.unpacker = msgpack.Unpacker(
             raw=False, max_buffer_size=MAX_BUFFER, strict_map_key=False
         )
+        self.after_tm_batch = False  # the previous request was a TM control batch
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -103,6 +106,8 @@ class RpcProtocol(asyncio.Protocol):
         try:
             self.unpacker.feed(data)
             for message in self.unpacker:
+                if self._held_by_gate(message):
+                    continue
                 reply = self.dispatcher.handle(message)
                 if reply is not None:
                     replies.append(reply)
@@ -114,6 +119,26 @@ class RpcProtocol(asyncio.Protocol):
             return
         if replies:
             self.transport.write(replies[0] if len(replies) == 1 else b"".join(replies))
+
+    def _held_by_gate(self, message: object) -> bool:
+        """Defer the TM worker's get_episode_settings (see tm_gate); track TM batches."""
+        if self.gate is None or not isinstance(message, list) or len(message) != 4:
+            return False
+        method, params = message[2], message[3]
+        previous_was_batch = self.after_tm_batch
+        args = params[1:] if isinstance(params, list) else []
+        self.after_tm_batch = isinstance(method, str) and is_tm_control_batch(method, args)
+        if method != "get_episode_settings" or not previous_was_batch or not self.gate.active():
+            return False
+        self.gate.hold(lambda: self._late_reply(message))
+        return True
+
+    def _late_reply(self, message: list) -> None:
+        if self.transport is None or self.transport.is_closing():
+            return
+        reply = self.dispatcher.handle(message)
+        if reply is not None:
+            self.transport.write(reply)
 
     def _peer(self) -> str:
         peer = self.transport.get_extra_info("peername") if self.transport else None

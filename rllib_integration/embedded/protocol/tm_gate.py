@@ -1,0 +1,72 @@
+"""Work around a lost wake-up in carla 0.9.16's client-side Traffic Manager (synchronous mode).
+
+The TM worker thread ends each step with `apply_batch(controls, False)`, then asks for
+`get_episode_settings` and goes to wait for the next `world.tick()`. `world.tick()` wakes it by
+setting a flag and notifying a condition variable *without holding its mutex*, so if the
+notification lands between the worker's flag check and its wait, it is lost and `world.tick()`
+blocks forever. Against CarlaUE4 the state of a tick arrives milliseconds after `tick_cue`, so
+the worker is always waiting by then; against a fast server both threads wake together.
+
+The gate holds that one `get_episode_settings` reply until just after the next tick (or a cap),
+so `world.tick()` has set the flag before the worker checks it. Nothing else is delayed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+CMD_APPLY_VEHICLE_CONTROL = 2
+CMD_SET_VEHICLE_LIGHT_STATE = 18
+# After the tick, world.tick() sets its flag within this; a plain sleep because event-loop timers
+# round up to whole milliseconds (epoll), which would cost a millisecond per tick.
+RELEASE_DELAY_S = 0.0003
+HOLD_CAP_S = 0.5  # never hold longer (the TM's RPC timeout is seconds)
+
+
+def is_tm_control_batch(method: str, args: list) -> bool:
+    """apply_batch(commands, do_tick=False) carrying only TM commands (controls, lights)."""
+    if method != "apply_batch" or len(args) < 2 or args[1] is not False:
+        return False
+    commands = args[0]
+    if not isinstance(commands, list):
+        return False
+    for command in commands:
+        try:
+            index = command[0][0]
+        except (TypeError, IndexError, KeyError):
+            return False
+        if index not in (CMD_APPLY_VEHICLE_CONTROL, CMD_SET_VEHICLE_LIGHT_STATE):
+            return False
+    return True
+
+
+class TickGate:
+    """Callbacks held until shortly after the next world tick (or HOLD_CAP_S)."""
+
+    def __init__(self, active: Callable[[], bool]) -> None:
+        self.active = active  # e.g. synchronous mode with a Traffic Manager registered
+        self._held: list[Callable[[], None]] = []
+        self._cap: asyncio.TimerHandle | None = None
+
+    def hold(self, release: Callable[[], None]) -> None:
+        self._held.append(release)
+        if self._cap is None:
+            self._cap = asyncio.get_running_loop().call_later(HOLD_CAP_S, self.release)
+
+    def after_tick(self) -> None:
+        if self._held:
+            asyncio.get_running_loop().call_soon(self._release_after_pause)
+
+    def _release_after_pause(self) -> None:
+        time.sleep(RELEASE_DELAY_S)  # the tick's reply is already on its way
+        self.release()
+
+    def release(self) -> None:
+        held, self._held = self._held, []
+        if self._cap is not None:
+            self._cap.cancel()
+            self._cap = None
+        for callback in held:
+            callback()
