@@ -9,7 +9,7 @@ from tests.embedded.helpers import assert_no_unknown_rpc, run_on_server
 
 # Client code shared by the checks: a hero on the road, a parked car 15 m ahead, one sensor of
 # every type on the hero, all with sensor_tick 0, collected per frame in synchronous mode.
-SETUP = """
+ACTORS = """
 import gc, numpy as np, queue
 # The client aborts if the garbage collector runs in one of its streaming threads and finalises
 # a carla object there; collect only explicitly, in the main thread.
@@ -26,6 +26,9 @@ def bp(name, **attrs):
         b.set_attribute(k, str(v))
     return b
 
+"""
+
+ALL_SENSORS = """
 SENSORS = {
     "rgb": (bp("sensor.camera.rgb", image_size_x=84, image_size_y=84, fov=90),
             carla.Transform(carla.Location(x=1.5, z=1.6))),
@@ -52,6 +55,9 @@ SENSORS = {
     "dvs": (bp("sensor.camera.dvs", image_size_x=64, image_size_y=48),
             carla.Transform(carla.Location(x=1.5, z=1.6))),
 }
+"""
+
+LISTEN = """
 queues, sensors = {}, {}
 for name, (blueprint, tf) in SENSORS.items():
     q = queue.Queue()
@@ -103,6 +109,15 @@ def cleanup():
     # still shutting down aborts the client ("terminate called without an active exception")
     import time; time.sleep(0.5)
 """
+
+
+def setup(sensors: str = ALL_SENSORS) -> str:
+    """Client code: the actors, the given SENSORS dict spawned on the hero and listened to."""
+    return ACTORS + sensors + LISTEN
+
+
+SETUP = setup()
+
 
 TYPES_AND_GEOMETRY = (
     SETUP
@@ -301,3 +316,35 @@ def test_gnss_follows_the_vehicle_and_imu_feels_the_braking(module_embedded_serv
     assert abs(len(r["slow"]) - r["ticks"] / 2) <= 1, (r["ticks"], r["slow"])
     assert set(np.diff(r["slow"]).tolist()) == {2}, r["slow"]
     assert_no_unknown_rpc(module_embedded_server)
+
+
+EMPTY_MEASUREMENTS = (
+    setup(
+        """
+SENSORS = {
+    "radar_up": (bp("sensor.other.radar", range=20), carla.Transform(
+        carla.Location(z=3.0), carla.Rotation(pitch=60))),
+    "lidar_up": (bp("sensor.lidar.ray_cast", upper_fov=80, lower_fov=60, range=5,
+                    channels=4, points_per_second=10000), carla.Transform(carla.Location(z=3.0))),
+    "semantic_lidar_up": (bp("sensor.lidar.ray_cast_semantic", upper_fov=80, lower_fov=60,
+                             range=5, channels=4), carla.Transform(carla.Location(z=3.0))),
+}
+"""
+    )
+    + """
+warm_up()
+frame, out = tick()
+result(radar=len(out["radar_up"]), lidar=len(out["lidar_up"]),
+       lidar_counts=[out["lidar_up"].get_point_count(c) for c in range(4)],
+       semantic=len(out["semantic_lidar_up"]), frames=[d.frame for d in out.values()], frame=frame)
+out.clear()
+cleanup()
+"""
+)
+
+
+def test_empty_measurements_decode_in_the_client(module_embedded_server):
+    r, _ = run_on_server(module_embedded_server, EMPTY_MEASUREMENTS, timeout=60)
+    assert r["radar"] == 0 and r["lidar"] == 0 and r["semantic"] == 0, r
+    assert r["lidar_counts"] == [0, 0, 0, 0]
+    assert set(r["frames"]) == {r["frame"]}

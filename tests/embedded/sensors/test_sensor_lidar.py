@@ -128,3 +128,17 @@ def test_lidar_attribute_errors_are_named():
         make_sensor("sensor.lidar.ray_cast", {"channels": "0"})
     with pytest.raises(SensorAttributeError, match="upper_fov"):
         make_sensor("sensor.lidar.ray_cast", {"upper_fov": "-40", "lower_fov": "10"})
+
+
+def test_a_slower_sensor_tick_scans_the_time_elapsed_since_its_last_measurement(
+    make_scene, make_pose
+):
+    settings = LidarSettings(channels=2, points_per_second=2000, range=30.0, dropoff_general_rate=0)
+    lidar = LidarSensor(settings)
+    p = make_pose(location=(0.0, 0.0, 2.0))
+    lidar.scan(make_scene(timestamp=1.0), p)  # first measurement: one world tick (0.05 s)
+    assert lidar.angle == pytest.approx(180.0)
+    _, counts, start = lidar.scan(make_scene(timestamp=1.1), p)  # sensor_tick 0.1: 0.1 s later
+    assert start == pytest.approx(180.0)
+    assert lidar.angle == pytest.approx(180.0)  # a full turn at 10 Hz
+    assert counts.tolist() == [0, 100]  # 2000 pts/s * 0.1 s over 2 lasers; the upper one misses
