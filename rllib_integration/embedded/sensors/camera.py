@@ -89,6 +89,13 @@ _CORNER_SIGNS = np.array(
 )
 
 
+# The 12 edges of a box as pairs of corner indices (corners differ in one sign).
+_EDGES = np.array(
+    [(i, i | bit) for i in range(8) for bit in (1, 2, 4) if not i & bit], dtype=np.intp
+)
+_NEAR = 1e-3  # metres: the camera's near plane for clipping boxes
+
+
 def box_corners(boxes: Boxes) -> np.ndarray:
     """(B, 8, 3) world corners of every box."""
     local = _CORNER_SIGNS[None, :, :] * boxes.extents[:, None, :]
@@ -105,27 +112,37 @@ def screen_rect_candidates(
 ) -> CandidatePairs:
     """Pairs of each box with the pixels inside its projected bounding rectangle.
 
-    Boxes entirely behind the camera get no pixels; boxes straddling the camera plane get
-    every pixel, which is rare and always correct.
+    The boxes are clipped to the space in front of the camera first (corners in front, plus
+    where the edges cross the near plane), so a car alongside the camera only claims the part
+    of the image it can cover, and boxes entirely behind claim nothing.
     """
 
     def pairs(in_range: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         f = focal_length(width, fov)
         corners = box_corners(boxes)[in_range] - np.asarray(location, np.float64)
-        cam = corners @ rotation_matrix(rotation)
-        x = cam[..., 0]
-        behind, ahead = (x <= 1e-3).all(axis=1), (x > 1e-3).all(axis=1)
+        cam = corners @ rotation_matrix(rotation)  # (B, 8, 3) in the camera frame
+        a, b = cam[:, _EDGES[:, 0]], cam[:, _EDGES[:, 1]]  # (B, 12, 3) edge end points
         with np.errstate(divide="ignore", invalid="ignore"):
-            u = f * cam[..., 1] / x + width / 2.0
-            v = -f * cam[..., 2] / x + height / 2.0
-        c0 = np.clip(np.floor(u.min(axis=1) - 0.5), 0, width).astype(np.int64)
-        c1 = np.clip(np.ceil(u.max(axis=1) - 0.5), -1, width - 1).astype(np.int64)
-        r0 = np.clip(np.floor(v.min(axis=1) - 0.5), 0, height).astype(np.int64)
-        r1 = np.clip(np.ceil(v.max(axis=1) - 0.5), -1, height - 1).astype(np.int64)
-        straddling = ~behind & ~ahead
-        c0[straddling], c1[straddling], r0[straddling], r1[straddling] = 0, width - 1, 0, height - 1
+            s = (_NEAR - a[..., 0]) / (b[..., 0] - a[..., 0])
+        crossing = (s > 0) & (s < 1)
+        s = np.where(crossing, s, 0.0)
+        points = np.concatenate([cam, a + s[..., None] * (b - a)], axis=1)
+        valid = np.concatenate([cam[..., 0] >= _NEAR, crossing], axis=1)
+        x = np.where(valid, points[..., 0], 1.0)
+        u = f * points[..., 1] / x + width / 2.0
+        v = -f * points[..., 2] / x + height / 2.0
+        inf = np.inf
+        c0 = np.floor(np.where(valid, u, inf).min(axis=1) - 0.5)
+        c1 = np.ceil(np.where(valid, u, -inf).max(axis=1) - 0.5)
+        r0 = np.floor(np.where(valid, v, inf).min(axis=1) - 0.5)
+        r1 = np.ceil(np.where(valid, v, -inf).max(axis=1) - 0.5)
+        seen = valid.any(axis=1)
+        c0 = np.clip(np.nan_to_num(c0, posinf=width), 0, width).astype(np.int64)
+        c1 = np.clip(np.nan_to_num(c1, neginf=-1), -1, width - 1).astype(np.int64)
+        r0 = np.clip(np.nan_to_num(r0, posinf=height), 0, height).astype(np.int64)
+        r1 = np.clip(np.nan_to_num(r1, neginf=-1), -1, height - 1).astype(np.int64)
         rays, which = [], []
-        for k in np.flatnonzero(~behind & (c0 <= c1) & (r0 <= r1)).tolist():
+        for k in np.flatnonzero(seen & (c0 <= c1) & (r0 <= r1)).tolist():
             rows = np.arange(r0[k], r1[k] + 1)[:, None] * width
             pixels = (rows + np.arange(c0[k], c1[k] + 1)[None, :]).ravel()
             rays.append(pixels)

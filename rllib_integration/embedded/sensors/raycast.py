@@ -296,10 +296,46 @@ def intersect_boxes(
     rays, which = candidates(in_range)
     if len(rays) == 0:
         return best_t, best_box, normal
-    # every box's frame: origin and extents per pair, directions rotated per pair
+    # how close each box can come along each ray (in t): pairs that cannot beat what the ray
+    # already hit are dropped, and near boxes go first so that they occlude the far ones
+    rel = boxes.centers - np.asarray(origin, dtype=np.float64)
+    closest = np.maximum(
+        np.linalg.norm(rel, axis=1) - np.linalg.norm(boxes.extents, axis=1), 0.0
+    ).astype(np.float32)
+    norms = np.sqrt(np.einsum("ij,ij->i", dirs, dirs))
     axes = f32(boxes.axes)
-    o_local = f32(np.einsum("bij,bi->bj", boxes.axes, np.asarray(origin) - boxes.centers))
-    e = f32(boxes.extents)[which]
+    o_local = f32(np.einsum("bij,bi->bj", boxes.axes, -rel))
+    extents = f32(boxes.extents)
+    rank = np.empty(len(boxes), np.int64)
+    rank[np.argsort(closest)] = np.arange(len(boxes))
+    chunks = max(1, min(OCCLUSION_PASSES, len(rays) // PAIRS_PER_PASS))
+    band = rank[which] * chunks // len(boxes)
+    for chunk in range(chunks):
+        sel = np.flatnonzero((band == chunk) & (closest[which] < best_t[rays] * norms[rays]))
+        if len(sel):
+            _slab_pass(
+                rays[sel], which[sel], dirs, axes, o_local, extents, best_t, best_box, normal
+            )
+    return best_t, best_box, normal
+
+
+OCCLUSION_PASSES = 4  # near-to-far passes over the (ray, box) pairs in crowded scenes
+PAIRS_PER_PASS = 5000  # below this many pairs, one pass
+
+
+def _slab_pass(
+    rays: np.ndarray,
+    which: np.ndarray,
+    dirs: np.ndarray,
+    axes: np.ndarray,
+    o_local: np.ndarray,
+    extents: np.ndarray,
+    best_t: np.ndarray,
+    best_box: np.ndarray,
+    normal: np.ndarray,
+) -> None:
+    """Slab test of (ray, box) pairs; updates the per-ray nearest hit arrays in place."""
+    e = extents[which]
     o = o_local[which]
     d = np.einsum("pi,pij->pj", dirs[rays], axes[which])
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -312,7 +348,7 @@ def intersect_boxes(
     t_far = np.minimum(np.minimum(t_out[:, 0], t_out[:, 1]), t_out[:, 2])
     hit = np.flatnonzero((t_near <= t_far) & (t_near > 0) & (t_near < best_t[rays]))
     if len(hit) == 0:
-        return best_t, best_box, normal
+        return
     # nearest hit per ray: sort by (ray, t) and keep each ray's first
     order = hit[np.lexsort((t_near[hit], rays[hit]))]
     first = np.concatenate([[True], rays[order][1:] != rays[order][:-1]])
@@ -323,7 +359,6 @@ def intersect_boxes(
     axis = t_in[win].argmax(axis=1)
     sign = -np.sign(d[win, axis])
     normal[r] = axes[which[win], :, axis] * sign[:, None]
-    return best_t, best_box, normal
 
 
 def cast_rays(

@@ -112,3 +112,27 @@ def test_sensors_work_without_a_map(make_scene, make_pose):
         assert sensor.measure(scene, make_pose(location=(1.0, 2.0, 3.0))) is not None
     depth = decode_depth(CameraSensor("depth", 8, 6, 90.0).image(scene, make_pose()))
     assert (depth > 999.0).all()  # only sky
+
+
+def test_screen_culling_loses_no_box_even_beside_or_behind_the_camera(flat_ground):
+    from rllib_integration.embedded.sensors.camera import cast_camera
+    from rllib_integration.embedded.sensors.geometry import rotation_matrix
+    from rllib_integration.embedded.sensors.raycast import Boxes, cast_rays
+
+    rng = np.random.default_rng(5)
+    n = 40  # cars all around the camera, some straddling its image plane
+    boxes = Boxes.from_arrays(
+        centers=np.c_[rng.uniform(-15, 25, (n, 2)), np.full(n, 0.75)],
+        extents=np.tile([2.3, 1.0, 0.75], (n, 1)),
+        rotations=np.c_[np.zeros(n), rng.uniform(0, 360, n), np.zeros(n)],
+        ids=np.arange(1, n + 1),
+        tags=np.full(n, CAR),
+    )
+    location, rotation = np.array([0.0, 0.0, 1.6]), np.array([-8.0, 20.0, 0.0])
+    rays = camera_rays(96, 72, 100.0)
+    culled = cast_camera(location, rotation, rays, boxes, flat_ground, 96, 72, 100.0)
+    world = rays @ rotation_matrix(rotation).T.astype(np.float32)
+    everything = cast_rays(location, world, boxes, flat_ground, 1000.0)  # cone culling only
+    np.testing.assert_array_equal(culled.box, everything.box)
+    np.testing.assert_allclose(culled.t, everything.t, rtol=1e-5)
+    assert (culled.box >= 0).sum() > 500
