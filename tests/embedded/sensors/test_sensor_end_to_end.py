@@ -348,3 +348,26 @@ def test_empty_measurements_decode_in_the_client(module_embedded_server):
     assert r["radar"] == 0 and r["lidar"] == 0 and r["semantic"] == 0, r
     assert r["lidar_counts"] == [0, 0, 0, 0]
     assert set(r["frames"]) == {r["frame"]}
+
+
+BAD_ATTRIBUTE = """
+hero = world.spawn_actor(library.find("vehicle.tesla.model3"), spawn_points[0])
+b = library.find("sensor.lidar.ray_cast")
+b.set_attribute("channels", "0")
+try:
+    world.spawn_actor(b, carla.Transform(), attach_to=hero)
+    error = None
+except RuntimeError as exc:
+    error = str(exc)
+world.tick()
+names = [a.type_id for a in world.get_actors()]
+result(error=error, sensors=[n for n in names if n.startswith("sensor.")])
+hero.destroy()
+"""
+
+
+def test_a_bad_sensor_attribute_is_one_clear_spawn_error(module_embedded_server):
+    r, _ = run_on_server(module_embedded_server, BAD_ATTRIBUTE, timeout=60)
+    assert "channels" in r["error"] and "sensor.lidar.ray_cast" in r["error"], r
+    assert r["sensors"] == []  # nothing half-spawned is left behind
+    assert module_embedded_server.alive()
