@@ -253,19 +253,23 @@ class CarlaCore:
         if n_walkers:
             self._spawn_walkers(library, n_walkers, npc_rng)
         self._tick_world()
+        # Without a navigation mesh (embedded server) the server walks them by itself.
+        has_navigation = self.world.get_random_location_from_navigation() is not None
         for controller in self.world.get_actors(self._walker_controllers):
             controller.start()
-            location = self.world.get_random_location_from_navigation()
-            if location is not None:
-                controller.go_to_location(location)
+            if has_navigation:
+                controller.go_to_location(self.world.get_random_location_from_navigation())
 
     def _ensure_traffic_manager(self, background: Mapping) -> None:
         if self.traffic_manager is None:
             self.traffic_manager = self.client.get_trafficmanager(self.server.tm_port)
             self.traffic_manager.set_synchronous_mode(True)
         self.traffic_manager.set_hybrid_physics_mode(background["tm_hybrid_mode"])
-        if background["seed"] is not None:
-            self.traffic_manager.set_random_device_seed(background["seed"])
+        # Always seeded: by background_activity.seed, else by the env's reset seed.
+        seed = background["seed"]
+        self.traffic_manager.set_random_device_seed(
+            seed if seed is not None else self._rng.randrange(2**31)
+        )
 
     def _spawn_vehicles(self, library: Any, count: int, rng: random.Random) -> list[int]:
         points = list(self.map.get_spawn_points())
@@ -297,7 +301,7 @@ class CarlaCore:
         blueprints = [bp for bp in library.filter("walker.pedestrian.*")]
         batch = []
         for _ in range(count):
-            location = self.world.get_random_location_from_navigation()
+            location = self._walker_location(rng)
             if location is None:
                 continue
             blueprint = rng.choice(blueprints)
@@ -315,6 +319,26 @@ class CarlaCore:
         self._npc_walkers, self._walker_controllers = walkers, controllers
         if len(walkers) < count:
             logger.warning("spawned %d of %d walkers", len(walkers), count)
+
+    def _walker_location(self, rng: random.Random) -> carla.Location | None:
+        """A random point on the navigation mesh, or, for servers without one (the embedded
+        server), on a sidewalk next to a random spawn point."""
+        location = self.world.get_random_location_from_navigation()
+        if location is not None:
+            return location
+        points = self.map.get_spawn_points()
+        if not points:
+            return None
+        anchor = rng.choice(points).location
+        sidewalk = self.map.get_waypoint(
+            anchor, project_to_road=True, lane_type=carla.LaneType.Sidewalk
+        )
+        if sidewalk is None:
+            return None
+        # Spread walkers along the sidewalk so that several do not share one spot.
+        sidewalk = (sidewalk.next(rng.uniform(0.5, 30.0)) or [sidewalk])[0]
+        spot = sidewalk.transform.location
+        return carla.Location(spot.x, spot.y, spot.z + 1.0)
 
     # ---------------------------------------------------------------- stepping
 

@@ -56,3 +56,10 @@ class SpeedObservation(DriveStraight):
 
 class NotAnExperiment:
     pass
+
+
+class RouteExperiment(DriveStraight):
+    """Reports route completion as the fraction of its episode length driven."""
+
+    def route_completion(self, core) -> float:
+        return self.steps / self.config["max_steps"]

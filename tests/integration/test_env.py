@@ -227,13 +227,32 @@ def test_npc_traffic_drives_and_is_respawned_per_episode(make_env):
     assert len(second) == 3 and not set(first) & set(second)
 
 
-def test_npcs_are_kept_across_episodes_unless_asked(make_env):
-    env = make_env(env_config(max_steps=100, background_activity={"n_vehicles": 2}))
+def test_npcs_and_walkers_are_kept_across_episodes_unless_asked(make_env):
+    background = {"n_vehicles": 2, "n_walkers": 3}
+    env = make_env(env_config(max_steps=100, background_activity=background))
     env.reset(seed=0)
-    ids = {v.id for v in env.core.world.get_actors().filter("vehicle.*")} - {env.core.hero.id}
+    world = env.core.world
+    ids = {v.id for v in world.get_actors().filter("vehicle.*")} - {env.core.hero.id}
+    walkers = world.get_actors().filter("walker.pedestrian.*")
+    controllers = world.get_actors().filter("controller.ai.walker")
+    assert len(ids) == 2 and len(walkers) == 3 and len(controllers) == 3
+    start = {w.id: w.get_location() for w in walkers}
+    for _ in range(40):
+        env.step(0)
+    moved = [w.get_location().distance(start[w.id]) for w in world.get_actors().filter("walker.*")]
+    assert max(moved) > 0.5, moved  # the AI controllers walk them
     env.reset()
-    assert ids <= {v.id for v in env.core.world.get_actors().filter("vehicle.*")}
-    assert len(ids) == 2
+    assert ids <= {v.id for v in world.get_actors().filter("vehicle.*")}
+    assert {w.id for w in walkers} == {w.id for w in world.get_actors().filter("walker.*")}
+
+
+def test_info_reports_route_completion_when_the_experiment_has_a_route(make_env):
+    config = env_config(max_steps=10)
+    config["experiment"]["type"] = "tests.integration.experiments:RouteExperiment"
+    env = make_env(config)
+    env.reset(seed=0)
+    infos = [env.step(2)[4] for _ in range(5)]
+    assert [info["route_completion"] for info in infos] == [0.1, 0.2, 0.3, 0.4, 0.5]
 
 
 def test_town_changes_across_resets_and_loads_only_on_change(make_env):
