@@ -214,7 +214,13 @@ class CarlaCore:
         self._tick_world()
         self._pseudo_sensors = []
         for name, attributes in hero_config["sensors"].items():
-            sensor = create_sensor(name, dict(attributes), self)
+            try:
+                sensor = create_sensor(name, dict(attributes), self)
+            except (ValueError, RuntimeError) as exc:
+                if not self.server.is_alive() or "time-out" in str(exc):
+                    raise
+                self._destroy_hero()  # leave nothing half-built behind
+                raise SetupError(f"hero.sensors.{name}: {exc}") from exc
             if isinstance(sensor, PseudoSensor):
                 self._pseudo_sensors.append(sensor)
         if hero_config["sensors"]:

@@ -432,3 +432,20 @@ def test_rllib_worker_index_spreads_port_blocks():
     finally:
         first.close()
         second.close()
+
+
+@pytest.mark.parametrize(
+    "sensor, message",
+    [
+        ({"type": "sensor.camera.rgb", "image_sise_x": 84}, "has no attribute 'image_sise_x'"),
+        ({"type": "sensor.lidar.ray_cast", "channels": 0}, "channels"),
+    ],
+)
+def test_a_bad_sensor_attribute_is_a_clear_error_and_leaves_nothing(make_env, sensor, message):
+    sensors = {"ok": {"type": "sensor.other.gnss"}, "bad": sensor}
+    env = make_env(env_config(hero={"sensors": sensors}))
+    with pytest.raises(RuntimeError, match=f"hero.sensors.bad: .*{message}"):
+        env.reset(seed=0)
+    env.core.world.tick()  # the client's actor list follows the next episode state
+    left = [a.type_id for a in env.core.world.get_actors() if a.type_id != "spectator"]
+    assert left == []
