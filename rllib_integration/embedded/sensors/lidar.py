@@ -188,8 +188,10 @@ class LidarSensor:
         hits = cast_rays(pose.location, world, boxes, scene.ground, s.range)
         keep = np.flatnonzero(hits.box != HIT_NOTHING)
         dist = hits.t[keep]
+        intensity = np.exp(-s.atmosphere_attenuation_rate * dist)  # of the true distance
         if not self.semantic:
-            keep, dist = self._drop(keep, dist)
+            survive, dist = self._drop(dist, intensity)
+            keep, dist, intensity = keep[survive], dist[survive], intensity[survive]
         points = np.zeros(len(keep), point_type)
         xyz = local[keep] * dist[:, None]
         points["x"], points["y"], points["z"] = xyz[:, 0], xyz[:, 1], xyz[:, 2]
@@ -199,25 +201,24 @@ class LidarSensor:
             points["object_idx"] = hits.actor_ids(boxes)[keep]
             points["object_tag"] = hits.labels(boxes)[keep]
         else:
-            points["intensity"] = np.exp(-s.atmosphere_attenuation_rate * dist)
+            points["intensity"] = intensity
         counts = np.bincount(channel[keep], minlength=s.channels).astype(np.uint32)
         return points, counts, start
 
-    def _drop(self, keep: np.ndarray, dist: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """CARLA's random drop-off and range noise (ray_cast only)."""
+    def _drop(self, dist: np.ndarray, intensity: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """CARLA's range noise and random drop-off (ray_cast only): (survivors mask, distances)."""
         s = self.settings
         if s.noise_stddev > 0:
             dist = dist + self._rng.normal(0.0, s.noise_stddev, len(dist)).astype(np.float32)
-        intensity = np.exp(-s.atmosphere_attenuation_rate * dist)
-        survive = np.ones(len(keep), bool)
+        survive = np.ones(len(dist), bool)
         if s.dropoff_general_rate > 0:
-            survive &= self._rng.random(len(keep)) >= s.dropoff_general_rate
+            survive &= self._rng.random(len(dist)) >= s.dropoff_general_rate
         if s.dropoff_zero_intensity > 0 and s.dropoff_intensity_limit > 0:
             alpha = s.dropoff_zero_intensity / s.dropoff_intensity_limit
             beta = 1.0 - s.dropoff_zero_intensity
             weak = intensity <= s.dropoff_intensity_limit
-            survive &= ~weak | (self._rng.random(len(keep)) < alpha * intensity + beta)
-        return keep[survive], dist[survive]
+            survive &= ~weak | (self._rng.random(len(dist)) < alpha * intensity + beta)
+        return survive, dist
 
     def measure(self, scene: Scene, pose: SensorPose) -> bytes:
         points, counts, _ = self.scan(scene, pose)

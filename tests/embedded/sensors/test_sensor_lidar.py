@@ -142,3 +142,22 @@ def test_a_slower_sensor_tick_scans_the_time_elapsed_since_its_last_measurement(
     assert start == pytest.approx(180.0)
     assert lidar.angle == pytest.approx(180.0)  # a full turn at 10 Hz
     assert counts.tolist() == [0, 100]  # 2000 pts/s * 0.1 s over 2 lasers; the upper one misses
+
+
+def test_range_noise_moves_points_along_their_ray(make_scene, make_pose):
+    settings = LidarSettings(
+        channels=1,
+        upper_fov=-30,
+        points_per_second=20000,
+        range=50.0,
+        dropoff_general_rate=0.0,
+        dropoff_zero_intensity=0.0,
+        noise_stddev=0.05,
+        noise_seed=3,
+    )
+    payload = LidarSensor(settings).measure(make_scene(), make_pose(location=(0, 0, 2.0)))
+    points = parse(payload, LIDAR_POINT)[2]
+    r = np.sqrt(points["x"] ** 2 + points["y"] ** 2 + points["z"] ** 2)
+    assert np.std(r - 4.0) == pytest.approx(0.05, rel=0.2)  # true range 2 / sin(30) = 4 m
+    np.testing.assert_allclose(points["z"] / r, -0.5, atol=1e-5)  # still on the -30 deg ray
+    np.testing.assert_allclose(points["intensity"], np.exp(-0.004 * 4.0), rtol=1e-5)
