@@ -119,7 +119,7 @@ class CarlaCore:
         background = experiment_config["background_activity"]
         try:
             self._destroy_hero()
-            if town is not None and self._load_town(town, experiment_config):
+            if town is not None and self._load_town(town):
                 self._npcs_spawned = False
             self._set_weather(experiment_config["weather"])
             if self._npcs_spawned and background["respawn_per_episode"]:
@@ -134,9 +134,9 @@ class CarlaCore:
             raise
         return self.tick(None)
 
-    def _load_town(self, town: str, experiment_config: Mapping) -> bool:
+    def _load_town(self, town: str) -> bool:
         """Load `town` unless it is already the current map; True if a new map was loaded."""
-        if self._map_name() == town:
+        if self.map_name == town:
             return False
         available = [path.rsplit("/", 1)[-1] for path in self.client.get_available_maps()]
         if town not in available:
@@ -152,7 +152,9 @@ class CarlaCore:
         self.map = self.world.get_map()
         return True
 
-    def _map_name(self) -> str:
+    @property
+    def map_name(self) -> str:
+        """The current town's name, e.g. 'Loop01' (the map path without 'Carla/Maps/')."""
         return self.map.name.rsplit("/", 1)[-1] if self.map is not None else ""
 
     def _set_weather(self, weather: str | Mapping) -> None:

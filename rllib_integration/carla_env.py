@@ -76,6 +76,7 @@ class CarlaEnv(gym.Env):
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[Any, dict]:
         super().reset(seed=seed)
         core_seed = int(self.np_random.integers(2**31))
+        town = self._choose_town()
         attempts = self.core.config.retries_on_error
         for attempt in range(1, attempts + 1):
             if self._needs_recovery:
@@ -83,7 +84,7 @@ class CarlaEnv(gym.Env):
                 self._needs_recovery = False
             try:
                 sensor_data = self.core.reset_episode(
-                    self.env_config["experiment"], self._choose_town(), core_seed
+                    self.env_config["experiment"], town, core_seed
                 )
                 break
             except SimulatorFailure as exc:
@@ -149,7 +150,7 @@ class CarlaEnv(gym.Env):
         location = self.core.hero.get_location()
         self._previous_location = np.array([location.x, location.y])
         self._metrics = {
-            "town": self.core._map_name(),
+            "town": self.core.map_name,
             "distance": 0.0,
             "speed": 0.0,
             "collisions": 0,
