@@ -148,6 +148,7 @@ result(n_vehicle_bps=len(library.filter("vehicle.*")), color=v.attributes["color
        weather=[w2.cloudiness, w2.precipitation, w2.sun_altitude_angle],
        mass=v.get_physics_control().mass, wheels=len(pc.wheels),
        lights=[tl.id for tl in world.get_actors().filter("traffic.traffic_light*")],
+       light_state=str(v.get_light_state()),
        cam_offset=cam_loc.distance(veh_loc), vehicles=len(world.get_actors().filter("vehicle.*")))
 cam.destroy(); v.destroy()
 world.tick()
@@ -162,6 +163,7 @@ result(after=[a.id for a in world.get_actors() if a.id in (v.id, cam.id)])
     assert r["weather"] == pytest.approx([80.0, 30.0, -10.0])
     assert r["mass"] == pytest.approx(2000.0) and r["wheels"] == 4
     assert r["lights"] == []
+    assert r["light_state"] == "HighBeam"
     assert r["cam_offset"] == pytest.approx((1.5**2 + 2.0**2) ** 0.5, abs=0.05)
     assert r["vehicles"] == 1
     assert r["after"] == []

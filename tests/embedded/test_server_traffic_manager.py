@@ -15,21 +15,6 @@ tm_port = {tm_port}
 n_vehicles, n_ticks = {n_vehicles}, {n_ticks}
 tm = client.get_trafficmanager(tm_port)
 tm.set_synchronous_mode(True)
-# carla 0.9.16's client-side TM can lose the wake-up between world.tick() and its worker thread
-# (it notifies a condition variable without holding the mutex), leaving world.tick() blocked
-# forever under heavy CPU load. Toggling TM sync mode re-sends the wake-up; count how often.
-import threading, time
-progress = [time.monotonic()]
-recoveries = []
-def watchdog():
-    while True:
-        time.sleep(0.5)
-        if time.monotonic() - progress[0] > 3.0:
-            recoveries.append(progress[0])
-            tm.set_synchronous_mode(False)
-            tm.set_synchronous_mode(True)
-            progress[0] = time.monotonic()
-threading.Thread(target=watchdog, daemon=True).start()
 tm.set_random_device_seed(0)
 random.seed(0)
 blueprints = [b for b in library.filter("vehicle.*") if b.get_attribute("number_of_wheels").as_int() == 4]
@@ -48,7 +33,6 @@ longest_stop = dict.fromkeys(ids, 0)
 stopped = dict.fromkeys(ids, 0)
 for k in range(n_ticks):
     world.tick()
-    progress[0] = time.monotonic()
     if k % 10 == 0:
         for a in world.get_actors(ids):
             loc = a.get_location()
@@ -60,7 +44,7 @@ for k in range(n_ticks):
 alive = [a.id for a in world.get_actors(ids)]
 result(errors=errors, spawned=len(ids), alive=len(alive),
        min_travel=min(travelled.values()), median_travel=sorted(travelled.values())[len(ids) // 2],
-       longest_stop_ticks=max(longest_stop.values()), tm_recoveries=len(recoveries))
+       longest_stop_ticks=max(longest_stop.values()))
 client.apply_batch_sync([SetAutopilot(i, False, tm_port) for i in ids], True)
 client.apply_batch_sync([carla.command.DestroyActor(i) for i in ids], True)
 """
@@ -83,13 +67,25 @@ def test_apply_batch_sync_spawn_with_autopilot_drives(embedded_server):
     assert r["longest_stop_ticks"] < 200, r
 
 
+def _town_server(town: str):
+    if town == "Town01" and not TOWN01.exists():
+        pytest.skip("Town01.xodr not available")
+    args = ("--map-dir", str(TOWN01.parent)) if town == "Town01" else ()
+    return start_embedded_server(*args, map_name=town)
+
+
+@pytest.mark.parametrize("town", ["Grid01", "Town01"])
+def test_thirty_tm_vehicles_drive_a_while(town):
+    # The short default version of the 2,000-tick check below.
+    with _town_server(town) as server:
+        r = _drive(server, n_vehicles=30, n_ticks=300, timeout=300)
+    assert r["median_travel"] > 15.0, r
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("town", ["Loop01", "Grid01", "Town01"])
 def test_thirty_tm_vehicles_drive_2000_ticks(town):
-    args = ("--map-dir", str(TOWN01.parent)) if town == "Town01" else ()
-    if town == "Town01" and not TOWN01.exists():
-        pytest.skip("Town01.xodr not available")
-    with start_embedded_server(*args, map_name=town) as server:
+    with _town_server(town) as server:
         r = _drive(server, n_vehicles=30, n_ticks=2000, timeout=900)
     assert r["min_travel"] > 50.0, r
     # Nobody stuck: no vehicle stands still for 60 s of simulated time (TM removes at 90 s).

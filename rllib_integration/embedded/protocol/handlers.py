@@ -149,6 +149,7 @@ class RpcApi:
             "update_day_night_cycle": (lambda *args: None, void),
             "get_vehicle_light_states": (self.get_vehicle_light_states, value),
             "set_vehicle_light_state": (self.set_vehicle_light_state, void),
+            "get_vehicle_light_state": (lambda actor_id: [w.actor(actor_id).light_state], value),
             # blueprints and actors
             "get_actor_definitions": (lambda: w.library.to_wire(), value),
             "spawn_actor": (self.spawn_actor, value),
@@ -164,6 +165,24 @@ class RpcApi:
             "get_actor_component_names": (lambda actor_id: [], value),
             "get_actor_bone_names": (lambda actor_id: [], value),
             "get_actor_socket_names": (lambda actor_id: [], value),
+            "get_actor_component_world_transform": (
+                lambda actor_id, name: codec.transform(w.actor(actor_id).pose()),
+                value,
+            ),
+            "get_actor_component_relative_transform": (
+                lambda actor_id, name: codec.transform((0.0,) * 6),
+                value,
+            ),
+            "get_actor_bone_world_transforms": (lambda actor_id: [], value),
+            "get_actor_bone_relative_transforms": (lambda actor_id: [], value),
+            "get_actor_socket_world_transforms": (lambda actor_id: [], value),
+            "get_actor_socket_relative_transforms": (lambda actor_id: [], value),
+            "get_vehicle_bone_world_transforms": (lambda actor_id: [], value),
+            "get_wheel_pitch_angle": (lambda actor_id, wheel: 0.0, value),
+            "apply_color_texture_to_object": (lambda *args: None, void),
+            "apply_float_color_texture_to_object": (lambda *args: None, void),
+            "apply_textures_to_object": (lambda *args: None, void),
+            "enable_pedestrian_navigation": (lambda enable: None, void),
             "cast_ray": (lambda start, end: [], value),
             "project_point": (lambda location, direction, distance: [False], value),
             # actor state
@@ -299,8 +318,10 @@ class RpcApi:
     def get_vehicle_light_states(self) -> list:
         return [[a.id, a.light_state] for a in self.world.actors.values() if a.vehicle is not None]
 
-    def set_vehicle_light_state(self, actor_id: int, state: int) -> None:
-        self.world.actor(actor_id).light_state = int(state)
+    def set_vehicle_light_state(self, actor_id: int, state: int | list) -> None:
+        # rpc::VehicleLightState is an array holding one u32 bitmask.
+        value = state[0] if isinstance(state, list) and len(state) == 1 else state
+        self.world.actor(actor_id).light_state = int(value)
 
     # ------------------------------------------------------------ actors
 

@@ -96,7 +96,7 @@ class RpcProtocol(asyncio.Protocol):
         self.unpacker = msgpack.Unpacker(
             raw=False, max_buffer_size=MAX_BUFFER, strict_map_key=False
         )
-        self.after_tm_batch = False  # the previous request was a TM control batch
+        self.tm_batch_tick: int | None = None  # gate.ticks at the last TM control batch
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -121,16 +121,25 @@ class RpcProtocol(asyncio.Protocol):
             self.transport.write(replies[0] if len(replies) == 1 else b"".join(replies))
 
     def _held_by_gate(self, message: object) -> bool:
-        """Defer the TM worker's get_episode_settings (see tm_gate); track TM batches."""
+        """Defer the TM worker's get_episode_settings (see tm_gate); track TM batches.
+
+        The worker shares this connection with the client's main thread, so other requests may
+        come between its control batch and its get_episode_settings.
+        """
         if self.gate is None or not isinstance(message, list) or len(message) != 4:
             return False
         method, params = message[2], message[3]
-        previous_was_batch = self.after_tm_batch
-        args = params[1:] if isinstance(params, list) else []
-        self.after_tm_batch = isinstance(method, str) and is_tm_control_batch(method, args)
-        if method != "get_episode_settings" or not previous_was_batch or not self.gate.active():
+        if method == "apply_batch":
+            args = params[1:] if isinstance(params, list) else []
+            if is_tm_control_batch(method, args):
+                self.tm_batch_tick = self.gate.ticks
             return False
-        self.gate.hold(lambda: self._late_reply(message))
+        if method != "get_episode_settings" or self.tm_batch_tick is None:
+            return False
+        batch_tick, self.tm_batch_tick = self.tm_batch_tick, None
+        if not self.gate.active():
+            return False
+        self.gate.hold_after(batch_tick, lambda: self._late_reply(message))
         return True
 
     def _late_reply(self, message: list) -> None:

@@ -47,8 +47,21 @@ class TickGate:
 
     def __init__(self, active: Callable[[], bool]) -> None:
         self.active = active  # e.g. synchronous mode with a Traffic Manager registered
+        self.ticks = 0  # ticks seen, so a late request can tell whether its tick already came
         self._held: list[Callable[[], None]] = []
         self._cap: asyncio.TimerHandle | None = None
+
+    def hold_after(self, tick: int, release: Callable[[], None]) -> None:
+        """Release after the first tick later than `tick` (at once if that tick already came)."""
+        if self.ticks > tick:
+            asyncio.get_running_loop().call_soon(self._pause_then, release)
+        else:
+            self.hold(release)
+
+    @staticmethod
+    def _pause_then(release: Callable[[], None]) -> None:
+        time.sleep(RELEASE_DELAY_S)
+        release()
 
     def hold(self, release: Callable[[], None]) -> None:
         self._held.append(release)
@@ -56,6 +69,7 @@ class TickGate:
             self._cap = asyncio.get_running_loop().call_later(HOLD_CAP_S, self.release)
 
     def after_tick(self) -> None:
+        self.ticks += 1
         if self._held:
             asyncio.get_running_loop().call_soon(self._release_after_pause)
 
