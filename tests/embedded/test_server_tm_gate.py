@@ -4,9 +4,10 @@ import asyncio
 
 from rllib_integration.embedded.protocol.tm_gate import TickGate, is_tm_control_batch
 
-CONTROL = [[2, [7, [0.5, 0.0, 0.0, False, False, False, 0]]]]
-LIGHTS = [[18, [7, [1]]]]
-SPAWN = [[0, [[0, "vehicle.audi.a2", []], [[0, 0, 0], [0, 0, 0]], [False], 0, "", []]]]
+# A batch is a list of Commands; each Command is [[variant index, body]].
+CONTROL = [[[2, [7, [0.5, 0.0, 0.0, False, False, False, 0]]]]]
+LIGHTS = [[[18, [7, [1]]]]]
+SPAWN = [[[0, [[0, "vehicle.audi.a2", []], [[0, 0, 0], [0, 0, 0]], [False], 0, "", []]]]]
 
 
 def test_recognises_only_tm_control_batches():
