@@ -184,10 +184,12 @@ def load_yaml(path: str | os.PathLike) -> dict:
 def load_config(path: str | os.PathLike) -> dict:
     """Load a YAML file and return it with `env_config` merged over the defaults and validated.
 
-    Top-level keys other than `env_config` are RLlib's and are returned untouched.
+    Top-level keys other than `env_config` are RLlib's and are returned untouched. Errors name
+    the file and the line of the offending key.
     """
     data = load_yaml(path)
-    data["env_config"] = resolve_env_config(data.get("env_config"), source=str(path))
+    lines = key_lines(Path(path).read_text())
+    data["env_config"] = _resolve(data.get("env_config"), _Where(str(path), "env_config", lines))
     return data
 
 
@@ -197,7 +199,10 @@ def resolve_env_config(env_config: Mapping | None, source: str = "env_config") -
     Idempotent: resolving an already resolved env_config gives the same dict. The result holds
     only builtins, so RLlib can pickle it to its workers.
     """
-    where = _Where(source, "env_config")
+    return _resolve(env_config, _Where(source, "env_config"))
+
+
+def _resolve(env_config: Mapping | None, where: _Where) -> dict:
     if env_config is None:
         env_config = {}
     if not isinstance(env_config, Mapping):
@@ -413,17 +418,44 @@ def _numbers(value: Any, where: Any) -> tuple[float, ...]:
 
 
 class _Where:
-    """A key's location for messages: '<file>: env_config.carla.timeout'."""
+    """A key's location for messages: '<file>:<line>: env_config.carla.timeout'."""
 
-    def __init__(self, source: str, dotted: str):
+    def __init__(self, source: str, dotted: str, lines: dict[str, int] | None = None):
         self.source = source
         self.dotted = dotted
+        self.lines = lines or {}
 
     def child(self, key: str) -> _Where:
-        return _Where(self.source, f"{self.dotted}.{key}")
+        return _Where(self.source, f"{self.dotted}.{key}", self.lines)
 
     def __str__(self) -> str:
-        return f"{self.source}: {self.dotted}"
+        line = self.lines.get(self.dotted)
+        return f"{self.source}:{line}: {self.dotted}" if line else f"{self.source}: {self.dotted}"
+
+
+def key_lines(text: str) -> dict[str, int]:
+    """Dotted key path -> 1-based line of that key (or list item) in a YAML text."""
+    lines: dict[str, int] = {}
+
+    def walk(node: yaml.Node, dotted: str) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                path = f"{dotted}.{key_node.value}" if dotted else str(key_node.value)
+                lines[path] = key_node.start_mark.line + 1
+                walk(value_node, path)
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                path = f"{dotted}.{index}"
+                lines[path] = item.start_mark.line + 1
+                walk(item, path)
+
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return {}
+    if root is not None:
+        walk(root, "")
+    return lines
 
 
 def _reject_unknown(value: Mapping, valid: Any, where: _Where) -> None:

@@ -211,3 +211,26 @@ def test_malformed_config_gives_one_clear_error(tmp_path, text, expected):
 def test_missing_file_is_a_clear_error(tmp_path):
     with pytest.raises(ConfigError, match="cannot read config file"):
         load_config(tmp_path / "nope.yaml")
+
+
+def test_errors_name_the_line_of_the_offending_key(tmp_path):
+    text = f"""\
+lr: 0.1
+env_config:
+  experiment:
+    type: {EXPERIMENT}
+    hero:
+      spawn_points:
+        - "1,2,3"
+        - "1,2"
+  carla:
+    timeout: 3
+"""
+    path = write(tmp_path, text)
+    with pytest.raises(
+        ConfigError, match=rf"^{path}:8: env_config\.experiment\.hero\.spawn_points\.1:"
+    ):
+        load_config(path)
+    path = write(tmp_path, text.replace('- "1,2"', '- "1,2,4"').replace("timeout: 3", "tmeout: 3"))
+    with pytest.raises(ConfigError, match=rf"^{path}:10: env_config\.carla\.tmeout: unknown key"):
+        load_config(path)
