@@ -227,6 +227,8 @@ class SimulatorServer:
         self._launches += 1
         log_dir = Path(self.settings.log_dir or _STATE_DIR / "logs")
         log_dir.mkdir(parents=True, exist_ok=True)
+        if not self.settings.log_dir:
+            _prune_logs(log_dir)
         self.log_path = log_dir / f"{self.kind}-{self.ports.rpc}-{os.getpid()}-{self._launches}.log"
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
@@ -325,6 +327,21 @@ class SimulatorServer:
         pid = self.process.pid if self.process else None
         port = self.ports.rpc if self.ports else None
         return f"SimulatorServer(kind={self.kind!r}, port={port}, pid={pid})"
+
+
+def _prune_logs(log_dir: Path, keep: int = 200) -> None:
+    """Keep the default log folder bounded: drop all but the newest `keep` server logs."""
+
+    def age(path: Path) -> float:
+        try:
+            return path.stat().st_mtime
+        except OSError:  # removed meanwhile by another env
+            return 0.0
+
+    logs = sorted(log_dir.glob("*.log"), key=age)
+    for old in logs[:-keep]:
+        with contextlib.suppress(OSError):
+            old.unlink()
 
 
 def _die_with_parent() -> None:

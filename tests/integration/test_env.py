@@ -477,3 +477,39 @@ def test_the_carla_launch_path_runs_an_episode(tmp_path, make_env):
     assert env.core.server.kind == "carla"
     results = [env.step(2) for _ in range(5)]
     assert results[-1][3] and results[-1][4]["distance"] > 0
+
+
+def test_resets_do_not_leak_actors_or_sensor_streams(make_env):
+    sensors = {
+        "gnss": {"type": "sensor.other.gnss"},
+        "collision": {"type": "sensor.other.collision"},
+        "camera": {"type": "sensor.camera.rgb", "image_size_x": 16, "image_size_y": 16},
+    }
+    background = {"n_vehicles": 2, "respawn_per_episode": True}
+    env = make_env(env_config(hero={"sensors": sensors}, background_activity=background))
+    counts = []
+    for episode in range(8):
+        env.reset(seed=episode)
+        env.step(2)
+        counts.append(len(env.core.world.get_actors()))
+        assert len(env.core.spawned_actor_ids()) == 1 + 3 + 2
+    assert len(set(counts)) == 1, counts  # hero, 3 sensors, 2 NPCs, spectator: same every episode
+
+
+def test_a_sensor_with_a_long_sensor_tick_gives_its_latest_reading(make_env):
+    sensors = {
+        "slow_gnss": {"type": "sensor.other.gnss", "sensor_tick": 0.2},  # every 4 frames at 20 Hz
+        "gnss": {"type": "sensor.other.gnss"},
+    }
+    env = make_env(env_config(hero={"sensors": sensors}, max_steps=100))
+    env.reset(seed=0)
+    slow_frames = []
+    for _ in range(12):
+        env.step(2)
+        data = env.experiment.last_sensor_data
+        assert data["gnss"][0] == env.core.frame
+        frame, reading = data["slow_gnss"]
+        assert frame <= env.core.frame and (reading is None or reading.shape == (3,))
+        slow_frames.append(frame)
+    distinct = sorted(set(slow_frames) - {-1})
+    assert 2 <= len(distinct) <= 5, slow_frames  # a new reading about every 4th frame
