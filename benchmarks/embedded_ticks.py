@@ -23,6 +23,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -71,14 +72,36 @@ def embedded_server(map_name: str, profile_path: str | None, extra: list[str]):
             proc.wait()
 
 
+class Stall:
+    """Exit with a message if world.tick() stops returning (e.g. the client TM's lost wake-up,
+    which blocks inside the carla library where no Python timeout can reach)."""
+
+    def __init__(self, seconds: float = 30.0) -> None:
+        self.seconds = seconds
+        self.last = time.monotonic()
+        threading.Thread(target=self._watch, daemon=True).start()
+
+    def _watch(self) -> None:
+        while True:
+            time.sleep(1.0)
+            if time.monotonic() - self.last > self.seconds:
+                print(f"world.tick() stalled for {self.seconds:.0f} s; giving up", flush=True)
+                os._exit(3)
+
+
+STALL = Stall()
+
+
 def measure(world, server: psutil.Process, ticks: int) -> dict[str, float]:
     for _ in range(50):  # warm up
         world.tick()
+        STALL.last = time.monotonic()
     server_cpu0 = sum(server.cpu_times()[:2])
     client_cpu0 = time.process_time()
     t0 = time.perf_counter()
     for _ in range(ticks):
         world.tick()
+        STALL.last = time.monotonic()
     wall = time.perf_counter() - t0
     server_cpu = sum(server.cpu_times()[:2]) - server_cpu0
     client_cpu = time.process_time() - client_cpu0

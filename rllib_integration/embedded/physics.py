@@ -259,35 +259,30 @@ class Contact:
     depth: float
 
 
-def _footprints(bodies: list[Body]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Box centres (N, 2), half extents (N, 2), unit axes (N, 2, 2) and bounding radii (N,)."""
-    n = len(bodies)
-    centers = np.empty((n, 2))
-    halves = np.empty((n, 2))
-    axes = np.empty((n, 2, 2))
-    for i, b in enumerate(bodies):
+def _footprints(bodies: list[Body]) -> list[tuple[float, ...]]:
+    """Per body: centre x, y, half length, half width, cos(yaw), sin(yaw)."""
+    out = []
+    for b in bodies:
         c, s = math.cos(math.radians(b.yaw)), math.sin(math.radians(b.yaw))
         ox, oy = b.box_center[0], b.box_center[1]
-        centers[i] = (b.x + c * ox - s * oy, b.y + s * ox + c * oy)
-        halves[i] = b.extent[:2]
-        axes[i] = ((c, s), (-s, c))
-    radii = np.hypot(halves[:, 0], halves[:, 1])
-    return centers, halves, axes, radii
+        out.append((b.x + c * ox - s * oy, b.y + s * ox + c * oy, b.extent[0], b.extent[1], c, s))
+    return out
 
 
-def _sat(ci, hi, ai, cj, hj, aj) -> tuple[float, np.ndarray] | None:
-    """Separating-axis test of two oriented rectangles: (depth, axis from j to i) or None."""
-    d = ci - cj
-    best_depth, best_axis = math.inf, None
-    for axis in (ai[0], ai[1], aj[0], aj[1]):
-        ri = hi[0] * abs(axis @ ai[0]) + hi[1] * abs(axis @ ai[1])
-        rj = hj[0] * abs(axis @ aj[0]) + hj[1] * abs(axis @ aj[1])
-        dist = float(axis @ d)
+def _sat(i: tuple[float, ...], j: tuple[float, ...]) -> tuple[float, tuple[float, float]] | None:
+    """Separating-axis test of two oriented rectangles: (depth, unit axis from j to i) or None."""
+    dx, dy = i[0] - j[0], i[1] - j[1]
+    best_depth, best_axis = math.inf, (0.0, 0.0)
+    # The four candidate axes: each box's forward and left directions.
+    for ax, ay in ((i[4], i[5]), (-i[5], i[4]), (j[4], j[5]), (-j[5], j[4])):
+        ri = i[2] * abs(ax * i[4] + ay * i[5]) + i[3] * abs(-ax * i[5] + ay * i[4])
+        rj = j[2] * abs(ax * j[4] + ay * j[5]) + j[3] * abs(-ax * j[5] + ay * j[4])
+        dist = ax * dx + ay * dy
         depth = ri + rj - abs(dist)
         if depth <= 0.0:
             return None
         if depth < best_depth:
-            best_depth, best_axis = depth, axis if dist >= 0 else -axis
+            best_depth, best_axis = depth, (ax, ay) if dist >= 0 else (-ax, -ay)
     return best_depth, best_axis
 
 
@@ -296,21 +291,23 @@ def find_contacts(bodies: list[Body]) -> list[Contact]:
     live = [i for i, b in enumerate(bodies) if b.collisions]
     if len(live) < 2:
         return []
-    sub = [bodies[i] for i in live]
-    centers, halves, axes, radii = _footprints(sub)
+    boxes = _footprints([bodies[i] for i in live])
+    arr = np.array(boxes)
+    centers = arr[:, :2]
+    radii = np.hypot(arr[:, 2], arr[:, 3])
     diff = centers[:, None, :] - centers[None, :, :]
     dist2 = np.einsum("ijk,ijk->ij", diff, diff)
     reach = radii[:, None] + radii[None, :]
     candidates = np.argwhere(np.triu(dist2 < reach * reach, k=1))
     contacts = []
     for i, j in candidates.tolist():
-        hit = _sat(centers[i], halves[i], axes[i], centers[j], halves[j], axes[j])
+        hit = _sat(boxes[i], boxes[j])
         if hit is not None:
             depth, axis = hit
-            contacts.append(Contact(live[i], live[j], (float(axis[0]), float(axis[1])), depth))
+            contacts.append(Contact(live[i], live[j], axis, depth))
     return contacts
 
 
 def boxes_overlap(a: Body, b: Body) -> bool:
-    centers, halves, axes, _ = _footprints([a, b])
-    return _sat(centers[0], halves[0], axes[0], centers[1], halves[1], axes[1]) is not None
+    box_a, box_b = _footprints([a, b])
+    return _sat(box_a, box_b) is not None

@@ -486,12 +486,15 @@ class World:
 
     def _run_sensors(self, collisions: list) -> None:
         scene: Scene | None = None
-        for event in collisions:
-            me, other, impulse = event
+        if collisions:
+            detectors: dict[int, list[CollisionSensor]] = {}
             for actor in self.actors.values():
-                if actor.parent_id == me.id and isinstance(actor.sensor, CollisionSensor):
+                if isinstance(actor.sensor, CollisionSensor):
+                    detectors.setdefault(actor.parent_id, []).append(actor.sensor)
+            for me, other, impulse in collisions:
+                for sensor in detectors.get(me.id, ()):
                     other_wire = self.actor_wire(other) if other else world_edge_wire()
-                    actor.sensor.record(self.actor_wire(me), other_wire, impulse)
+                    sensor.record(self.actor_wire(me), other_wire, impulse)
         for actor in list(self.actors.values()):
             sensor = actor.sensor
             if sensor is None:
