@@ -118,8 +118,11 @@ def longitudinal_accel(v: Vehicle) -> float:
             headroom = max(0.0, 1.0 - max(speed, 0.0) / p.top_speed)
             accel += p.max_accel * c.throttle * headroom
     stopping = BRAKE_DECEL * c.brake + (HAND_BRAKE_DECEL if c.hand_brake else 0.0)
+    if speed == 0.0:  # at rest the brakes hold unless the engine overcomes them
+        net = abs(accel) - stopping
+        return math.copysign(net, accel) if net > 0.0 else 0.0
     stopping += ROLLING_DECEL + DRAG * speed * speed
-    return accel - math.copysign(stopping, speed) if speed != 0.0 else accel
+    return accel - math.copysign(stopping, speed)
 
 
 def step_vehicle(v: Vehicle, dt: float) -> None:

@@ -212,3 +212,44 @@ walker.destroy()
     assert 2.0 < r["moved"] < 3 * 1.4 + 0.5  # about 1.4 m/s for 3 s
     assert r["speed"] == pytest.approx(1.4, abs=0.05)
     assert r["after_stop"] < 0.01
+
+
+def test_reverse_steering_hand_brake_and_top_speed(server):
+    body = """
+def drive(control, ticks, point):
+    v = world.spawn_actor(library.find("vehicle.audi.tt"), point)
+    world.tick()
+    start = v.get_transform()
+    v.apply_control(control)
+    for _ in range(ticks):
+        world.tick()
+    end = v.get_transform()
+    fwd = start.get_forward_vector()
+    moved = end.location - start.location
+    out = dict(along=moved.x * fwd.x + moved.y * fwd.y, yaw=(end.rotation.yaw - start.rotation.yaw + 540) % 360 - 180,
+               speed=v.get_velocity().length(), omega=v.get_angular_velocity().z)
+    v.destroy()
+    world.tick()
+    return out
+p = spawn_points[4]
+result(reverse=drive(carla.VehicleControl(throttle=0.5, reverse=True), 40, p),
+       right=drive(carla.VehicleControl(throttle=0.4, steer=0.3), 30, p),
+       left=drive(carla.VehicleControl(throttle=0.4, steer=-0.3), 30, p),
+       handbrake=drive(carla.VehicleControl(throttle=1.0, hand_brake=True), 40, p))
+v = world.spawn_actor(library.find("vehicle.audi.tt"), p)
+v.set_simulate_physics(False)
+world.tick()
+v.set_simulate_physics(True)
+v.set_target_velocity(carla.Vector3D(80.0, 0.0, 0.0))  # far above top speed
+v.apply_control(carla.VehicleControl(throttle=1.0))
+for _ in range(200):
+    world.tick()
+result(top_speed=v.get_velocity().length())
+v.destroy()
+"""
+    r, _ = run_on_server(server, body)
+    assert r["reverse"]["along"] < -1.0  # reverse gear drives backwards
+    assert r["right"]["yaw"] > 5.0 and r["right"]["omega"] > 0  # +steer turns right (+yaw)
+    assert r["left"]["yaw"] < -5.0 and r["left"]["omega"] < 0
+    assert r["handbrake"]["speed"] == 0.0  # the hand brake holds against full throttle
+    assert r["top_speed"] <= 180 / 3.6 + 0.1  # drag and the engine limit bring it under top speed
