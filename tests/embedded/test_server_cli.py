@@ -29,7 +29,8 @@ def test_ready_line_then_clean_exit_on_signal(sig):
                   "-RenderOffScreen", "-nosound", "-quality-level=Low")  # fmt: skip
     try:
         line = proc.stdout.readline().strip()
-        assert line == f"embedded CARLA server ready: rpc 127.0.0.1:{port} stream 127.0.0.1:{port + 2} map Loop01"
+        expected = f"rpc 127.0.0.1:{port} stream 127.0.0.1:{port + 2} map Loop01"
+        assert line == f"embedded CARLA server ready: {expected}"
         time.sleep(0.2)
         proc.send_signal(sig)
         assert proc.wait(20) == 0
