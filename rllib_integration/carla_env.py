@@ -103,6 +103,8 @@ class CarlaEnv(gym.Env):
         if self._needs_recovery:
             # The previous step already truncated; RLlib should have reset. Keep truncating.
             return self._last_observation, 0.0, False, True, {"simulator_failure": True}
+        if self._core is None or self._core.hero is None:
+            raise gym.error.ResetNeeded("CarlaEnv.step() called before reset()")
         control = self.experiment.compute_action(action)
         try:
             sensor_data = self.core.tick(control)

@@ -363,6 +363,9 @@ def test_spaces_come_from_the_experiment_without_starting_a_server():
     env = CarlaEnv(env_config(throttles=[0.0, 1.0]))
     assert env.action_space == gym.spaces.Discrete(2)
     assert env._core is None  # nothing launched until the first reset
+    with pytest.raises(gym.error.ResetNeeded, match="before reset"):
+        env.step(0)
+    assert env._core is None
     env.close()
 
 
