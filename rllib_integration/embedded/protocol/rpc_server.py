@@ -130,8 +130,10 @@ class RpcProtocol(asyncio.Protocol):
             return False
         method, params = message[2], message[3]
         if method == "apply_batch":
+            # The TM sends its batch with a synchronous call; client.apply_batch() is async.
             args = params[1:] if isinstance(params, list) else []
-            if is_tm_control_batch(method, args):
+            synchronous = isinstance(params, list) and params[:1] == [[False]]
+            if synchronous and is_tm_control_batch(method, args):
                 self.tm_batch_tick = self.gate.ticks
             return False
         if method != "get_episode_settings" or self.tm_batch_tick is None:
@@ -139,6 +141,8 @@ class RpcProtocol(asyncio.Protocol):
         batch_tick, self.tm_batch_tick = self.tm_batch_tick, None
         if not self.gate.active():
             return False
+        if self.dispatcher.debug:
+            log.debug("holding the TM worker's get_episode_settings until after a tick")
         self.gate.hold_after(batch_tick, lambda: self._late_reply(message))
         return True
 
