@@ -21,13 +21,9 @@ from rllib_integration.sensors.base import PseudoSensor
 from rllib_integration.sensors.factory import create_sensor
 from rllib_integration.sensors.interface import SensorInterface, SensorTimeoutError
 from rllib_integration.server import ServerError, SimulatorServer
+from rllib_integration.traffic import BackgroundTraffic
 
 logger = logging.getLogger(__name__)
-
-
-# Clients and Traffic Managers of dead servers (see CarlaCore._abandon_traffic_manager).
-_ABANDONED: list[tuple[Any, Any]] = []
-_FOREVER_S = 10.0**7
 
 
 class SimulatorFailure(RuntimeError):
@@ -49,14 +45,10 @@ class CarlaCore:
         self.world: carla.World | None = None
         self.map: carla.Map | None = None
         self.hero: carla.Actor | None = None
-        self.traffic_manager: carla.TrafficManager | None = None
+        self.traffic = BackgroundTraffic(self)
         self.frame = 0
         self.restarts = 0
         self._pseudo_sensors: list[PseudoSensor] = []
-        self._npc_vehicles: list[int] = []
-        self._npc_walkers: list[int] = []
-        self._walker_controllers: list[int] = []
-        self._npcs_spawned = False
         self._rng = random.Random()
         self._closed = False
         self.server.start()
@@ -119,13 +111,13 @@ class CarlaCore:
         background = experiment_config["background_activity"]
         try:
             self._destroy_hero()
-            if town is not None and self._load_town(town):
-                self._npcs_spawned = False
+            if town is not None:
+                self._load_town(town)
             self._set_weather(experiment_config["weather"])
-            if self._npcs_spawned and background["respawn_per_episode"]:
-                self._destroy_npcs()
-            if not self._npcs_spawned:
-                self._spawn_npcs(background)
+            if self.traffic.spawned and background["respawn_per_episode"]:
+                self.traffic.destroy()
+            if not self.traffic.spawned:
+                self.traffic.spawn(background, self._rng)
             self._spawn_hero(experiment_config["hero"])
         except RuntimeError as exc:
             if isinstance(exc, SetupError | SimulatorFailure):
@@ -133,6 +125,11 @@ class CarlaCore:
             self._check_alive(exc)
             raise
         return self.tick(None)
+
+    @property
+    def traffic_manager(self) -> carla.TrafficManager | None:
+        """The Traffic Manager driving the NPC vehicles (None until some are spawned)."""
+        return self.traffic.traffic_manager
 
     def _load_town(self, town: str) -> bool:
         """Load `town` unless it is already the current map; True if a new map was loaded."""
@@ -144,8 +141,8 @@ class CarlaCore:
                 f"town '{town}' (env_config.experiment.town) is not available on this server; "
                 f"available: {', '.join(sorted(available))}"
             )
-        self._destroy_npcs()
-        self._shut_down_traffic_manager()
+        self.traffic.destroy()
+        self.traffic.shut_down_traffic_manager()
         layers = carla.MapLayer.All if self.config.enable_map_assets else carla.MapLayer.NONE
         self.world = self.client.load_world(town, reset_settings=False, map_layers=layers)
         self._apply_sync_settings()
@@ -213,7 +210,7 @@ class CarlaCore:
                 "(all occupied or off the map); give more hero.spawn_points or fewer NPCs"
             )
         # The hero must exist in the client's episode state before sensors attach to it.
-        self._tick_world()
+        self.tick_world()
         self._pseudo_sensors = []
         for name, attributes in hero_config["sensors"].items():
             try:
@@ -233,7 +230,7 @@ class CarlaCore:
         listen(), so the data of the first frames can be lost and must not be waited for."""
         deadline = time.monotonic() + self.config.sensor_timeout
         while True:
-            frame = self._tick_world()
+            frame = self.tick_world()
             snapshot = self.world.get_snapshot()
             for sensor in self._pseudo_sensors:
                 self.sensor_interface.put(sensor.name, frame, sensor.tick(frame, snapshot))
@@ -248,106 +245,6 @@ class CarlaCore:
                 if time.monotonic() >= deadline:
                     raise SimulatorFailure(f"sensors never delivered: {exc}") from exc
 
-    def _spawn_npcs(self, background: Mapping) -> None:
-        self._npcs_spawned = True
-        n_vehicles, n_walkers = background["n_vehicles"], background["n_walkers"]
-        if n_vehicles == 0 and n_walkers == 0:
-            return
-        npc_rng = random.Random(background["seed"]) if background["seed"] is not None else self._rng
-        library = self.world.get_blueprint_library()
-        if n_vehicles:
-            self._ensure_traffic_manager(background)
-            self._npc_vehicles = self._spawn_vehicles(library, n_vehicles, npc_rng)
-        if n_walkers:
-            self._spawn_walkers(library, n_walkers, npc_rng)
-        self._tick_world()
-        # Without a navigation mesh (embedded server) the server walks them by itself.
-        has_navigation = self.world.get_random_location_from_navigation() is not None
-        for controller in self.world.get_actors(self._walker_controllers):
-            controller.start()
-            if has_navigation:
-                controller.go_to_location(self.world.get_random_location_from_navigation())
-
-    def _ensure_traffic_manager(self, background: Mapping) -> None:
-        if self.traffic_manager is None:
-            self.traffic_manager = self.client.get_trafficmanager(self.server.tm_port)
-            self.traffic_manager.set_synchronous_mode(True)
-        self.traffic_manager.set_hybrid_physics_mode(background["tm_hybrid_mode"])
-        # Always seeded: by background_activity.seed, else by the env's reset seed.
-        seed = background["seed"]
-        self.traffic_manager.set_random_device_seed(
-            seed if seed is not None else self._rng.randrange(2**31)
-        )
-
-    def _spawn_vehicles(self, library: Any, count: int, rng: random.Random) -> list[int]:
-        points = list(self.map.get_spawn_points())
-        rng.shuffle(points)
-        if count > len(points):
-            logger.warning("%d NPC vehicles asked, the map has %d spawn points", count, len(points))
-        blueprints = [bp for bp in library.filter("vehicle.*")]
-        port = self.traffic_manager.get_port()
-        batch = []
-        for transform in points[:count]:
-            blueprint = rng.choice(blueprints)
-            if blueprint.has_attribute("color"):
-                colors = blueprint.get_attribute("color").recommended_values
-                if colors:
-                    blueprint.set_attribute("color", rng.choice(colors))
-            blueprint.set_attribute("role_name", "autopilot")
-            batch.append(
-                carla.command.SpawnActor(blueprint, transform).then(
-                    carla.command.SetAutopilot(carla.command.FutureActor, True, port)
-                )
-            )
-        responses = self.client.apply_batch_sync(batch, False)
-        spawned = [r.actor_id for r in responses if not r.error]
-        if len(spawned) < count:
-            logger.warning("spawned %d of %d NPC vehicles", len(spawned), count)
-        return spawned
-
-    def _spawn_walkers(self, library: Any, count: int, rng: random.Random) -> None:
-        blueprints = [bp for bp in library.filter("walker.pedestrian.*")]
-        batch = []
-        for _ in range(count):
-            location = self._walker_location(rng)
-            if location is None:
-                continue
-            blueprint = rng.choice(blueprints)
-            if blueprint.has_attribute("is_invincible"):
-                blueprint.set_attribute("is_invincible", "false")
-            batch.append(carla.command.SpawnActor(blueprint, carla.Transform(location)))
-        walkers = [r.actor_id for r in self.client.apply_batch_sync(batch, False) if not r.error]
-        controller_bp = library.find("controller.ai.walker")
-        batch = [
-            carla.command.SpawnActor(controller_bp, carla.Transform(), walker) for walker in walkers
-        ]
-        controllers = [
-            r.actor_id for r in self.client.apply_batch_sync(batch, False) if not r.error
-        ]
-        self._npc_walkers, self._walker_controllers = walkers, controllers
-        if len(walkers) < count:
-            logger.warning("spawned %d of %d walkers", len(walkers), count)
-
-    def _walker_location(self, rng: random.Random) -> carla.Location | None:
-        """A random point on the navigation mesh, or, for servers without one (the embedded
-        server), on a sidewalk next to a random spawn point."""
-        location = self.world.get_random_location_from_navigation()
-        if location is not None:
-            return location
-        points = self.map.get_spawn_points()
-        if not points:
-            return None
-        anchor = rng.choice(points).location
-        sidewalk = self.map.get_waypoint(
-            anchor, project_to_road=True, lane_type=carla.LaneType.Sidewalk
-        )
-        if sidewalk is None:
-            return None
-        # Spread walkers along the sidewalk so that several do not share one spot.
-        sidewalk = (sidewalk.next(rng.uniform(0.5, 30.0)) or [sidewalk])[0]
-        spot = sidewalk.transform.location
-        return carla.Location(spot.x, spot.y, spot.z + 1.0)
-
     # ---------------------------------------------------------------- stepping
 
     def tick(self, control: carla.VehicleControl | None) -> dict[str, tuple[int, Any]]:
@@ -355,7 +252,7 @@ class CarlaCore:
         try:
             if control is not None:
                 self.hero.apply_control(control)
-            frame = self._tick_world()
+            frame = self.tick_world()
             snapshot = self.world.get_snapshot()
             for sensor in self._pseudo_sensors:
                 self.sensor_interface.put(sensor.name, frame, sensor.tick(frame, snapshot))
@@ -368,7 +265,8 @@ class CarlaCore:
             self._check_alive(exc)
             raise
 
-    def _tick_world(self) -> int:
+    def tick_world(self) -> int:
+        """One synchronous world tick with the configured timeout; returns the new frame."""
         if not self.server.is_alive():
             raise SimulatorFailure(f"the simulator is not running ({self.server})")
         try:
@@ -395,30 +293,14 @@ class CarlaCore:
         if self.server.kind == "attach" and self.world is not None and self.server.is_alive():
             # Someone else's server outlives us: remove what we spawned if it still answers.
             with contextlib.suppress(RuntimeError):
-                self._destroy_npcs()
+                self.traffic.destroy()
                 self._destroy_hero()
-        had_traffic_manager = self.traffic_manager is not None
-        if had_traffic_manager:
-            self._abandon_traffic_manager()
+        # An abandoned Traffic Manager keeps its port in this process: move to a fresh block.
+        had_traffic_manager = self.traffic.abandon()
         self._forget_actors()
         self.server.restart(fresh_ports=had_traffic_manager)
         self.restarts += 1
         self._connect()
-
-    def _abandon_traffic_manager(self) -> None:
-        """Park the client-side TM of a dead server for good, without a call that can throw.
-
-        Its worker thread calls the server after each step, and shutting it down wakes it for
-        more calls; a timeout in that thread aborts the whole process. So: make its client's
-        calls wait (practically) forever, switch it to asynchronous mode (so that later world
-        ticks do not wait for its steps), and keep both objects alive for the life of the
-        process. The next TM runs on a fresh port block.
-        """
-        _ABANDONED.append((self.client, self.traffic_manager))
-        with contextlib.suppress(RuntimeError):
-            self.client.set_timeout(_FOREVER_S)
-            self.traffic_manager.set_synchronous_mode(False)
-        self.traffic_manager = None
 
     def _forget_actors(self) -> None:
         with contextlib.suppress(RuntimeError):
@@ -432,9 +314,8 @@ class CarlaCore:
         self.sensor_interface.destroy()
         self._pseudo_sensors = []
         self.hero = None
-        self.traffic_manager = None
-        self._npc_vehicles, self._npc_walkers, self._walker_controllers = [], [], []
-        self._npcs_spawned = False
+        self.traffic.traffic_manager = None
+        self.traffic.forget()
         self.client = self.world = self.map = None
 
     def _destroy_hero(self) -> None:
@@ -444,30 +325,6 @@ class CarlaCore:
             hero, self.hero = self.hero, None
             hero.destroy()
 
-    def _destroy_npcs(self) -> None:
-        if self._npc_vehicles and self.traffic_manager is not None:
-            # Unregister from the client-side Traffic Manager first: destroying a vehicle it still
-            # drives makes the client abort on the next tick.
-            port = self.traffic_manager.get_port()
-            self.client.apply_batch_sync(
-                [carla.command.SetAutopilot(i, False, port) for i in self._npc_vehicles], False
-            )
-        for controller in self.world.get_actors(self._walker_controllers):
-            controller.stop()
-        ids = self._walker_controllers + self._npc_walkers + self._npc_vehicles
-        if ids:
-            self.client.apply_batch_sync([carla.command.DestroyActor(i) for i in ids], False)
-        self._npc_vehicles, self._npc_walkers, self._walker_controllers = [], [], []
-        self._npcs_spawned = False
-
-    def _shut_down_traffic_manager(self) -> None:
-        """Shut the client-side TM down while the server still answers: a TM left registered in
-        this process segfaults the next load_world (of any client in the process)."""
-        if self.traffic_manager is not None:
-            tm, self.traffic_manager = self.traffic_manager, None
-            tm.set_synchronous_mode(False)
-            tm.shut_down()
-
     def spawned_actor_ids(self) -> list[int]:
         """Ids of every actor this core spawned and still holds (hero, sensors, NPCs)."""
         ids = [self.hero.id] if self.hero is not None else []
@@ -475,7 +332,7 @@ class CarlaCore:
             actor = getattr(sensor, "actor", None)
             if actor is not None:
                 ids.append(actor.id)
-        return ids + self._npc_vehicles + self._npc_walkers + self._walker_controllers
+        return ids + self.traffic.actor_ids
 
     def close(self) -> None:
         """Destroy what this core spawned, leave the world asynchronous, stop its own server."""
@@ -484,9 +341,9 @@ class CarlaCore:
         self._closed = True
         try:
             if self.world is not None and self.server.is_alive():
-                self._destroy_npcs()
+                self.traffic.destroy()
                 self._destroy_hero()
-                self._shut_down_traffic_manager()
+                self.traffic.shut_down_traffic_manager()
                 settings = self.world.get_settings()
                 settings.synchronous_mode = False
                 settings.fixed_delta_seconds = None
