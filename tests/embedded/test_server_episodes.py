@@ -76,3 +76,24 @@ result(message=message, map=world.get_map().name)
     r, _ = run_on_server(embedded_server, body, sync=False)
     assert "NoSuchTown" in r["message"]
     assert r["map"].endswith("Loop01")
+
+
+def test_generate_opendrive_world_loads_the_given_road_network(embedded_server):
+    body = """
+xodr = world.get_map().to_opendrive()
+old_id = world.id
+world = client.generate_opendrive_world(xodr)
+new_map = world.get_map()
+try:
+    client.generate_opendrive_world("<OpenDRIVE><road")
+    message = ""
+except RuntimeError as exc:
+    message = str(exc)
+result(name=new_map.name, same_roads=new_map.to_opendrive() == xodr, points=len(new_map.get_spawn_points()),
+       new_episode=world.id != old_id, message=message, still=client.get_world().get_map().name)
+"""
+    r, _ = run_on_server(embedded_server, body, sync=False)
+    assert r["name"].endswith("OpenDriveMap") and r["same_roads"] and r["points"] > 0
+    assert r["new_episode"]
+    assert "not well-formed" in r["message"] and r["still"].endswith("OpenDriveMap")
+    assert_no_unknown_rpc(embedded_server)

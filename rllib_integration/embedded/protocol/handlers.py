@@ -114,6 +114,7 @@ class RpcApi:
         self.tick = tick
         self.traffic_managers: dict[int, tuple[str, int]] = {}
         self.physics_controls: dict[int, list] = {}
+        self.generated_map: Any = None  # from client.generate_opendrive_world
 
     # ------------------------------------------------------------ table
 
@@ -298,15 +299,19 @@ class RpcApi:
     ) -> None:
         if not isinstance(name, str) or not name:
             raise ValueError("map name must be a non-empty string")
-        new_map = self.load_map(name)
+        generated = self.generated_map
+        if generated is not None and name.rsplit("/", 1)[-1] == generated.name:
+            new_map = generated
+        else:
+            new_map = self.load_map(name)
         self.world.load_episode(new_map, bool(reset_settings))
 
     def copy_opendrive_to_file(self, xodr: str, parameters: Any = None) -> None:
-        """client.generate_opendrive_world: load an OpenDRIVE string as a new episode."""
+        """First half of client.generate_opendrive_world: validate and keep the OpenDRIVE; the
+        client then calls load_new_episode with the generated map's name."""
         if not isinstance(xodr, str):
             raise ValueError("OpenDRIVE must be a string")
-        new_map = self.load_map("xodr:" + xodr)
-        self.world.load_episode(new_map, True)
+        self.generated_map = self.load_map("xodr:" + xodr)
 
     def set_weather_parameters(self, weather: list) -> None:
         if len(weather) < len(codec.WEATHER_FIELDS):
