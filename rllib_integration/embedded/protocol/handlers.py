@@ -115,6 +115,7 @@ class RpcApi:
         self.traffic_managers: dict[int, tuple[str, int]] = {}
         self.physics_controls: dict[int, list] = {}
         self.generated_map: Any = None  # from client.generate_opendrive_world
+        world.on_destroy.append(lambda actor_id: self.physics_controls.pop(actor_id, None))
 
     # ------------------------------------------------------------ table
 
