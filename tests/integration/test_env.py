@@ -516,3 +516,28 @@ def test_a_sensor_with_a_long_sensor_tick_gives_its_latest_reading(make_env):
         slow_frames.append(frame)
     distinct = sorted(set(slow_frames) - {-1})
     assert 2 <= len(distinct) <= 5, slow_frames  # a new reading about every 4th frame
+
+
+@pytest.mark.slow
+def test_long_run_keeps_threads_memory_and_buffers_bounded(make_env):
+    sensors = {
+        "camera": {"type": "sensor.camera.rgb", "image_size_x": 32, "image_size_y": 32},
+        "gnss": {"type": "sensor.other.gnss"},
+        "collision": {"type": "sensor.other.collision"},
+    }
+    background = {"n_vehicles": 3, "respawn_per_episode": True}
+    env = make_env(env_config(hero={"sensors": sensors}, background_activity=background))
+    me = psutil.Process()
+    threads, memory = [], []
+    for episode in range(20):
+        env.reset(seed=episode)
+        for _ in range(100):
+            env.step(1)
+        stores = env.core.sensor_interface._readings
+        assert all(len(store) <= 2 for store in stores.values()), {
+            k: len(v) for k, v in stores.items()
+        }
+        threads.append(me.num_threads())
+        memory.append(me.memory_info().rss)
+    assert max(threads[5:]) <= threads[4] + 2, threads  # no thread leak per episode
+    assert memory[-1] < memory[4] * 1.3, memory  # no steady growth
