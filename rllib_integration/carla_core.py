@@ -253,9 +253,12 @@ class CarlaCore:
             if control is not None:
                 self.hero.apply_control(control)
             frame = self.tick_world()
-            snapshot = self.world.get_snapshot()
-            for sensor in self._pseudo_sensors:
-                self.sensor_interface.put(sensor.name, frame, sensor.tick(frame, snapshot))
+            if self._pseudo_sensors:
+                snapshot = self.world.get_snapshot()
+                for sensor in self._pseudo_sensors:
+                    self.sensor_interface.put(sensor.name, frame, sensor.tick(frame, snapshot))
+            if self.config.show_display:
+                self._follow_hero_with_spectator()
             return self.sensor_interface.get_data(frame, self.config.sensor_timeout)
         except SensorTimeoutError as exc:
             raise SimulatorFailure(f"{exc}; server {self.server}") from exc
@@ -264,6 +267,13 @@ class CarlaCore:
                 raise
             self._check_alive(exc)
             raise
+
+    def _follow_hero_with_spectator(self) -> None:
+        """With a window, keep the view 5 m behind and 3 m above the hero (as the original)."""
+        transform = self.hero.get_transform()
+        back = transform.location - transform.get_forward_vector() * 5.0
+        back.z += 3.0
+        self.world.get_spectator().set_transform(carla.Transform(back, transform.rotation))
 
     def tick_world(self) -> int:
         """One synchronous world tick with the configured timeout; returns the new frame."""

@@ -541,3 +541,17 @@ def test_long_run_keeps_threads_memory_and_buffers_bounded(make_env):
         memory.append(me.memory_info().rss)
     assert max(threads[5:]) <= threads[4] + 2, threads  # no thread leak per episode
     assert memory[-1] < memory[4] * 1.3, memory  # no steady growth
+
+
+def test_with_a_display_the_spectator_follows_the_hero(make_env):
+    # show_display only changes CarlaUE4's window flags; the embedded server ignores it.
+    env = make_env(env_config({"show_display": True}, max_steps=100))
+    env.reset(seed=0)
+    for _ in range(10):
+        env.step(2)
+    env.core.world.tick()  # the spectator's new transform arrives with the next state
+    hero = env.core.hero.get_transform()
+    spectator = env.core.world.get_spectator().get_transform()
+    behind = hero.location - hero.get_forward_vector() * 5.0
+    assert np.hypot(spectator.location.x - behind.x, spectator.location.y - behind.y) < 1.0
+    assert spectator.location.z == pytest.approx(hero.location.z + 3.0, abs=0.5)
