@@ -37,7 +37,8 @@ class CarlaSettings:
     # Which simulator to launch: "carla" runs $CARLA_ROOT/CarlaUE4.sh, "embedded" the bundled
     # CARLA-compatible server, "auto" CARLA when an install is found, else embedded.
     server: ServerKind = "auto"
-    # Attach to a server someone else started: set `port` (its RPC port). Nothing is launched.
+    # Attach to a server someone else started at host:port (its RPC port); nothing is launched
+    # then. Without `port`, a local server is launched and `host` is not used.
     host: str = "127.0.0.1"
     port: int | None = None
     # Client RPC timeout (s); also the limit for one `world.tick()` before the server counts as hung.

@@ -189,11 +189,13 @@ class SimulatorServer:
         self.settings = settings
         self.spread_index = spread_index
         self.kind = resolve_server_kind(settings)
-        self.host = settings.host
+        # A launched server is local (and binds 127.0.0.1); `host` only says where to attach.
+        self.host = settings.host if self.kind == "attach" else "127.0.0.1"
         self.ports: PortBlock | None = None
         self.process: subprocess.Popen | None = None
         self.log_path: Path | None = None
         self._launches = 0
+        self._tm_block: PortBlock | None = None  # attach mode: a local port for the TM
         if self.kind == "attach":
             self.ports = PortBlock(settings.port)
 
@@ -209,8 +211,6 @@ class SimulatorServer:
                 self._tm_block = reserve_port_block(self.spread_index, self.settings.base_port)
             return self._tm_block.traffic_manager
         return self.ports.traffic_manager
-
-    _tm_block: PortBlock | None = None
 
     def command(self) -> list[str]:
         if self.kind == "carla":
