@@ -25,11 +25,13 @@ if __package__ in (None, ""):  # run as a script: make the `aws` package importa
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import botocore.exceptions  # noqa: E402
-import paramiko  # noqa: E402
 
 from aws import ec2_resources as ec2  # noqa: E402
-from aws import image_builder, ssh_remote  # noqa: E402
 from aws.errors import HelperError, Interrupted  # noqa: E402
+
+# paramiko (image_builder, ssh_remote) and Ray (cluster_check) load only in the commands that
+# use them: most commands are one EC2 call, and start-up time is most of their run time.
+DEFAULT_EXCLUDES = (".git", "__pycache__", ".venv", ".pytest_cache", ".ruff_cache", "*.pyc")
 
 log = logging.getLogger("aws_helper")
 ROOT = Path(__file__).resolve().parents[1]
@@ -135,7 +137,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--target", required=True, help="remote path (relative: from the home directory)"
     )
-    p.add_argument("--exclude", nargs="*", default=list(ssh_remote.DEFAULT_EXCLUDES),
+    p.add_argument("--exclude", nargs="*", default=list(DEFAULT_EXCLUDES),
                    help="name patterns to skip (default: %(default)s)")  # fmt: skip
 
     p = sub.add_parser("get", parents=[common, ssh], help="copy a remote file or directory down")
@@ -183,7 +185,9 @@ def _client(args: argparse.Namespace) -> tuple[Any, str]:
     return client, client.meta.region_name
 
 
-def _ssh_options(args: argparse.Namespace, default_timeout: float) -> image_builder.SshOptions:
+def _ssh_options(args: argparse.Namespace, default_timeout: float) -> Any:
+    from aws import image_builder
+
     return image_builder.SshOptions(
         user=args.ssh_user,
         key_file=args.ssh_key,
@@ -200,6 +204,8 @@ def _ssh_cidrs(args: argparse.Namespace) -> list[str]:
 
 
 def cmd_create_image(args: argparse.Namespace) -> int:
+    from aws import image_builder
+
     client, region = _client(args)
     settings = image_builder.BuildSettings(
         name=args.name,
@@ -266,7 +272,10 @@ def cmd_launch(args: argparse.Namespace) -> int:
         args.poll_interval, InstanceIds=[instance_id],
     )  # fmt: skip
     instance = ec2.describe_instance(client, instance_id)
-    if not args.no_wait_ssh:  # a fresh instance: the one moment its host key can be recorded
+    if not args.no_wait_ssh:
+        from aws import image_builder, ssh_remote
+
+        # a fresh instance: the one moment its host key can be recorded
         target = image_builder.ssh_target(instance, options, key_file)
         store = ssh_remote.HostKeyStore(options.known_hosts)
         ssh_remote.connect(target, store, options.timeout).close()
@@ -351,7 +360,9 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def _session(args: argparse.Namespace) -> ssh_remote.RemoteSession:
+def _session(args: argparse.Namespace) -> Any:
+    from aws import image_builder, ssh_remote
+
     client, region = _client(args)
     instance = ec2.describe_instance(client, args.instance_id)
     if instance["State"]["Name"] != "running":
@@ -374,6 +385,8 @@ def _console_fingerprints(client: Any, instance_id: str) -> list[str]:
     except botocore.exceptions.ClientError as error:
         log.debug("no console output for %s: %s", instance_id, error)
         return []
+    from aws import ssh_remote
+
     return ssh_remote.console_fingerprints(output or "")
 
 
@@ -487,10 +500,8 @@ def main(argv: list[str] | None = None) -> int:
         )  # fmt: skip
     except botocore.exceptions.BotoCoreError as error:
         log.error("error: AWS: %s", error)
-    except (OSError, paramiko.SSHException) as error:  # SFTP and socket failures mid-command
+    except Exception as error:  # SSH/SFTP failures mid-command, odd service replies: one line
         log.error("error: %s: %s", type(error).__name__, error)
-    except Exception as error:  # a bug or an unexpected service reply: still one line
-        log.error("error: unexpected %s: %s", type(error).__name__, error)
         log.debug("traceback:", exc_info=True)
     except KeyboardInterrupt:
         log.error("interrupted (Ctrl-C)")

@@ -18,7 +18,6 @@ from typing import Any
 
 import boto3
 import botocore.exceptions
-import paramiko
 
 from aws.errors import HelperError
 
@@ -115,6 +114,8 @@ def ensure_key_pair(
         if not ssh_key.is_file():
             raise HelperError(f"--ssh-key {ssh_key}: no such file")
         if not exists:
+            import paramiko  # only here: most commands never touch SSH keys
+
             key = paramiko.PKey.from_path(ssh_key)
             client.import_key_pair(
                 KeyName=key_name,

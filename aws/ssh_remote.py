@@ -28,7 +28,14 @@ from aws.errors import HelperError
 
 log = logging.getLogger("aws_helper")
 
-DEFAULT_EXCLUDES = (".git", "__pycache__", ".venv", ".pytest_cache", ".ruff_cache", "*.pyc")
+DEFAULT_EXCLUDES = (
+    ".git",
+    "__pycache__",
+    ".venv",
+    ".pytest_cache",
+    ".ruff_cache",
+    "*.pyc",
+)  # as the CLI
 
 
 @dataclass

@@ -8,6 +8,7 @@ a test's keys directory (an AuthorizedKeysCommand runs ssh-keygen -y on them).
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import shutil
@@ -30,6 +31,7 @@ HELPER = ROOT / "aws" / "aws_helper.py"
 REGION = "us-east-1"
 SECRET = "moto-test-secret-key-do-not-log"
 BASE_IMAGE = "Deep Learning AMI Ubuntu*"  # in moto's built-in AMI list, owner amazon
+BASE_IMAGE_ID = "ami-dca37ea5"  # that image's id, the same in every moto region (faster lookup)
 
 
 def free_port() -> int:
@@ -48,8 +50,9 @@ def _stop(process: subprocess.Popen) -> None:
             process.wait()
 
 
-@pytest.fixture(scope="session")
-def moto_url(tmp_path_factory) -> Iterator[str]:
+@contextlib.contextmanager
+def moto_server(log_dir: Path, **extra_env: str) -> Iterator[str]:
+    """moto's server on a free 127.0.0.1 port in its own process group; yields its URL."""
     port = free_port()
     env = {
         **os.environ,
@@ -57,26 +60,34 @@ def moto_url(tmp_path_factory) -> Iterator[str]:
         "MOTO_ENABLE_AMI_VALIDATION": "true",
         "MOTO_EC2_ENABLE_INSTANCE_TYPE_VALIDATION": "true",
         "MOTO_ENABLE_KEYPAIR_VALIDATION": "true",
+        **extra_env,
     }
-    log = open(tmp_path_factory.mktemp("moto") / "moto.log", "wb")
+    log = open(log_dir / "moto.log", "wb")
     server = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
         stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/moto-api/", timeout=2).close()
-            break
-        except OSError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                _stop(server)
-                pytest.fail(f"moto server did not start on {url}")
-            time.sleep(0.2)
-    yield url
-    _stop(server)
-    log.close()
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/moto-api/", timeout=2).close()
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"moto server did not start on {url}")
+                time.sleep(0.2)
+        yield url
+    finally:
+        _stop(server)
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def moto_url(tmp_path_factory) -> Iterator[str]:
+    with moto_server(tmp_path_factory.mktemp("moto")) as url:
+        yield url
 
 
 @dataclass

@@ -217,3 +217,13 @@ def test_unfilled_yaml_is_not_modified_by_the_check(tmp_path):
     before = copy.copy(copy_path.read_text())
     check_cluster(copy_path, _write(tmp_path, "train.yaml", FITTING_TRAINING))
     assert copy_path.read_text() == before
+
+
+TRAINING_CONFIGS = sorted((ROOT / "dqn_example").glob("dqn_config*.yaml"))
+
+
+@pytest.mark.parametrize("training", TRAINING_CONFIGS, ids=[p.name for p in TRAINING_CONFIGS])
+def test_shipped_cluster_can_host_the_projects_training_configs(tmp_path, monkeypatch, training):
+    monkeypatch.chdir(ROOT)
+    report = check_cluster(_filled(tmp_path), training)
+    assert report.errors == [], report.errors

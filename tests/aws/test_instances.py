@@ -11,12 +11,12 @@ import threading
 import paramiko
 import pytest
 
-from tests.aws.conftest import BASE_IMAGE, AwsEnv
+from tests.aws.conftest import BASE_IMAGE_ID, AwsEnv
 
 
 def _launch(aws: AwsEnv, *extra: str) -> str:
     result = aws.run(
-        "launch", "--image", BASE_IMAGE, "--instance-type", "t3.micro", "--poll-interval", "0.1",
+        "launch", "--image", BASE_IMAGE_ID, "--instance-type", "t3.micro", "--poll-interval", "0.1",
         "--json", *extra,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
@@ -74,7 +74,7 @@ def test_security_group_open_to_the_world_on_ray_ports_is_refused(aws: AwsEnv):
         ],  # fmt: skip
     )
     result = aws.run(
-        "launch", "--image", BASE_IMAGE, "--security-group", "legacy", "--ssh-cidr", "10.0.0.1",
+        "launch", "--image", BASE_IMAGE_ID, "--security-group", "legacy", "--ssh-cidr", "10.0.0.1",
         "--no-wait-ssh", "--poll-interval", "0.1",
     )  # fmt: skip
     assert result.returncode == 1
@@ -108,7 +108,7 @@ def test_ssh_rule_defaults_to_the_callers_public_address(aws: AwsEnv):
 
 
 def test_undetectable_caller_address_is_one_clear_error_and_launches_nothing(aws: AwsEnv):
-    result = aws.run("launch", "--image", BASE_IMAGE, "--no-wait-ssh")
+    result = aws.run("launch", "--image", BASE_IMAGE_ID, "--no-wait-ssh")
     assert result.returncode == 1
     assert "could not detect your public IP address" in result.stderr
     assert "pass --ssh-cidr CIDR" in result.stderr
@@ -137,7 +137,8 @@ def test_launch_info_stop_start_terminate(aws: AwsEnv):
         result = aws.run(command, "--instance-id", instance_id, "--poll-interval", "0.1")
         assert result.returncode == 0, result.stderr
         assert result.stdout.strip() == f"{instance_id}: {state}"
-        assert field("state") == state
+        described = aws.ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]
+        assert described["Instances"][0]["State"]["Name"] == state
     assert json.loads(aws.run("info", "--json").stdout) == []
 
     missing = aws.run("stop", "--instance-id", "i-0123456789abcdef0")
@@ -147,7 +148,7 @@ def test_launch_info_stop_start_terminate(aws: AwsEnv):
 
 def test_existing_key_pair_without_its_private_key_is_refused(aws: AwsEnv):
     aws.ec2.create_key_pair(KeyName="carla-rllib")
-    result = aws.run("launch", "--image", BASE_IMAGE, "--ssh-cidr", "10.0.0.1", "--no-wait-ssh")
+    result = aws.run("launch", "--image", BASE_IMAGE_ID, "--ssh-cidr", "10.0.0.1", "--no-wait-ssh")
     assert result.returncode == 1
     assert "key pair 'carla-rllib' exists in us-east-1 but its private key" in result.stderr
     assert aws.live_instances() == []
