@@ -124,7 +124,7 @@ class _Builder:
     def road(self, start: Pose, end: Pose, radius: float = 20.0) -> Road:
         geometries = path(start, end, radius)
         road = Road(
-            id=self._take(),
+            id=self.new_road_id(),
             start=start,
             geometries=geometries,
             right=STREET_SIDE,
@@ -142,7 +142,7 @@ class _Builder:
         self.odr.roads += connecting
         self.odr.junctions.append(junction)
 
-    def _take(self) -> int:
+    def new_road_id(self) -> int:
         self.next_id += 1
         return self.next_id
 
@@ -209,7 +209,7 @@ def roundabout01(
         start, end = on_ring(angle + half), on_ring(angles[(k + 1) % 4] - half)
         sweep = HALF_PI - 2 * half
         road = Road(
-            id=b._take(),
+            id=b.new_road_id(),
             start=start,
             geometries=[Geometry(ring_radius * sweep, 1.0 / ring_radius)],
             right=ring_side,
