@@ -105,6 +105,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="seconds each script may run (default: 7200)")  # fmt: skip
     p.add_argument("--image-timeout", type=float, default=7200.0,
                    help="seconds for the AMI to become available (default: 7200)")  # fmt: skip
+    p.add_argument("--cluster-yaml", type=Path, metavar="FILE",
+                   help="also write ImageId and SecurityGroupIds into this cluster YAML's "
+                   "node_configs (comments kept), e.g. dqn_example/dqn_autoscaler.yaml")  # fmt: skip
     p.add_argument("--json", action="store_true", help="print the result as JSON")
 
     p = sub.add_parser("launch", parents=[common, network, ssh], help="launch an instance")
@@ -226,7 +229,17 @@ def cmd_create_image(args: argparse.Namespace) -> int:
         poll_interval=args.poll_interval,
         ssh=_ssh_options(args, 600.0),
     )
+    if args.cluster_yaml is not None and not args.cluster_yaml.is_file():
+        raise HelperError(f"--cluster-yaml {args.cluster_yaml}: no such file")
     result = image_builder.build_image(client, settings, region)
+    if args.cluster_yaml is not None:
+        from aws.cluster_yaml import fill_node_configs
+
+        for warning in fill_node_configs(
+            args.cluster_yaml, result.ImageId, result.SecurityGroupIds, region
+        ):
+            log.warning("%s", warning)
+        log.warning("wrote ImageId and SecurityGroupIds into %s", args.cluster_yaml)
     node_config = {"ImageId": result.ImageId, "SecurityGroupIds": result.SecurityGroupIds}
     if args.json:
         print(json.dumps({**result.to_dict(), "node_config": node_config}, indent=2))

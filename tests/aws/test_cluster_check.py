@@ -227,3 +227,28 @@ def test_shipped_cluster_can_host_the_projects_training_configs(tmp_path, monkey
     monkeypatch.chdir(ROOT)
     report = check_cluster(_filled(tmp_path), training)
     assert report.errors == [], report.errors
+
+
+def test_filling_the_cluster_yaml_keeps_comments_and_flags_a_region_mismatch(tmp_path):
+    from aws.cluster_yaml import fill_node_configs
+    from aws.errors import HelperError
+
+    path = _write(tmp_path, "cluster.yaml", SHIPPED.read_text())
+    warnings = fill_node_configs(
+        path, "ami-0123456789abcdef0", ["sg-0123456789abcdef0", "sg-00000000aaaaaaaa1"], "eu-west-3"
+    )
+    assert warnings == [
+        f"{path}: provider.region is 'us-east-1' but the AMI is in 'eu-west-3': set "
+        "provider.region: eu-west-3"
+    ]
+    text = path.read_text()
+    assert "ImageId: ami-0123456789abcdef0            # ImageId from create-image" in text
+    assert text.count("SecurityGroupIds: [sg-0123456789abcdef0, sg-00000000aaaaaaaa1]") == 2
+    assert len(text.splitlines()) == len(SHIPPED.read_text().splitlines())
+    report = check_cluster(path, _write(tmp_path, "train.yaml", FITTING_TRAINING))
+    assert not any("placeholder" in error for error in report.errors), report.errors
+
+    no_groups = _write(tmp_path, "other.yaml", "cluster_name: x\nImageId: ami-REPLACE_ME\n")
+    with pytest.raises(HelperError, match="no `SecurityGroupIds: \\[...\\]` line to fill"):
+        fill_node_configs(no_groups, "ami-0123456789abcdef0", ["sg-0123456789abcdef0"], "x")
+    assert no_groups.read_text() == "cluster_name: x\nImageId: ami-REPLACE_ME\n"  # untouched

@@ -8,8 +8,9 @@ import stat
 import time
 
 import pytest
+import yaml
 
-from tests.aws.conftest import BASE_IMAGE, SECRET, AwsEnv
+from tests.aws.conftest import BASE_IMAGE, ROOT, SECRET, AwsEnv
 
 
 def _script(aws: AwsEnv, name: str, body: str):
@@ -84,9 +85,12 @@ def test_create_image_end_to_end_then_reuse_then_refuse_duplicate(aws_ssh: AwsEn
     # No credentials in the logs, even with --debug.
     assert SECRET not in result.stdout + result.stderr
 
-    # Second image: key pair and group reused, result as JSON.
+    # Second image: key pair and group reused, result as JSON, ids written into a cluster YAML.
     pem_before = pem.read_text()
-    again = aws.run(*_create(aws, "carla-rllib-test-2", first, extra=("--json",)))
+    cluster = aws.work / "cluster.yaml"
+    cluster.write_text((ROOT / "dqn_example" / "dqn_autoscaler.yaml").read_text())
+    extra = ("--json", "--cluster-yaml", str(cluster))
+    again = aws.run(*_create(aws, "carla-rllib-test-2", first, extra=extra))
     assert again.returncode == 0, again.stderr
     data = json.loads(again.stdout)
     assert data["SecurityGroupIds"] == [group_id] and data["KeyFile"] == str(pem)
@@ -94,6 +98,13 @@ def test_create_image_end_to_end_then_reuse_then_refuse_duplicate(aws_ssh: AwsEn
     assert _images(aws, "carla-rllib-test-2")[0]["ImageId"] == data["ImageId"]
     assert pem.read_text() == pem_before
     assert "reusing security group" in again.stderr and "reusing key pair" in again.stderr
+    filled = cluster.read_text()
+    assert "ami-REPLACE_ME  " not in filled and "[sg-REPLACE_ME]" not in filled
+    assert "# ImageId from create-image" in filled  # comments kept
+    config = yaml.safe_load(filled)
+    for node_type in config["available_node_types"].values():
+        assert node_type["node_config"]["ImageId"] == data["ImageId"]
+        assert node_type["node_config"]["SecurityGroupIds"] == [group_id]
 
     # Same name again: refused before anything is launched.
     launched = len(_all_instances(aws))

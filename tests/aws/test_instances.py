@@ -248,3 +248,20 @@ def _new_ed25519(aws: AwsEnv):
     path = aws.work / "other_host_key"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(path)], check=True)
     return path
+
+
+def test_subnet_option_places_instance_and_group_in_that_subnets_vpc(aws: AwsEnv):
+    vpc = aws.ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    subnet = aws.ec2.create_subnet(VpcId=vpc, CidrBlock="10.9.1.0/24")["Subnet"]["SubnetId"]
+    instance_id = _launch(aws, "--no-wait-ssh", "--ssh-cidr", "10.0.0.1", "--subnet-id", subnet)
+    instance = aws.ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]
+    assert instance["Instances"][0]["SubnetId"] == subnet
+    groups = aws.ec2.describe_security_groups(
+        Filters=[{"Name": "group-name", "Values": ["carla-rllib"]}]
+    )["SecurityGroups"]
+    assert [g["VpcId"] for g in groups] == [vpc]
+
+    wrong = aws.run("launch", "--image", BASE_IMAGE_ID, "--ssh-cidr", "10.0.0.1",
+                    "--subnet-id", "subnet-0000000000000000f", "--no-wait-ssh")  # fmt: skip
+    assert wrong.returncode == 1 and "--subnet-id subnet-0000000000000000f" in wrong.stderr
+    assert "Traceback" not in wrong.stderr
