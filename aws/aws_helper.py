@@ -280,18 +280,17 @@ def cmd_launch(args: argparse.Namespace) -> int:
     )
     instance_id = ec2.run_instance(client, spec)
     log.warning("launched %s; it runs (and bills) until you stop or terminate it", instance_id)
-    ec2.wait_for(
-        client, "instance_running", f"{instance_id} to run", args.boot_timeout,
-        args.poll_interval, InstanceIds=[instance_id],
-    )  # fmt: skip
-    instance = ec2.describe_instance(client, instance_id)
-    if not args.no_wait_ssh:
-        from aws import image_builder, ssh_remote
+    try:
+        instance = _wait_until_usable(client, args, instance_id, options, key_file)
+    except BaseException:
+        # The launch did not complete (and printed no result): do not leave it billing.
+        from aws.image_builder import signals_deferred
 
-        # a fresh instance: the one moment its host key can be recorded
-        target = image_builder.ssh_target(instance, options, key_file)
-        store = ssh_remote.HostKeyStore(options.known_hosts)
-        ssh_remote.connect(target, store, options.timeout).close()
+        with signals_deferred():
+            log.warning("launch did not complete; terminating %s", instance_id)
+            ec2.terminate_instance(client, instance_id, args.boot_timeout, args.poll_interval)
+            log.warning("%s terminated", instance_id)
+        raise
     info = _instance_info(instance, args.keys_dir, region)
     if args.json:
         print(json.dumps(info, indent=2))
@@ -300,6 +299,23 @@ def cmd_launch(args: argparse.Namespace) -> int:
         address = instance.get("PublicIpAddress") or instance.get("PrivateIpAddress")
         print(f"ssh -i {key_file} {args.ssh_user}@{address}")
     return 0
+
+
+def _wait_until_usable(
+    client: Any, args: argparse.Namespace, instance_id: str, options: Any, key_file: Path
+) -> dict:
+    ec2.wait_for(
+        client, "instance_running", f"{instance_id} to run", args.boot_timeout,
+        args.poll_interval, InstanceIds=[instance_id],
+    )  # fmt: skip
+    instance = ec2.describe_instance(client, instance_id)
+    if not args.no_wait_ssh:  # a fresh instance: the one moment its host key can be recorded
+        from aws import image_builder, ssh_remote
+
+        target = image_builder.ssh_target(instance, options, key_file)
+        store = ssh_remote.HostKeyStore(options.known_hosts)
+        ssh_remote.connect(target, store, options.timeout).close()
+    return instance
 
 
 def cmd_power(args: argparse.Namespace) -> int:
@@ -435,7 +451,8 @@ def cmd_exec(args: argparse.Namespace) -> int:
             )
         else:
             command = " ".join(command_words)  # one shell command line, as with `ssh host cmd`
-        status = session.run(command, timeout=args.timeout)
+        # Like `ssh host cmd`: the command's output is this command's stdout.
+        status = session.run(command, timeout=args.timeout, out=sys.stdout.buffer)
     if status != 0:
         log.warning("remote command exited with status %d", status)
     return status if 0 <= status < 256 else 255

@@ -220,13 +220,13 @@ def test_put_get_exec_round_trip(aws_ssh: AwsEnv):
 
     ran = aws.run("exec", *ssh, "--", "echo hello from $(hostname); exit 7")
     assert ran.returncode == 7
-    assert "hello from" in ran.stderr
+    assert "hello from" in ran.stdout
     script = aws.work / "job.sh"
     script.write_text('#!/bin/sh\necho "args: $1 $2"\n')
     script.chmod(0o755)
     uploaded = aws.run("exec", *ssh, "--script", str(script), "--", "a b", "c")
     assert uploaded.returncode == 0, uploaded.stderr
-    assert "args: a b c" in uploaded.stderr
+    assert "args: a b c" in uploaded.stdout
 
     missing = aws.run("get", *ssh, "--source", str(aws.work / "nope"), "--target", str(back))
     assert missing.returncode == 1 and "no such file or directory" in missing.stderr
@@ -265,3 +265,18 @@ def test_subnet_option_places_instance_and_group_in_that_subnets_vpc(aws: AwsEnv
                     "--subnet-id", "subnet-0000000000000000f", "--no-wait-ssh")  # fmt: skip
     assert wrong.returncode == 1 and "--subnet-id subnet-0000000000000000f" in wrong.stderr
     assert "Traceback" not in wrong.stderr
+
+
+def test_launch_that_never_becomes_reachable_is_terminated(aws_ssh: AwsEnv):
+    from tests.aws.conftest import free_port
+
+    args = list(aws_ssh.ssh_args)
+    args[args.index("--ssh-port") + 1] = str(free_port())  # nothing listens there
+    result = aws_ssh.run(
+        "launch", "--image", BASE_IMAGE_ID, "--ssh-cidr", "127.0.0.1/32", "--ssh-timeout", "1",
+        "--poll-interval", "0.1", *args,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "SSH to root@127.0.0.1:" in result.stderr and "terminated" in result.stderr
+    assert result.stdout == ""
+    assert aws_ssh.live_instances() == []
