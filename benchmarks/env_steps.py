@@ -1,4 +1,5 @@
-"""Env throughput on the embedded server: steps/s with no sensors and with one camera, reset time.
+"""Env throughput on the embedded server: steps/s with no sensors, with one camera and with NPC
+traffic (10 vehicles, Traffic Manager in its helper process), and the reset time.
 
     .venv/bin/python benchmarks/env_steps.py [--steps 2000] [--camera-size 84]
 
@@ -20,19 +21,20 @@ from rllib_integration.carla_env import CarlaEnv  # noqa: E402
 EXPERIMENT = "tests.integration.experiments:DriveStraight"
 
 
-def env_config(sensors: dict) -> dict:
+def env_config(sensors: dict, n_vehicles: int = 0) -> dict:
     return {
         "carla": {"server": "embedded", "timeout": 10.0},
         "experiment": {
             "type": EXPERIMENT,
             "max_steps": 10**9,
             "hero": {"sensors": sensors},
+            "background_activity": {"n_vehicles": n_vehicles},
         },
     }
 
 
-def measure(label: str, sensors: dict, steps: int, resets: int) -> None:
-    env = CarlaEnv(env_config(sensors))
+def measure(label: str, sensors: dict, steps: int, resets: int, n_vehicles: int = 0) -> None:
+    env = CarlaEnv(env_config(sensors, n_vehicles))
     try:
         started = time.perf_counter()
         env.reset(seed=0)
@@ -66,6 +68,7 @@ def main() -> None:
     size = args.camera_size
     camera = {"type": "sensor.camera.rgb", "image_size_x": size, "image_size_y": size}
     measure(f"one {size}x{size} rgb camera", {"camera": camera}, args.steps // 4, args.resets)
+    measure("10 NPC vehicles, no sensors", {}, args.steps // 4, args.resets, n_vehicles=10)
 
 
 if __name__ == "__main__":

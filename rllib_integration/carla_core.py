@@ -127,9 +127,9 @@ class CarlaCore:
         return self.tick(None)
 
     @property
-    def traffic_manager(self) -> carla.TrafficManager | None:
-        """The Traffic Manager driving the NPC vehicles (None until some are spawned)."""
-        return self.traffic.traffic_manager
+    def tm_port(self) -> int:
+        """Port of the Traffic Manager that drives the NPC vehicles (in the traffic process)."""
+        return self.server.tm_port
 
     def _load_town(self, town: str) -> bool:
         """Load `town` unless it is already the current map; True if a new map was loaded."""
@@ -142,7 +142,7 @@ class CarlaCore:
                 f"available: {', '.join(sorted(available))}"
             )
         self.traffic.destroy()
-        self.traffic.shut_down_traffic_manager()
+        self.traffic.close_host()  # its client and TM belong to the old map's episode
         layers = carla.MapLayer.All if self.config.enable_map_assets else carla.MapLayer.NONE
         self.world = self.client.load_world(town, reset_settings=False, map_layers=layers)
         self._apply_sync_settings()
@@ -251,7 +251,12 @@ class CarlaCore:
         """Apply `control` to the hero, advance one step and return this frame's sensor data."""
         try:
             if control is not None:
-                self.hero.apply_control(control)
+                if self.traffic.ticks_the_world:
+                    # The traffic process sends the tick: the control must be on the server first.
+                    command = carla.command.ApplyVehicleControl(self.hero.id, control)
+                    self.client.apply_batch_sync([command], False)
+                else:
+                    self.hero.apply_control(control)
             frame = self.tick_world()
             if self._pseudo_sensors:
                 snapshot = self.world.get_snapshot()
@@ -280,12 +285,24 @@ class CarlaCore:
         if not self.server.is_alive():
             raise SimulatorFailure(f"the simulator is not running ({self.server})")
         try:
-            self.frame = self.world.tick(self.config.timeout)
+            if self.traffic.ticks_the_world:
+                self.frame = self._wait_for_frame(self.traffic.tick())
+            else:
+                self.frame = self.world.tick(self.config.timeout)
         except RuntimeError as exc:
             raise SimulatorFailure(
                 f"world.tick() failed after {self.config.timeout} s ({exc}); server {self.server}"
             ) from exc
         return self.frame
+
+    def _wait_for_frame(self, frame: int) -> int:
+        """Wait until this client has the world state of `frame` (ticked by another client)."""
+        deadline = time.monotonic() + self.config.timeout
+        while self.world.get_snapshot().frame < frame:
+            if time.monotonic() > deadline:
+                raise SimulatorFailure(f"frame {frame} never reached this client")
+            time.sleep(0.0002)
+        return frame
 
     def _check_alive(self, exc: Exception) -> None:
         """Turn an RPC error from a dead or unreachable server into SimulatorFailure."""
@@ -305,10 +322,9 @@ class CarlaCore:
             with contextlib.suppress(RuntimeError):
                 self.traffic.destroy()
                 self._destroy_hero()
-        # An abandoned Traffic Manager keeps its port in this process: move to a fresh block.
-        had_traffic_manager = self.traffic.abandon()
+        self.traffic.kill_host()  # it went down with the server, or hangs with it
         self._forget_actors()
-        self.server.restart(fresh_ports=had_traffic_manager)
+        self.server.restart()
         self.restarts += 1
         self._connect()
 
@@ -324,7 +340,7 @@ class CarlaCore:
         self.sensor_interface.destroy()
         self._pseudo_sensors = []
         self.hero = None
-        self.traffic.traffic_manager = None
+        self.traffic.kill_host()
         self.traffic.forget()
         self.client = self.world = self.map = None
 
@@ -353,7 +369,7 @@ class CarlaCore:
             if self.world is not None and self.server.is_alive():
                 self.traffic.destroy()
                 self._destroy_hero()
-                self.traffic.shut_down_traffic_manager()
+                self.traffic.close_host()
                 settings = self.world.get_settings()
                 settings.synchronous_mode = False
                 settings.fixed_delta_seconds = None

@@ -238,7 +238,7 @@ class SimulatorServer:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group: stop() kills exactly this
                 env=self._environment(),
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent,
             )
         try:
             self.wait_ready()
@@ -296,15 +296,8 @@ class SimulatorServer:
             release_port_block(self._tm_block)
             self._tm_block = None
 
-    def restart(self, fresh_ports: bool = False) -> None:
-        """Stop and launch again; attached servers can only be waited for.
-
-        fresh_ports: move to a new block (a Traffic Manager abandoned in this process still
-        holds the old block's TM port).
-        """
-        if fresh_ports and self._tm_block is not None:
-            release_port_block(self._tm_block)
-            self._tm_block = None
+    def restart(self) -> None:
+        """Stop and launch again on the same ports; attached servers can only be waited for."""
         if self.kind == "attach":
             self.wait_ready()
             return
@@ -312,9 +305,6 @@ class SimulatorServer:
         process, self.process = self.process, None
         if process is not None:
             _kill_group(process)
-        if fresh_ports and ports is not None:
-            release_port_block(ports)
-            ports = None
         self.ports = ports
         self.start()
 
@@ -344,7 +334,7 @@ def _prune_logs(log_dir: Path, keep: int = 200) -> None:
             old.unlink()
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """In the child before exec: SIGKILL it if the env's process dies without calling stop().
 
     Otherwise a crashed env process (the carla client can abort) would orphan its server.

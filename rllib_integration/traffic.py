@@ -1,30 +1,114 @@
-"""Background traffic: NPC vehicles driven by CARLA's client-side Traffic Manager, and walkers
-with AI controllers. Owned by CarlaCore; spawned per server (or per episode when asked)."""
+"""Background traffic: NPC vehicles driven by CARLA's Traffic Manager, and walkers with AI
+controllers. Owned by CarlaCore; spawned per server (or per episode when asked).
+
+The Traffic Manager and its vehicles live in a helper process (traffic_host.py) that also ticks
+the world, because a server dying under a TM aborts the process the TM runs in.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
+import os
 import random
+import select
+import signal
+import subprocess
+import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import carla
+
+from rllib_integration.server import die_with_parent
 
 if TYPE_CHECKING:
     from rllib_integration.carla_core import CarlaCore
 
 logger = logging.getLogger(__name__)
 
-# Clients and Traffic Managers of dead servers, kept alive for good (see `abandon`).
-_ABANDONED: list[tuple[Any, Any]] = []
-_FOREVER_S = 10.0**7
+
+class TrafficHostError(RuntimeError):
+    """The traffic helper process died, hung or reported an error."""
+
+
+class TrafficHost:
+    """The helper process (see traffic_host.py): started lazily, killed with its group."""
+
+    def __init__(self, core: CarlaCore):
+        server = core.server
+        command = [
+            sys.executable,
+            "-m",
+            "rllib_integration.traffic_host",
+            server.host,
+            str(server.rpc_port),
+            str(server.tm_port),
+            str(core.config.timeout),
+        ]
+        log_path = (
+            server.log_path.with_suffix(".traffic.log")
+            if server.log_path is not None
+            else Path(os.devnull)
+        )
+        self.timeout = core.config.timeout + 5.0
+        with open(log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                command,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                start_new_session=True,
+                preexec_fn=die_with_parent,
+                env=_environment(),
+            )
+        try:
+            self._read(core.config.startup_timeout)
+        except BaseException:
+            self.kill()
+            raise
+
+    def request(self, op: str, **arguments: Any) -> dict:
+        try:
+            self.process.stdin.write((json.dumps({"op": op, **arguments}) + "\n").encode())
+            self.process.stdin.flush()
+        except (BrokenPipeError, ValueError):
+            raise TrafficHostError(f"the traffic process is gone ({op})") from None
+        return self._read(self.timeout)
+
+    def _read(self, timeout: float) -> dict:
+        ready, _, _ = select.select([self.process.stdout], [], [], timeout)
+        if not ready:
+            raise TrafficHostError(f"the traffic process did not answer within {timeout} s")
+        line = self.process.stdout.readline()
+        if not line:
+            raise TrafficHostError(f"the traffic process exited ({self.process.poll()})")
+        reply = json.loads(line)
+        if not reply.pop("ok"):
+            raise TrafficHostError(reply["error"])
+        return reply
+
+    def close(self) -> None:
+        with contextlib.suppress(TrafficHostError):
+            self.request("close")
+        self.kill()
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=5)
+        for stream in (self.process.stdin, self.process.stdout):
+            with contextlib.suppress(OSError):
+                stream.close()
 
 
 class BackgroundTraffic:
     def __init__(self, core: CarlaCore):
         self.core = core
-        self.traffic_manager: carla.TrafficManager | None = None
+        self.host: TrafficHost | None = None
         self.vehicles: list[int] = []
         self.walkers: list[int] = []
         self.controllers: list[int] = []
@@ -33,6 +117,11 @@ class BackgroundTraffic:
     @property
     def actor_ids(self) -> list[int]:
         return self.vehicles + self.walkers + self.controllers
+
+    @property
+    def ticks_the_world(self) -> bool:
+        """True while the traffic process drives the world's ticks (there are NPC vehicles)."""
+        return self.host is not None
 
     def spawn(self, background: Mapping, rng: random.Random) -> None:
         """Spawn `n_vehicles` on autopilot and `n_walkers` with AI controllers."""
@@ -43,12 +132,26 @@ class BackgroundTraffic:
         seed = background["seed"]
         npc_rng = random.Random(seed) if seed is not None else rng
         world = self.core.world
-        library = world.get_blueprint_library()
         if n_vehicles:
-            self._ensure_traffic_manager(background, rng)
-            self.vehicles = self._spawn_vehicles(library, n_vehicles, npc_rng)
+            if self.host is None:
+                self.host = TrafficHost(self.core)
+            reply = self.host.request(
+                "spawn",
+                n=n_vehicles,
+                # Always seeded: by background_activity.seed, else by the env's reset seed.
+                seed=seed if seed is not None else rng.randrange(2**31),
+                hybrid=background["tm_hybrid_mode"],
+            )
+            self.vehicles = reply["ids"]
+            if len(self.vehicles) < n_vehicles:
+                logger.warning(
+                    "spawned %d of %d NPC vehicles (%d spawn points)",
+                    len(self.vehicles),
+                    n_vehicles,
+                    reply["spawn_points"],
+                )
         if n_walkers:
-            self._spawn_walkers(library, n_walkers, npc_rng)
+            self._spawn_walkers(world.get_blueprint_library(), n_walkers, npc_rng)
         self.core.tick_world()
         # Without a navigation mesh (embedded server) the server walks them by itself.
         has_navigation = world.get_random_location_from_navigation() is not None
@@ -57,42 +160,9 @@ class BackgroundTraffic:
             if has_navigation:
                 controller.go_to_location(world.get_random_location_from_navigation())
 
-    def _ensure_traffic_manager(self, background: Mapping, rng: random.Random) -> None:
-        if self.traffic_manager is None:
-            self.traffic_manager = self.core.client.get_trafficmanager(self.core.server.tm_port)
-            self.traffic_manager.set_synchronous_mode(True)
-        self.traffic_manager.set_hybrid_physics_mode(background["tm_hybrid_mode"])
-        # Always seeded: by background_activity.seed, else by the env's reset seed.
-        seed = background["seed"]
-        self.traffic_manager.set_random_device_seed(
-            seed if seed is not None else rng.randrange(2**31)
-        )
-
-    def _spawn_vehicles(self, library: Any, count: int, rng: random.Random) -> list[int]:
-        points = list(self.core.map.get_spawn_points())
-        rng.shuffle(points)
-        if count > len(points):
-            logger.warning("%d NPC vehicles asked, the map has %d spawn points", count, len(points))
-        blueprints = list(library.filter("vehicle.*"))
-        port = self.traffic_manager.get_port()
-        batch = []
-        for transform in points[:count]:
-            blueprint = rng.choice(blueprints)
-            if blueprint.has_attribute("color"):
-                colors = blueprint.get_attribute("color").recommended_values
-                if colors:
-                    blueprint.set_attribute("color", rng.choice(colors))
-            blueprint.set_attribute("role_name", "autopilot")
-            batch.append(
-                carla.command.SpawnActor(blueprint, transform).then(
-                    carla.command.SetAutopilot(carla.command.FutureActor, True, port)
-                )
-            )
-        responses = self.core.client.apply_batch_sync(batch, False)
-        spawned = [r.actor_id for r in responses if not r.error]
-        if len(spawned) < count:
-            logger.warning("spawned %d of %d NPC vehicles", len(spawned), count)
-        return spawned
+    def tick(self) -> int:
+        """Tick the world from the traffic process (its TM steps with it); returns the frame."""
+        return self.host.request("tick")["frame"]
 
     def _spawn_walkers(self, library: Any, count: int, rng: random.Random) -> None:
         client = self.core.client
@@ -137,47 +207,37 @@ class BackgroundTraffic:
 
     def destroy(self) -> None:
         """Destroy every NPC (the server must be answering)."""
-        client, world = self.core.client, self.core.world
-        if self.vehicles and self.traffic_manager is not None:
-            # Unregister from the client-side Traffic Manager first: destroying a vehicle it still
-            # drives makes the client abort on the next tick.
-            port = self.traffic_manager.get_port()
-            client.apply_batch_sync(
-                [carla.command.SetAutopilot(i, False, port) for i in self.vehicles], False
-            )
-        for controller in world.get_actors(self.controllers):
+        if self.host is not None and self.vehicles:
+            self.host.request("destroy")
+        for controller in self.core.world.get_actors(self.controllers):
             controller.stop()
-        if self.actor_ids:
-            client.apply_batch_sync([carla.command.DestroyActor(i) for i in self.actor_ids], False)
+        ids = self.walkers + self.controllers
+        if ids:
+            self.core.client.apply_batch_sync([carla.command.DestroyActor(i) for i in ids], False)
         self.forget()
 
-    def shut_down_traffic_manager(self) -> None:
-        """Shut the client-side TM down while the server still answers: a TM left registered in
-        this process segfaults the next load_world (of any client in the process)."""
-        if self.traffic_manager is not None:
-            tm, self.traffic_manager = self.traffic_manager, None
-            tm.set_synchronous_mode(False)
-            tm.shut_down()
+    def close_host(self) -> None:
+        """End the traffic process cleanly (the TM shut down while the server still answers)."""
+        if self.host is not None:
+            host, self.host = self.host, None
+            host.close()
 
-    def abandon(self) -> bool:
-        """Park the TM of a dead server for good, without a call that can throw; True if any.
-
-        Its worker thread calls the server after each step, and shutting it down wakes it for
-        more calls; a timeout in that thread aborts the whole process. So: make its client's
-        calls wait (practically) forever, switch it to asynchronous mode (so that later world
-        ticks do not wait for its steps), and keep both objects alive for the life of the
-        process. The next TM must use another port.
-        """
-        if self.traffic_manager is None:
+    def kill_host(self) -> bool:
+        """Kill the traffic process of a dead or hung server; True if there was one."""
+        if self.host is None:
             return False
-        _ABANDONED.append((self.core.client, self.traffic_manager))
-        with contextlib.suppress(RuntimeError):
-            self.core.client.set_timeout(_FOREVER_S)
-            self.traffic_manager.set_synchronous_mode(False)
-        self.traffic_manager = None
+        host, self.host = self.host, None
+        host.kill()
         return True
 
     def forget(self) -> None:
         """Drop the NPC ids (after destroying them, or with the server that held them)."""
         self.vehicles, self.walkers, self.controllers = [], [], []
         self.spawned = False
+
+
+def _environment() -> dict[str, str]:
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+    return env

@@ -221,7 +221,11 @@ def test_npc_traffic_drives_and_is_respawned_per_episode(make_env):
     assert min(moved) > 2.0, (
         moved
     )  # the Traffic Manager (synchronous, on the block's port) drives them
-    assert env.core.traffic_manager.get_port() == env.core.server.ports.traffic_manager
+    from rllib_integration.server import port_is_free
+
+    # The Traffic Manager (in the traffic process) serves on the block's TM port.
+    assert env.core.tm_port == env.core.server.ports.traffic_manager
+    assert not port_is_free(env.core.tm_port)
     env.reset()
     second = npcs()
     assert len(second) == 3 and not set(first) & set(second)

@@ -1,0 +1,113 @@
+"""A separate process that owns CARLA's Traffic Manager and its NPC vehicles, and ticks the world.
+
+CARLA's Traffic Manager runs inside the client process, and when the server dies while the TM's
+worker thread is inside a call, the `carla` library aborts that whole process. Keeping the TM
+here means a dying server takes down only this helper, never the env. The env talks to it over
+stdin/stdout, one JSON object per line:
+
+    {"op": "spawn", "n": 5, "seed": 1, "hybrid": true}  -> {"ok": true, "ids": [..]}
+    {"op": "tick"}                                      -> {"ok": true, "frame": 1234}
+    {"op": "destroy"}                                   -> {"ok": true}
+    {"op": "close"}                                     -> {"ok": true}, then exit
+Errors come back as {"ok": false, "error": "..."}.
+
+    python -m rllib_integration.traffic_host HOST PORT TM_PORT TIMEOUT
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+from typing import Any
+
+import carla
+
+
+class TrafficHost:
+    def __init__(self, host: str, port: int, tm_port: int, timeout: float):
+        self.client = carla.Client(host, port)
+        self.client.set_timeout(timeout)
+        self.timeout = timeout
+        self.world = self.client.get_world()
+        self.tm_port = tm_port
+        self.traffic_manager = self.client.get_trafficmanager(tm_port)
+        self.traffic_manager.set_synchronous_mode(True)
+        self.vehicles: list[int] = []
+
+    def spawn(self, n: int, seed: int, hybrid: bool) -> dict[str, Any]:
+        self.traffic_manager.set_hybrid_physics_mode(hybrid)
+        self.traffic_manager.set_random_device_seed(seed)
+        rng = random.Random(seed)
+        carla_map = self.world.get_map()
+        points = list(carla_map.get_spawn_points())
+        rng.shuffle(points)
+        blueprints = list(self.world.get_blueprint_library().filter("vehicle.*"))
+        batch = []
+        for transform in points[:n]:
+            blueprint = rng.choice(blueprints)
+            if blueprint.has_attribute("color"):
+                colors = blueprint.get_attribute("color").recommended_values
+                if colors:
+                    blueprint.set_attribute("color", rng.choice(colors))
+            blueprint.set_attribute("role_name", "autopilot")
+            batch.append(
+                carla.command.SpawnActor(blueprint, transform).then(
+                    carla.command.SetAutopilot(carla.command.FutureActor, True, self.tm_port)
+                )
+            )
+        responses = self.client.apply_batch_sync(batch, False)
+        self.vehicles = [r.actor_id for r in responses if not r.error]
+        return {"ids": self.vehicles, "spawn_points": len(points)}
+
+    def tick(self) -> dict[str, Any]:
+        return {"frame": self.world.tick(self.timeout)}
+
+    def destroy(self) -> dict[str, Any]:
+        if self.vehicles:
+            # Unregister from the TM first: destroying a vehicle it still drives aborts the client.
+            self.client.apply_batch_sync(
+                [carla.command.SetAutopilot(i, False, self.tm_port) for i in self.vehicles], False
+            )
+            self.client.apply_batch_sync(
+                [carla.command.DestroyActor(i) for i in self.vehicles], False
+            )
+        self.vehicles = []
+        return {}
+
+    def close(self) -> dict[str, Any]:
+        self.destroy()
+        self.traffic_manager.set_synchronous_mode(False)
+        self.traffic_manager.shut_down()
+        return {}
+
+
+def main(argv: list[str]) -> int:
+    host, port, tm_port, timeout = argv[0], int(argv[1]), int(argv[2]), float(argv[3])
+    try:
+        traffic = TrafficHost(host, port, tm_port, timeout)
+    except RuntimeError as exc:
+        _reply({"ok": False, "error": f"traffic host cannot start: {exc}"})
+        return 1
+    _reply({"ok": True})
+    for line in sys.stdin:
+        request = json.loads(line)
+        op = request.pop("op")
+        try:
+            result = getattr(traffic, op)(**request)
+        except RuntimeError as exc:
+            _reply({"ok": False, "error": str(exc)})
+            continue
+        _reply({"ok": True, **result})
+        if op == "close":
+            return 0
+    return 0
+
+
+def _reply(message: dict) -> None:
+    sys.stdout.write(json.dumps(message) + "\n")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
