@@ -153,7 +153,9 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("exec", parents=[common, ssh],
                        help="run a command (or upload and run --script); exits with its status")  # fmt: skip
     p.add_argument("--instance-id", required=True)
-    p.add_argument("--script", type=Path, help="local script to upload to the home dir and run")
+    p.add_argument("--script", type=Path, help="local script to upload and run")
+    p.add_argument("--remote-dir", default=".",
+                   help="where --script goes and runs (default: the remote home directory)")  # fmt: skip
     p.add_argument("--timeout", type=float, help="seconds the command may run")
     p.add_argument("remote_command", nargs=argparse.REMAINDER, metavar="-- COMMAND ...")
 
@@ -435,6 +437,12 @@ def cmd_get(args: argparse.Namespace) -> int:
     return 0
 
 
+def _script_command(remote_dir: str, name: str) -> str:
+    from aws import ssh_remote
+
+    return ssh_remote.remote_script_command(remote_dir, name)
+
+
 def cmd_exec(args: argparse.Namespace) -> int:
     command_words = (
         args.remote_command[1:] if args.remote_command[:1] == ["--"] else args.remote_command
@@ -445,10 +453,9 @@ def cmd_exec(args: argparse.Namespace) -> int:
         raise HelperError(f"--script {args.script}: no such file")
     with _session(args) as session:
         if args.script is not None:
-            session.put(args.script, args.script.name)
-            command = " ".join(
-                [f"./{shlex.quote(args.script.name)}", *map(shlex.quote, command_words)]
-            )
+            session.put(args.script, f"{args.remote_dir.rstrip('/')}/{args.script.name}")
+            run_script = _script_command(args.remote_dir, args.script.name)
+            command = " ".join([run_script, *map(shlex.quote, command_words)])
         else:
             command = " ".join(command_words)  # one shell command line, as with `ssh host cmd`
         # Like `ssh host cmd`: the command's output is this command's stdout.

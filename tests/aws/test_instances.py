@@ -224,9 +224,13 @@ def test_put_get_exec_round_trip(aws_ssh: AwsEnv):
     script = aws.work / "job.sh"
     script.write_text('#!/bin/sh\necho "args: $1 $2"\n')
     script.chmod(0o755)
-    uploaded = aws.run("exec", *ssh, "--script", str(script), "--", "a b", "c")
+    scripts = aws.work / "scripts"
+    uploaded = aws.run(
+        "exec", *ssh, "--script", str(script), "--remote-dir", str(scripts), "--", "a b", "c"
+    )
     assert uploaded.returncode == 0, uploaded.stderr
     assert "args: a b c" in uploaded.stdout
+    assert (scripts / "job.sh").is_file()
 
     missing = aws.run("get", *ssh, "--source", str(aws.work / "nope"), "--target", str(back))
     assert missing.returncode == 1 and "no such file or directory" in missing.stderr
