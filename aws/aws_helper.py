@@ -280,18 +280,21 @@ def cmd_launch(args: argparse.Namespace) -> int:
         subnet_id=args.subnet_id,
         user_data=args.user_data.read_text() if args.user_data else None,
     )
-    instance_id = ec2.run_instance(client, spec)
-    log.warning("launched %s; it runs (and bills) until you stop or terminate it", instance_id)
+    from aws.image_builder import signals_deferred, signals_held
+
+    instance_id = None
     try:
+        with signals_held():  # Ctrl-C now would lose the id of an instance that exists
+            instance_id = ec2.run_instance(client, spec)
+            log.warning("launched %s; it bills until you stop or terminate it", instance_id)
         instance = _wait_until_usable(client, args, instance_id, options, key_file)
     except BaseException:
         # The launch did not complete (and printed no result): do not leave it billing.
-        from aws.image_builder import signals_deferred
-
-        with signals_deferred():
-            log.warning("launch did not complete; terminating %s", instance_id)
-            ec2.terminate_instance(client, instance_id, args.boot_timeout, args.poll_interval)
-            log.warning("%s terminated", instance_id)
+        if instance_id is not None:
+            with signals_deferred():
+                log.warning("launch did not complete; terminating %s", instance_id)
+                ec2.terminate_instance(client, instance_id, args.boot_timeout, args.poll_interval)
+                log.warning("%s terminated", instance_id)
         raise
     info = _instance_info(instance, args.keys_dir, region)
     if args.json:

@@ -17,7 +17,7 @@ from typing import Any
 
 from aws import ec2_resources as ec2
 from aws import ssh_remote
-from aws.errors import HelperError
+from aws.errors import HelperError, Interrupted
 
 log = logging.getLogger("aws_helper")
 
@@ -89,6 +89,26 @@ def signals_deferred() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
+@contextlib.contextmanager
+def signals_held() -> Iterator[None]:
+    """Hold Ctrl-C/SIGTERM until the block ends, then raise as the signal would have."""
+    pending: list[int] = []
+
+    def hold(signum: int, frame: object) -> None:
+        pending.append(signum)
+
+    previous = {sig: signal.signal(sig, hold) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if pending:
+        if pending[0] == signal.SIGINT:
+            raise KeyboardInterrupt
+        raise Interrupted(pending[0])
+
+
 def ssh_target(instance: dict, options: SshOptions, key_file: Path) -> ssh_remote.SshTarget:
     if options.host:
         host = options.host
@@ -144,13 +164,16 @@ def build_image(client: Any, settings: BuildSettings, region: str) -> BuildResul
         role="ami-builder",
         subnet_id=settings.subnet_id,
     )
-    instance_id = ec2.run_instance(client, spec)
-    log.warning(
-        "builder instance %s launched; it is terminated when this command ends", instance_id
-    )
+    instance_id = None
     image_id = None
     image_done = False
     try:
+        with signals_held():  # Ctrl-C now would lose the id of an instance that exists
+            instance_id = ec2.run_instance(client, spec)
+            log.warning(
+                "builder instance %s launched; it is terminated when this command ends",
+                instance_id,
+            )
         ec2.wait_for(
             client, "instance_running", f"{instance_id} to run", settings.boot_timeout,
             settings.poll_interval, InstanceIds=[instance_id],
@@ -171,8 +194,9 @@ def build_image(client: Any, settings: BuildSettings, region: str) -> BuildResul
         image_done = True
         ec2.tag_image_snapshots(client, image_id, ec2.tags(settings.name, "image"))
     finally:
-        with signals_deferred():
-            _cleanup(client, settings, instance_id, image_id if not image_done else None)
+        if instance_id is not None:
+            with signals_deferred():
+                _cleanup(client, settings, instance_id, image_id if not image_done else None)
     return BuildResult(
         ImageId=image_id,
         ImageName=settings.name,
