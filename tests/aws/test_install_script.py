@@ -147,3 +147,39 @@ def test_install_fails_fast_without_requirements(tmp_path, archive_server):
     assert result.returncode == 1
     assert "no requirements file at" in result.stderr
     assert requests == []
+
+
+@pytest.mark.slow
+def test_create_image_runs_install_sh_over_ssh(aws_ssh, archive_server):
+    """The real script, uploaded by create-image with a requirements.txt beside it, run over SSH.
+
+    A wrapper points HOME and the download URLs at the test's own places (the remote user is
+    root on this machine); install.sh finds the requirements next to itself, as on EC2.
+    """
+    from tests.aws.conftest import BASE_IMAGE
+
+    url, requests = archive_server
+    aws = aws_ssh
+    home = aws.work / "remote-home"
+    home.mkdir()
+    requirements = aws.work / "requirements.txt"
+    requirements.write_text("# the real file would install the pinned stack\n")
+    wrapper = aws.work / "provision.sh"
+    wrapper.write_text(
+        f"#!/bin/sh\nexport HOME={home} SKIP_APT=1 CARLA_URL={url}/carla.tar.gz\n"
+        'exec bash "$(dirname "$0")/install.sh"\n'
+    )
+    wrapper.chmod(0o755)
+    result = aws.run(
+        "create-image", "--name", "with-install-sh", "--base-image", BASE_IMAGE,
+        "--installation-scripts", str(wrapper), "--upload", str(INSTALL), str(requirements),
+        "--remote-dir", str(aws.work / "remote"), "--ssh-cidr", "127.0.0.1/32",
+        "--poll-interval", "0.1", *aws.ssh_args, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "install.sh: installing the pinned requirements" not in result.stderr
+    assert f"{aws.work / 'remote' / 'requirements.txt'} lists no packages" in result.stderr
+    assert "install.sh: done: CARLA_ROOT=" in result.stderr
+    assert (home / "CARLA_0.9.16" / "CarlaUE4.sh").is_file()
+    assert requests == ["/carla.tar.gz"]
+    assert aws.live_instances() == []
