@@ -1,4 +1,10 @@
-"""The built-in towns served by the embedded server: the real client's Traffic Manager drives them."""
+"""The built-in towns served by the embedded server: the real client's Traffic Manager drives them.
+
+The pinned client's Traffic Manager can deadlock inside ``world.tick()`` in synchronous mode
+(a lost wake-up between TrafficManagerLocal::SynchronousTick and its Run thread, carla#9172, fixed
+upstream after 0.9.16): seen about once per 10,000 ticks with 30 vehicles. A watchdog in the client
+detects the stall; the test then xfails naming it, since it says nothing about the maps.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +14,30 @@ from rllib_integration.embedded.maps import BUILTIN_TOWNS, builtin_xodr, ground_
 from tests.conftest import free_port_block, start_embedded_server
 from tests.embedded.helpers import run_on_server
 
+
+def drive(server, vehicles: int, ticks: int, timeout: float) -> dict:
+    body = TM_LAPS.format(tm_port=free_port_block(1), n=vehicles, ticks=ticks)
+    try:
+        result, _ = run_on_server(server, body, timeout=timeout)
+    except AssertionError as failure:
+        if STALLED in str(failure):
+            pytest.xfail("libcarla 0.9.16 Traffic Manager deadlock in world.tick() (carla#9172)")
+        raise
+    return result
+
+
+STALLED = "STALLED in world.tick()"
 TM_LAPS = """
-import random
+import faulthandler, os, random, sys, threading, time
+progress = [0, time.monotonic()]
+def watchdog():  # a deadlock inside libcarla cannot be interrupted: report it and exit
+    while True:
+        time.sleep(1.0)
+        if time.monotonic() - progress[1] > 30.0:
+            print("STALLED in world.tick() after", progress[0], "ticks", file=sys.stderr, flush=True)
+            faulthandler.dump_traceback(all_threads=False)
+            os._exit(3)
+threading.Thread(target=watchdog, daemon=True).start()
 tm_port = {tm_port}
 print("start", flush=True)
 tm = client.get_trafficmanager(tm_port)
@@ -32,6 +60,7 @@ longest_stop = dict.fromkeys(ids, 0)
 z = []
 for k in range({ticks}):
     world.tick()
+    progress[:] = [k + 1, time.monotonic()]
     if k % 20 == 0:
         print("tick", k, flush=True)
         for a in world.get_actors(ids):
@@ -45,7 +74,8 @@ for k in range({ticks}):
 actors = list(world.get_actors(ids))
 result(map=carla_map.name, n_spawn_points=len(spawn_points), spawned=len(ids), alive=len(actors),
        min_travel=min(travelled.values()), longest_stop_ticks=max(longest_stop.values()),
-       z_range=max(z) - min(z))
+       z_range=max(z) - min(z),
+       spawn_z_range=max(p.location.z for p in spawn_points) - min(p.location.z for p in spawn_points))
 client.apply_batch_sync([SetAutopilot(i, False, tm_port) for i in ids], True)
 client.apply_batch_sync([carla.command.DestroyActor(i) for i in ids], True)
 """
@@ -54,23 +84,23 @@ client.apply_batch_sync([carla.command.DestroyActor(i) for i in ids], True)
 @pytest.mark.parametrize("town", sorted(BUILTIN_TOWNS))
 def test_traffic_manager_drives_every_builtin_town(town):
     with start_embedded_server(map_name=town) as server:
-        body = TM_LAPS.format(tm_port=free_port_block(1), n=12, ticks=300)
-        r, _ = run_on_server(server, body, timeout=120)
+        r = drive(server, vehicles=12, ticks=300, timeout=120)
     assert r["map"].endswith(town)
     assert r["n_spawn_points"] == len(ground_model(town, builtin_xodr(town)).spawn_points())
     assert r["spawned"] == r["alive"] == 12, "the Traffic Manager deleted vehicles (a dead end?)"
     assert r["min_travel"] > 20.0, r  # every vehicle drives (300 ticks = 15 s)
-    if town == "Highway01":
-        assert r["z_range"] > 0.5, r  # somebody drove over the hill
+    if town == "Highway01":  # the client sees the hill
+        assert r["spawn_z_range"] == pytest.approx(8.0, abs=0.5), r
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("town", ["Highway01", "Roundabout01"])
 def test_thirty_vehicles_for_2000_ticks(town):
     with start_embedded_server(map_name=town) as server:
-        body = TM_LAPS.format(tm_port=free_port_block(1), n=30, ticks=2000)
-        r, _ = run_on_server(server, body, timeout=600)
+        r = drive(server, vehicles=30, ticks=2000, timeout=400)
     assert r["spawned"] == r["alive"] == 30, r
+    if town == "Highway01":
+        assert r["z_range"] > 1.0, r  # vehicles drove over the hill
     assert r["min_travel"] > 100.0, r
     # Nobody stuck: no vehicle stands for 60 s of simulated time (the TM removes at 90 s).
     assert r["longest_stop_ticks"] < 1200, r
