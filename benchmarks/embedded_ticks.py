@@ -128,6 +128,7 @@ def run(args: argparse.Namespace) -> None:
 
     prof = tempfile.NamedTemporaryFile(suffix=".prof", delete=False).name if args.profile else None
     extra = ["--no-tm-gate"] if args.no_tm_gate else []
+    extra += ["--event-loop", args.event_loop]
     with embedded_server(args.map, prof, extra) as (port, server):
         client = carla.Client("127.0.0.1", port)
         client.set_timeout(20.0)
@@ -182,6 +183,7 @@ def main() -> None:
     parser.add_argument("--map", default="Loop01")
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--no-tm-gate", action="store_true", help="server flag, for comparison")
+    parser.add_argument("--event-loop", default="auto", choices=["auto", "uvloop", "asyncio"])
     run(parser.parse_args())
 
 

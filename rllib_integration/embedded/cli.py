@@ -72,6 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="do not shield the client Traffic Manager's lost wake-up (protocol/tm_gate.py)",
     )
+    p.add_argument(
+        "--event-loop", default="auto", choices=["auto", "uvloop", "asyncio"],
+        help="event loop implementation (auto: uvloop if installed)",
+    )  # fmt: skip
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return p
 
@@ -83,6 +87,20 @@ def _split_ignored(argv: list[str]) -> list[str]:
             continue
         kept.append(arg)
     return kept
+
+
+def run_event_loop(coroutine, kind: str) -> None:
+    """Run on uvloop when available (less per-message overhead), else on asyncio's own loop."""
+    if kind in ("auto", "uvloop"):
+        try:
+            import uvloop
+        except ImportError:
+            if kind == "uvloop":
+                raise
+        else:
+            uvloop.run(coroutine)
+            return
+    asyncio.run(coroutine)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -119,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         profiler = cProfile.Profile()
         profiler.enable()
     try:
-        asyncio.run(server.serve(lambda line: print(line, flush=True)))
+        run_event_loop(server.serve(lambda line: print(line, flush=True)), args.event_loop)
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             print(f"error: port already in use ({exc})", file=sys.stderr)
