@@ -4,11 +4,15 @@ The TM worker thread ends each step with `apply_batch(controls, False)`, then as
 `get_episode_settings` and goes to wait for the next `world.tick()`. `world.tick()` wakes it by
 setting a flag and notifying a condition variable *without holding its mutex*, so if the
 notification lands between the worker's flag check and its wait, it is lost and `world.tick()`
-blocks forever. Against CarlaUE4 the state of a tick arrives milliseconds after `tick_cue`, so
-the worker is always waiting by then; against a fast server both threads wake together.
+blocks forever (carla-simulator/carla#9172; rare against CarlaUE4, whose tick state arrives
+milliseconds after `tick_cue` when the worker is long asleep; frequent against a fast server,
+where both threads wake together).
 
 The gate holds that one `get_episode_settings` reply until just after the next tick (or a cap),
 so `world.tick()` has set the flag before the worker checks it. Nothing else is delayed.
+Measured here (30 TM vehicles, runs of 6,000 ticks on a loaded 2-core box): without the gate
+3 of 3 runs hung (after 246-3,834 ticks); with it 9 of 10 completed. It narrows the window, it
+cannot close it: the race lives in the client library.
 """
 
 from __future__ import annotations
