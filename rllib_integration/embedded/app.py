@@ -17,7 +17,7 @@ from rllib_integration.embedded.blueprints import default_library
 from rllib_integration.embedded.protocol.handlers import RpcApi
 from rllib_integration.embedded.protocol.rpc_server import Dispatcher, RpcProtocol
 from rllib_integration.embedded.protocol.stream_server import StreamHub, StreamProtocol
-from rllib_integration.embedded.protocol.tm_gate import TickGate
+from rllib_integration.embedded.protocol.tm_gate import RELEASE_DELAY_S, TickGate
 from rllib_integration.embedded.world import EPISODE_STREAM_ID, World
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,7 @@ class ServerConfig:
     map_dir: str | None = None
     seed: int = 0
     tm_gate: bool = True  # see protocol/tm_gate.py
+    tm_gate_delay: float = RELEASE_DELAY_S
 
 
 class EmbeddedServer:
@@ -41,7 +42,7 @@ class EmbeddedServer:
         self.hub = StreamHub()
         initial_map = self.load_map(config.map)
         self.world = World(default_library(), initial_map, self.hub, self.stream_port, config.seed)
-        self.gate = TickGate(self._tm_gate_active)
+        self.gate = TickGate(self._tm_gate_active, config.tm_gate_delay)
         self.api = RpcApi(self.world, self.load_map, self.available_maps, self._tick)
         self.dispatcher = Dispatcher(self.api.handlers())
         self.hub.on_subscribe = self._on_subscribe

@@ -14,6 +14,7 @@ import sys
 
 from rllib_integration.embedded.app import EmbeddedServer, ServerConfig
 from rllib_integration.embedded.map_source import MapError
+from rllib_integration.embedded.protocol.tm_gate import RELEASE_DELAY_S
 
 # CarlaUE4 flags that have no meaning here; accepted so launch scripts work unchanged.
 IGNORED_UE_FLAGS = (
@@ -73,6 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="do not shield the client Traffic Manager's lost wake-up (protocol/tm_gate.py)",
     )
     p.add_argument(
+        "--tm-gate-delay-ms", type=float, default=RELEASE_DELAY_S * 1000,
+        help="how long after a tick the TM worker's held reply is released (ms)",
+    )  # fmt: skip
+    p.add_argument(
         "--event-loop", default="auto", choices=["auto", "uvloop", "asyncio"],
         help="event loop implementation (auto: uvloop if installed)",
     )  # fmt: skip
@@ -121,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         args.map_dir,
         args.seed,
         tm_gate=not args.no_tm_gate,
+        tm_gate_delay=max(args.tm_gate_delay_ms, 0.0) / 1000.0,
     )
     try:
         server = EmbeddedServer(config)

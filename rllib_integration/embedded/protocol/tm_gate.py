@@ -49,8 +49,9 @@ def is_tm_control_batch(method: str, args: list) -> bool:
 class TickGate:
     """Callbacks held until shortly after the next world tick (or HOLD_CAP_S)."""
 
-    def __init__(self, active: Callable[[], bool]) -> None:
+    def __init__(self, active: Callable[[], bool], delay: float = RELEASE_DELAY_S) -> None:
         self.active = active  # e.g. synchronous mode with a Traffic Manager registered
+        self.delay = delay
         self.ticks = 0  # ticks seen, so a late request can tell whether its tick already came
         self._held: list[Callable[[], None]] = []
         self._cap: asyncio.TimerHandle | None = None
@@ -62,9 +63,8 @@ class TickGate:
         else:
             self.hold(release)
 
-    @staticmethod
-    def _pause_then(release: Callable[[], None]) -> None:
-        time.sleep(RELEASE_DELAY_S)
+    def _pause_then(self, release: Callable[[], None]) -> None:
+        time.sleep(self.delay)
         release()
 
     def hold(self, release: Callable[[], None]) -> None:
@@ -78,7 +78,7 @@ class TickGate:
             asyncio.get_running_loop().call_soon(self._release_after_pause)
 
     def _release_after_pause(self) -> None:
-        time.sleep(RELEASE_DELAY_S)  # the tick's reply is already on its way
+        time.sleep(self.delay)  # the tick's reply is already on its way
         self.release()
 
     def release(self) -> None:
