@@ -85,7 +85,12 @@ class TrafficHost:
         line = self.process.stdout.readline()
         if not line:
             raise TrafficHostError(f"the traffic process exited ({self.process.poll()})")
-        reply = json.loads(line)
+        try:
+            reply = json.loads(line)
+        except ValueError:
+            raise TrafficHostError(
+                f"unexpected output from the traffic process: {line!r}"
+            ) from None
         if not reply.pop("ok"):
             raise TrafficHostError(reply["error"])
         return reply

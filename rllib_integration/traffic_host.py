@@ -17,6 +17,7 @@ Errors come back as {"ok": false, "error": "..."}.
 from __future__ import annotations
 
 import json
+import os
 import random
 import sys
 from typing import Any
@@ -83,6 +84,11 @@ class TrafficHost:
 
 
 def main(argv: list[str]) -> int:
+    global _replies
+    # Replies get the original stdout to themselves; anything the carla library prints to stdout
+    # goes to stderr (the log) instead of into the protocol.
+    _replies = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
     host, port, tm_port, timeout = argv[0], int(argv[1]), int(argv[2]), float(argv[3])
     try:
         traffic = TrafficHost(host, port, tm_port, timeout)
@@ -104,9 +110,12 @@ def main(argv: list[str]) -> int:
     return 0
 
 
+_replies = sys.stdout
+
+
 def _reply(message: dict) -> None:
-    sys.stdout.write(json.dumps(message) + "\n")
-    sys.stdout.flush()
+    _replies.write(json.dumps(message) + "\n")
+    _replies.flush()
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -235,3 +236,14 @@ def _running(pid: int) -> bool:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
+
+
+def test_traffic_process_reports_a_missing_server_on_its_protocol_line():
+    port = free_base_port()
+    command = [sys.executable, "-m", "rllib_integration.traffic_host", "127.0.0.1", str(port)]
+    result = subprocess.run(
+        [*command, str(port + 3), "1.0"], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 1
+    reply = json.loads(result.stdout.strip().splitlines()[-1])
+    assert reply["ok"] is False and "traffic host cannot start" in reply["error"]
