@@ -90,7 +90,7 @@ class GroundModel:
         self.resolution = max(resolution, math.sqrt(area / MAX_SURFACE_PIXELS))
         self.height_resolution = max(height_resolution, math.sqrt(area / MAX_INDEX_PIXELS))
         self._lanes = geometry.lanes
-        self._spawn_cache: dict[float, list[SpawnPoint]] = {}
+        self._spawn_cache: dict[tuple[str, float], list[SpawnPoint]] = {}
         self._surface = self._rasterise_surface(geometry)
         self._segments, self._top, self._bottom = self._rasterise_segments(geometry.lanes)
 
@@ -142,13 +142,26 @@ class GroundModel:
     def spawn_points(self, spacing: float = 20.0) -> list[SpawnPoint]:
         """Spawn points like CARLA's fallback (lane starts, 0.5 m up), plus one every ``spacing``
         metres along each driving lane, outside junctions, facing the direction of travel."""
-        if spacing not in self._spawn_cache:
+        key = ("driving", spacing)
+        if key not in self._spawn_cache:
             points = []
             for lane in self._lanes:
                 if lane.kind == "driving" and not lane.junction and lane.lane_type == "Driving":
                     points += _spawn_points_along(lane, spacing)
-            self._spawn_cache[spacing] = _apart(points, MIN_SPAWN_GAP_M)
-        return list(self._spawn_cache[spacing])
+            self._spawn_cache[key] = _apart(points, MIN_SPAWN_GAP_M)
+        return list(self._spawn_cache[key])
+
+    def sidewalk_points(self, spacing: float = 10.0) -> list[SpawnPoint]:
+        """Points every ``spacing`` metres along the middle of the sidewalks (0.5 m up), e.g. for
+        spawning walkers where no navigation mesh is available."""
+        key = ("sidewalk", spacing)
+        if key not in self._spawn_cache:
+            points = []
+            for lane in self._lanes:
+                if lane.kind == "sidewalk" and len(lane.width) and float(lane.width.min()) > 0.5:
+                    points += _spawn_points_along(lane, spacing)
+            self._spawn_cache[key] = _apart(points, 1.0)
+        return list(self._spawn_cache[key])
 
     # -- construction ----------------------------------------------------------------------
 

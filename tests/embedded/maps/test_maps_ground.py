@@ -176,3 +176,15 @@ def test_raster_memory_is_capped_for_huge_maps(monkeypatch):
     assert coarse.height(np.array([190.0]), np.array([251.75])).item() == pytest.approx(
         8.0, abs=0.1
     )
+
+
+def test_sidewalk_points_for_walkers():
+    need_towns()
+    _, ground = carla_town("Town03")
+    points = ground.sidewalk_points()
+    assert len(points) > 200
+    xy = np.array([p.location[:2] for p in points])
+    assert (ground.surface(xy[:, 0], xy[:, 1]) == SURFACE_SIDEWALK).mean() > 0.95
+    loop = ground_model("Loop01", builtin_xodr("Loop01"))
+    xy = np.array([p.location[:2] for p in loop.sidewalk_points(spacing=5.0)])
+    assert len(xy) > 300 and (loop.surface(xy[:, 0], xy[:, 1]) == SURFACE_SIDEWALK).all()
