@@ -98,10 +98,12 @@ def find_map(
         return MapSource(DEFAULT_TOWN, None)
     text = str(name_or_path).strip()
     path = Path(text).expanduser()
-    if text.lower().endswith(".xodr") or path.is_file():
-        if not path.is_file():
-            raise MapError(f"map file {text!r} does not exist")
+    if path.is_file():
         return MapSource(path.stem, path)
+    if text.lower().endswith(".xodr"):
+        if len(path.parts) > 1:  # a path to a file that is not there
+            raise MapError(f"map file {text!r} does not exist")
+        text = path.stem  # a bare file name: look it up in the map folders by name
     name = text.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
     maps = available_maps(map_dirs, carla_root)
     if name in maps:

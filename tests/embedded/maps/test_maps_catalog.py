@@ -49,6 +49,7 @@ def test_resolve_by_name_client_path_case_and_file(tmp_path, carla_root):
     own.parent.mkdir()
     own.write_text(builtin_xodr("Roundabout01"))
     assert resolve_map(str(own)) == ("Custom", builtin_xodr("Roundabout01"))
+    assert resolve_map("Custom.xodr", [own.parent])[0] == "Custom"  # bare file name in a map dir
 
 
 def test_unknown_name_lists_what_is_available(carla_root):
