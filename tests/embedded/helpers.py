@@ -34,6 +34,11 @@ def run_on_server(
         else "import json\ndef result(**v): print('RESULT ' + json.dumps(v), flush=True)\n"
     )
     proc = run_client(client_code(server, prelude + body), timeout=timeout)
+    return parse_result(server, proc), proc
+
+
+def parse_result(server: EmbeddedServerHandle, proc: subprocess.CompletedProcess) -> dict:
+    """The merged RESULT lines of a client run; fails with the client's and server's output."""
     results = [
         json.loads(line[len(RESULT_PREFIX) :])
         for line in proc.stdout.splitlines()
@@ -46,7 +51,7 @@ def run_on_server(
     merged: dict = {}
     for r in results:
         merged.update(r)
-    return merged, proc
+    return merged
 
 
 def assert_no_unknown_rpc(server: EmbeddedServerHandle) -> None:

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port_block, start_embedded_server
-from tests.embedded.helpers import assert_no_unknown_rpc, run_on_server
+from tests.conftest import client_code, free_port_block, run_client, start_embedded_server
+from tests.embedded.helpers import SYNC_PRELUDE, assert_no_unknown_rpc, parse_result
 
 TOWN01 = Path("/work/shared/maps/carla/Town01.xodr")
 
@@ -22,7 +22,7 @@ def stall_guard():  # a hang inside the carla library cannot be interrupted: rep
         time.sleep(1.0)
         if time.monotonic() - progress[1] > 30.0:
             print(f"STALLED in world.tick() after {{progress[0]}} ticks", file=sys.stderr, flush=True)
-            faulthandler.dump_traceback(all_threads=False)
+            faulthandler.dump_traceback(all_threads=True)
             os._exit(3)
 threading.Thread(target=stall_guard, daemon=True).start()
 tm.set_random_device_seed(0)
@@ -61,9 +61,17 @@ client.apply_batch_sync([carla.command.DestroyActor(i) for i in ids], True)
 """
 
 
+STALL_MARKER = "STALLED in world.tick()"
+
+
 def _drive(server, n_vehicles: int, n_ticks: int, timeout: float) -> dict:
     body = TM_DRIVE.format(tm_port=free_port_block(1), n_vehicles=n_vehicles, n_ticks=n_ticks)
-    r, _ = run_on_server(server, body, timeout=timeout)
+    proc = run_client(client_code(server, SYNC_PRELUDE + body), timeout=timeout)
+    if STALL_MARKER in proc.stderr:
+        # carla-simulator/carla#9172: the client-side TM's worker and world.tick() can miss each
+        # other's wake-up and block forever inside libcarla (see protocol/tm_gate.py).
+        raise ClientTrafficManagerStall(proc.stderr[-2000:])
+    r = parse_result(server, proc)
     assert r["errors"] == [] and r["spawned"] == n_vehicles
     assert r["alive"] == n_vehicles, "the Traffic Manager deleted vehicles"
     print(f"TM drive result: {r}")
@@ -71,8 +79,25 @@ def _drive(server, n_vehicles: int, n_ticks: int, timeout: float) -> dict:
     return r
 
 
-def test_apply_batch_sync_spawn_with_autopilot_drives(embedded_server):
-    r = _drive(embedded_server, n_vehicles=10, n_ticks=300, timeout=120)
+class ClientTrafficManagerStall(Exception):
+    pass
+
+
+def _drive_on_fresh_server(start, n_vehicles: int, n_ticks: int, timeout: float) -> dict:
+    """One retry on a new server if the client library's TM deadlock hits (it is not ours)."""
+    for attempt in (1, 2):
+        with start() as server:
+            try:
+                return _drive(server, n_vehicles, n_ticks, timeout)
+            except ClientTrafficManagerStall as stall:
+                if attempt == 2:
+                    raise AssertionError(f"client TM stalled twice:\n{stall}") from None
+                print(f"client TM stalled (carla#9172), retrying once:\n{stall}")
+    raise AssertionError("unreachable")
+
+
+def test_apply_batch_sync_spawn_with_autopilot_drives():
+    r = _drive_on_fresh_server(start_embedded_server, n_vehicles=10, n_ticks=300, timeout=120)
     # 300 ticks = 15 s at 20 Hz: every NPC moves, none is blocked for long.
     assert r["min_travel"] > 20.0, r
     assert r["longest_stop_ticks"] < 200, r
@@ -96,8 +121,7 @@ def _town_server(town: str):
     ],
 )
 def test_thirty_tm_vehicles_drive_2000_ticks(town):
-    with _town_server(town) as server:
-        r = _drive(server, n_vehicles=30, n_ticks=2000, timeout=600)
+    r = _drive_on_fresh_server(lambda: _town_server(town), n_vehicles=30, n_ticks=2000, timeout=600)
     assert r["min_travel"] > 50.0, r
     # Nobody stuck: no vehicle stands still for 60 s of simulated time (TM removes at 90 s).
     assert r["longest_stop_ticks"] < 1200, r
