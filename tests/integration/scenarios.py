@@ -11,6 +11,7 @@ import os
 import signal
 import sys
 import time
+from pathlib import Path
 
 import psutil
 
@@ -74,11 +75,18 @@ def server_survives_signal(sig_name: str, n_vehicles: str = "0") -> None:
     assert not psutil.pid_exists(new_pid) or psutil.Process(new_pid).status() == "zombie"
 
 
-def one_env_reports_port() -> None:
-    """Run a few steps and print the RPC port (for the across-processes test)."""
+def one_env_reports_port(barrier_dir: str, parties: str = "4") -> None:
+    """Start an env, wait until `parties` processes have theirs running (so that all servers
+    are alive at once), drive it, print its RPC port (for the across-processes test)."""
     env = CarlaEnv(env_config(max_steps=1000))
     try:
         env.reset(seed=0)
+        barrier = Path(barrier_dir)
+        (barrier / str(os.getpid())).touch()
+        deadline = time.monotonic() + 120
+        while len(list(barrier.iterdir())) < int(parties):
+            assert time.monotonic() < deadline, "the other processes never started"
+            time.sleep(0.05)
         results = drive(env, 20)
         assert results[-1][4]["distance"] > 0
         print(f"PORT {env.core.server.rpc_port} PID {env.core.server.process.pid}", flush=True)

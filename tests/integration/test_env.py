@@ -184,8 +184,9 @@ def test_four_envs_in_one_process_get_distinct_ports_and_run(make_env):
     assert all(env.step(2)[4]["distance"] > 0 for env in envs)
 
 
-def test_four_envs_in_four_processes_get_distinct_ports_and_run():
-    command = [sys.executable, "-m", "tests.integration.scenarios", "one_env_reports_port"]
+def test_four_envs_in_four_processes_get_distinct_ports_and_run(tmp_path):
+    scenario = [sys.executable, "-m", "tests.integration.scenarios", "one_env_reports_port"]
+    command = [*scenario, str(tmp_path), "4"]  # all four servers alive at the same time
     procs = [
         subprocess.Popen(
             command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
