@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-if TYPE_CHECKING:  # the ground model lives in embedded/maps (MAPS developer)
-    GroundModel = Any
+if TYPE_CHECKING:  # the ground model lives in embedded/maps
+    from rllib_integration.embedded.maps import GroundModel
 
 
 @dataclass(frozen=True)
