@@ -250,14 +250,9 @@ class CarlaCore:
     def tick(self, control: carla.VehicleControl | None) -> dict[str, tuple[int, Any]]:
         """Apply `control` to the hero, advance one step and return this frame's sensor data."""
         try:
-            if control is not None:
-                if self.traffic.ticks_the_world:
-                    # The traffic process sends the tick: the control must be on the server first.
-                    command = carla.command.ApplyVehicleControl(self.hero.id, control)
-                    self.client.apply_batch_sync([command], False)
-                else:
-                    self.hero.apply_control(control)
-            frame = self.tick_world()
+            if control is not None and not self.traffic.ticks_the_world:
+                self.hero.apply_control(control)
+            frame = self.tick_world(control)
             if self._pseudo_sensors:
                 snapshot = self.world.get_snapshot()
                 for sensor in self._pseudo_sensors:
@@ -280,13 +275,17 @@ class CarlaCore:
         back.z += 3.0
         self.world.get_spectator().set_transform(carla.Transform(back, transform.rotation))
 
-    def tick_world(self) -> int:
-        """One synchronous world tick with the configured timeout; returns the new frame."""
+    def tick_world(self, control: carla.VehicleControl | None = None) -> int:
+        """One synchronous world tick with the configured timeout; returns the new frame.
+
+        `control` is for the hero when the traffic process ticks (it sends both in order).
+        """
         if not self.server.is_alive():
             raise SimulatorFailure(f"the simulator is not running ({self.server})")
         try:
             if self.traffic.ticks_the_world:
-                self.frame = self._wait_for_frame(self.traffic.tick())
+                hero_id = self.hero.id if self.hero is not None else 0
+                self.frame = self._wait_for_frame(self.traffic.tick(hero_id, control))
             else:
                 self.frame = self.world.tick(self.config.timeout)
         except RuntimeError as exc:

@@ -29,6 +29,16 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+_CONTROL_FIELDS = (
+    "throttle",
+    "steer",
+    "brake",
+    "hand_brake",
+    "reverse",
+    "manual_gear_shift",
+    "gear",
+)
+
 
 class TrafficHostError(RuntimeError):
     """The traffic helper process died, hung or reported an error."""
@@ -165,9 +175,13 @@ class BackgroundTraffic:
             if has_navigation:
                 controller.go_to_location(world.get_random_location_from_navigation())
 
-    def tick(self) -> int:
-        """Tick the world from the traffic process (its TM steps with it); returns the frame."""
-        return self.host.request("tick")["frame"]
+    def tick(self, actor: int = 0, control: carla.VehicleControl | None = None) -> int:
+        """Tick the world from the traffic process (its TM steps with it), applying `control`
+        to `actor` just before; returns the frame."""
+        fields = None
+        if control is not None:
+            fields = {name: getattr(control, name) for name in _CONTROL_FIELDS}
+        return self.host.request("tick", actor=actor, control=fields)["frame"]
 
     def _spawn_walkers(self, library: Any, count: int, rng: random.Random) -> None:
         client = self.core.client

@@ -6,7 +6,7 @@ here means a dying server takes down only this helper, never the env. The env ta
 stdin/stdout, one JSON object per line:
 
     {"op": "spawn", "n": 5, "seed": 1, "hybrid": true}  -> {"ok": true, "ids": [..]}
-    {"op": "tick"}                                      -> {"ok": true, "frame": 1234}
+    {"op": "tick", "actor": 7, "control": {...}}        -> {"ok": true, "frame": 1234}
     {"op": "destroy"}                                   -> {"ok": true}
     {"op": "close"}                                     -> {"ok": true}, then exit
 Errors come back as {"ok": false, "error": "..."}.
@@ -61,7 +61,11 @@ class TrafficHost:
         self.vehicles = [r.actor_id for r in responses if not r.error]
         return {"ids": self.vehicles, "spawn_points": len(points)}
 
-    def tick(self) -> dict[str, Any]:
+    def tick(self, actor: int = 0, control: dict | None = None) -> dict[str, Any]:
+        """Apply the hero's control (same connection as the tick, so it lands first), tick."""
+        if actor and control is not None:
+            command = carla.command.ApplyVehicleControl(actor, carla.VehicleControl(**control))
+            self.client.apply_batch([command])
         return {"frame": self.world.tick(self.timeout)}
 
     def destroy(self) -> dict[str, Any]:

@@ -205,28 +205,36 @@ def test_four_envs_in_four_processes_get_distinct_ports_and_run(tmp_path):
 
 
 def test_npc_traffic_drives_and_is_respawned_per_episode(make_env):
+    """With NPCs the traffic process ticks the world: the hero's control, its sensor frames and
+    the NPCs' driving must all still be right."""
     background = {"n_vehicles": 3, "seed": 5, "respawn_per_episode": True}
-    env = make_env(env_config(max_steps=100, background_activity=background))
+    sensors = {"gnss": {"type": "sensor.other.gnss"}}
+    config = env_config(max_steps=100, background_activity=background, hero={"sensors": sensors})
+    env = make_env(config)
     env.reset(seed=0)
+    core = env.core
 
     def npcs():
-        vehicles = env.core.world.get_actors().filter("vehicle.*")
+        vehicles = core.world.get_actors().filter("vehicle.*")
         return {v.id: v for v in vehicles if v.attributes.get("role_name") == "autopilot"}
 
     first = npcs()
     assert len(first) == 3
     start = {i: v.get_location() for i, v in first.items()}
     for _ in range(30):
-        env.step(0)
+        _, _, _, _, info = env.step(2)  # full throttle
+        frame, gnss = env.experiment.last_sensor_data["gnss"]
+        assert frame == core.frame == core.world.get_snapshot().frame
+        geo = core.map.transform_to_geolocation(core.hero.get_location())
+        np.testing.assert_allclose(gnss[:2], [geo.latitude, geo.longitude], rtol=0, atol=1e-9)
+    assert info["distance"] > 1.0 and info["speed"] > 1.0  # the hero's control was applied
     moved = [v.get_location().distance(start[i]) for i, v in npcs().items()]
-    assert min(moved) > 2.0, (
-        moved
-    )  # the Traffic Manager (synchronous, on the block's port) drives them
+    assert min(moved) > 2.0, moved  # the Traffic Manager drives them, in step with the world
     from rllib_integration.server import port_is_free
 
     # The Traffic Manager (in the traffic process) serves on the block's TM port.
-    assert env.core.tm_port == env.core.server.ports.traffic_manager
-    assert not port_is_free(env.core.tm_port)
+    assert core.tm_port == core.server.ports.traffic_manager
+    assert not port_is_free(core.tm_port)
     env.reset()
     second = npcs()
     assert len(second) == 3 and not set(first) & set(second)
