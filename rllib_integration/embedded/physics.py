@@ -70,6 +70,7 @@ class Body:
     target_velocity: tuple[float, float, float] | None = None  # one-shot set_target_velocity
     ground_key: tuple[float, float, float] | None = None  # (x, y, yaw) of the last ground query
     ground_offset: float = 0.0  # origin height above the ground (walkers: their centre, as CARLA)
+    last_pose: tuple[float, float, float, float] | None = None  # x, y, z, yaw at the last tick
 
 
 @dataclass
@@ -129,7 +130,7 @@ def step_vehicle(v: Vehicle, dt: float) -> None:
     """Advance one vehicle in the plane (x, y, yaw, speed); elevation is set afterwards."""
     b = v.body
     if not b.simulate_physics:
-        b.velocity = b.acceleration = b.angular_velocity = (0.0, 0.0, 0.0)
+        kinematic_motion(b, dt)  # moved by set_transform (e.g. the TM's hybrid mode)
         return
     old_vx, old_vy, old_vz = b.velocity
     if b.constant_velocity is not None or b.target_velocity is not None:
@@ -164,6 +165,22 @@ def step_vehicle(v: Vehicle, dt: float) -> None:
     b.velocity = (vx, vy, old_vz)
     b.acceleration = ((vx - old_vx) / dt, (vy - old_vy) / dt, 0.0)
     b.angular_velocity = (0.0, 0.0, math.degrees(yaw_rate))
+
+
+def kinematic_motion(b: Body, dt: float) -> None:
+    """Velocity, acceleration and yaw rate of a body moved only by teleports, from its poses."""
+    last = b.last_pose
+    b.last_pose = (b.x, b.y, b.z, b.yaw)
+    if last is None or dt <= 0.0:
+        return
+    old_v = b.velocity
+    v = ((b.x - last[0]) / dt, (b.y - last[1]) / dt, (b.z - last[2]) / dt)
+    yaw_rate = ((b.yaw - last[3] + 180.0) % 360.0 - 180.0) / dt
+    b.velocity = v
+    b.acceleration = ((v[0] - old_v[0]) / dt, (v[1] - old_v[1]) / dt, (v[2] - old_v[2]) / dt)
+    b.angular_velocity = (0.0, 0.0, yaw_rate)
+    yaw = math.radians(b.yaw)
+    b.speed = v[0] * math.cos(yaw) + v[1] * math.sin(yaw)
 
 
 def step_walker(w: Walker, dt: float, kinematic: bool = False) -> None:

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import client_code, free_port_block, run_client, start_embedded_server
-from tests.embedded.helpers import SYNC_PRELUDE, assert_no_unknown_rpc, parse_result
+from tests.embedded.helpers import SYNC_PRELUDE, assert_no_unknown_rpc, parse_result, run_on_server
 
 TOWN01 = Path("/work/shared/maps/carla/Town01.xodr")
 
@@ -125,3 +125,38 @@ def test_thirty_tm_vehicles_drive_2000_ticks(town):
     assert r["min_travel"] > 50.0, r
     # Nobody stuck: no vehicle stands still for 60 s of simulated time (TM removes at 90 s).
     assert r["longest_stop_ticks"] < 1200, r
+
+
+def test_hybrid_mode_teleported_npcs_report_their_velocity():
+    body = f"""
+import random
+tm_port = {free_port_block(1)}
+tm = client.get_trafficmanager(tm_port)
+tm.set_synchronous_mode(True)
+tm.set_hybrid_physics_mode(True)
+tm.set_hybrid_physics_radius(20.0)
+points = list(spawn_points)
+random.seed(2)
+random.shuffle(points)
+hero_bp = library.find("vehicle.tesla.model3")
+hero_bp.set_attribute("role_name", "hero")
+hero = world.spawn_actor(hero_bp, points[0])
+SpawnActor, SetAutopilot, FutureActor = carla.command.SpawnActor, carla.command.SetAutopilot, carla.command.FutureActor
+batch = [SpawnActor(library.find("vehicle.audi.a2"), p).then(SetAutopilot(FutureActor, True, tm_port))
+         for p in points[1:13]]
+ids = [r.actor_id for r in client.apply_batch_sync(batch, True) if not r.error]
+start = {{a.id: a.get_location() for a in world.get_actors(ids)}}
+for _ in range(300):
+    world.tick()
+actors = list(world.get_actors(ids))
+moved = [a.get_location().distance(start[a.id]) for a in actors]
+speeds = [a.get_velocity().length() for a in actors]
+result(alive=len(actors), moved=sorted(moved), speeds=sorted(speeds))
+client.apply_batch_sync([SetAutopilot(i, False, tm_port) for i in ids], True)
+"""
+    with start_embedded_server(map_name="Grid01") as server:
+        r, _ = run_on_server(server, body, timeout=180)
+        assert_no_unknown_rpc(server)
+    assert r["alive"] == 12
+    assert sorted(r["moved"])[6] > 30.0, r  # most NPCs travel (teleported by the TM)
+    assert max(r["speeds"]) > 3.0, r  # and the episode state carries their speed

@@ -404,6 +404,7 @@ class RpcApi:
         actor = self.world.actor(actor_id)
         if actor.parent_id == 0 and actor.kind in ("vehicle", "walker", "prop"):
             actor.body.simulate_physics = bool(enabled)
+            actor.body.last_pose = None  # kinematic velocities start from the next pose
 
     def set_enable_gravity(self, actor_id: int, enabled: bool) -> None:
         self.world.actor(actor_id).body.enable_gravity = bool(enabled)
