@@ -46,6 +46,15 @@ def free_port_block(size: int) -> int:
     raise RuntimeError("no free ports")
 
 
+_SERVER_GROUPS: list[int] = []  # process groups to stop however this script ends
+
+
+def stop_servers() -> None:
+    for pgid in _SERVER_GROUPS:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pgid, signal.SIGINT)
+
+
 @contextlib.contextmanager
 def embedded_server(map_name: str, profile_path: str | None, extra: list[str]):
     port = free_port_block(3)
@@ -57,6 +66,7 @@ def embedded_server(map_name: str, profile_path: str | None, extra: list[str]):
     proc = subprocess.Popen(
         cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True, start_new_session=True
     )
+    _SERVER_GROUPS.append(proc.pid)
     try:
         line = proc.stdout.readline()
         if "ready" not in line:
@@ -86,6 +96,7 @@ class Stall:
             time.sleep(1.0)
             if time.monotonic() - self.last > self.seconds:
                 print(f"world.tick() stalled for {self.seconds:.0f} s; giving up", flush=True)
+                stop_servers()
                 os._exit(3)
 
 
@@ -176,6 +187,7 @@ def run(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the cleanup on `timeout`
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ticks", type=int, default=5000)
     parser.add_argument("--tm-ticks", type=int, default=1000)

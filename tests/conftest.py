@@ -64,7 +64,28 @@ class EmbeddedServerHandle:
         return self.process.poll() is None
 
 
+_live_groups: set[int] = set()  # servers started here and not yet stopped
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def pytest_configure(config) -> None:
+    # A `timeout`/CI SIGTERM unwinds the fixtures (which stop their servers) like Ctrl-C does.
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _raise_interrupt)
+
+
+def pytest_unconfigure(config) -> None:
+    for pgid in list(_live_groups):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pgid, signal.SIGKILL)
+    _live_groups.clear()
+
+
 def _stop_group(process: subprocess.Popen, grace: float = 10.0) -> None:
+    _live_groups.discard(process.pid)
     if process.poll() is not None:
         return
     with contextlib.suppress(ProcessLookupError):
@@ -104,6 +125,7 @@ def start_embedded_server(
         process = subprocess.Popen(
             cmd, cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
         )
+        _live_groups.add(process.pid)
         log_file.close()
         deadline = time.monotonic() + startup_timeout
         while time.monotonic() < deadline and process.poll() is None:
@@ -164,6 +186,11 @@ def run_client(
         return subprocess.CompletedProcess(
             process.args, -9, out, (err or "") + f"\n[run_client] timed out after {timeout} s\n"
         )
+    except BaseException:  # interrupted (Ctrl-C, SIGTERM): never leave the client behind
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        raise
     return subprocess.CompletedProcess(process.args, process.returncode, out, err)
 
 
