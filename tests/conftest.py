@@ -67,7 +67,14 @@ class EmbeddedServerHandle:
 _live_groups: set[int] = set()  # servers started here and not yet stopped
 
 
+_PYTEST_PID = os.getpid()
+
+
 def _raise_interrupt(signum, frame):
+    if os.getpid() != _PYTEST_PID:  # a forked child: terminate as it would have by default
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+        return
     raise KeyboardInterrupt(f"signal {signum}")
 
 
