@@ -20,7 +20,7 @@ from rllib_integration.embedded import physics
 from rllib_integration.embedded.blueprints import SPECTATOR, Blueprint, BlueprintLibrary
 from rllib_integration.embedded.protocol import codec
 from rllib_integration.embedded.scene import Scene, SensorPose
-from rllib_integration.embedded.sensors import EPISODE_STATE_TYPE_ID, SENSOR_TYPE_IDS, make_sensor
+from rllib_integration.embedded.sensors import EPISODE_STATE_TYPE_ID, make_sensor
 from rllib_integration.embedded.sensors.collision import CollisionSensor
 
 log = logging.getLogger(__name__)
@@ -635,4 +635,4 @@ def world_edge_wire() -> list:
     return [0, 0, description, codec.bounding_box((0, 0, 0), (0, 0, 0), 0), b"", b""]
 
 
-__all__ = ["Actor", "EpisodeSettings", "SpawnError", "World", "SENSOR_TYPE_IDS"]
+__all__ = ["Actor", "EpisodeSettings", "SpawnError", "World"]
