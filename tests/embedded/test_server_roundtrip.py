@@ -174,13 +174,13 @@ def test_asynchronous_mode_advances_on_its_own(server):
 s = world.get_settings(); s.synchronous_mode = False; s.fixed_delta_seconds = 0.02
 world.apply_settings(s)
 first = world.wait_for_tick(2.0)
-import time; time.sleep(0.3)
+import time; time.sleep(0.5)
 later = world.wait_for_tick(2.0)
 result(first=first.frame, later=later.frame, delta=later.timestamp.delta_seconds)
 s.fixed_delta_seconds = None; world.apply_settings(s)
 """
     r, _ = run_on_server(server, body, sync=False)
-    assert r["later"] > r["first"] + 5
+    assert r["later"] > r["first"] + 3  # ~25 ticks of 20 ms in 0.5 s; a loaded box lags
     assert r["delta"] == pytest.approx(0.02)
 
 
