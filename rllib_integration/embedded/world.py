@@ -283,6 +283,9 @@ class World:
                 except Exception as exc:
                     del self.actors[actor.id]
                     raise SpawnError(f"cannot create {blueprint_id}: {exc}") from exc
+                if hasattr(actor.sensor, "bind"):
+                    # Event sensors describe actors on the wire (rpc::Actor), which only the world knows.
+                    actor.sensor.bind(actor.id, self._wire_of_id)
         return actor
 
     def _check_free(self, body: physics.Body) -> None:
@@ -312,6 +315,10 @@ class World:
         if actor is None:
             raise KeyError(f"actor {actor_id} not found")
         return actor
+
+    def _wire_of_id(self, actor_id: int) -> list:
+        actor = self.actors.get(actor_id)
+        return self.actor_wire(actor) if actor is not None else world_edge_wire()
 
     def actor_wire(self, actor: Actor) -> list:
         """rpc::Actor: [id, parent, description, bounding box, semantic tags, stream token]."""

@@ -186,7 +186,7 @@ result(
     lidar_n=len(out["lidar"]), lidar_horizontal_angle=out["lidar"].horizontal_angle,
     car_pts=len(car_pts), car_tags=sorted(set(car_pts["tag"].tolist())),
     radar_n=len(radar), radar_depth_min=float(det[:, 3].min()) if len(det) else None,
-    obstacle=[obstacle.other_actor.id, obstacle.distance, obstacle.actor.id],
+    obstacle=[obstacle.other_actor.id, obstacle.distance, obstacle.actor.id, obstacle.other_actor.type_id],
     sensor_ids={n: s.id for n, s in sensors.items()},
     gnss=[gnss.latitude, gnss.longitude, gnss.altitude],
     imu=[imu.accelerometer.x, imu.accelerometer.y, imu.accelerometer.z,
@@ -246,8 +246,10 @@ def test_car_ahead_appears_in_semantic_instance_lidar_and_obstacle(types_and_geo
     assert r["lidar_channels"] == 32 and sum(r["lidar_counts"]) == r["lidar_n"] > 0
     assert r["car_pts"] > 0 and r["car_tags"] == [14], r
     assert r["radar_n"] > 0 and r["radar_depth_min"] > 0
-    other, distance, _ = r["obstacle"]
+    other, distance, own_id, other_type = r["obstacle"]
     assert other == r["parked_id"], r
+    # The event names the sensor itself and describes the other actor in full.
+    assert own_id == r["sensor_ids"]["obstacle"] and other_type.startswith("vehicle."), r
     assert distance == pytest.approx(r["rear_face"] - 2.5 - 0.5, abs=0.6), r
 
 
