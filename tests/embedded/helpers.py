@@ -57,3 +57,50 @@ def parse_result(server: EmbeddedServerHandle, proc: subprocess.CompletedProcess
 def assert_no_unknown_rpc(server: EmbeddedServerHandle) -> None:
     log = server.log()
     assert "unknown RPC" not in log, log[-3000:]
+
+
+# Prepended to every client script that ticks with a Traffic Manager: the script updates
+# `progress` after each tick; a hang inside the carla library cannot be interrupted, so the guard
+# reports it and exits.
+STALL_GUARD = """
+import faulthandler, os, sys, threading, time
+progress = [0, time.monotonic()]
+def stall_guard():
+    while True:
+        time.sleep(1.0)
+        if time.monotonic() - progress[1] > 30.0:
+            print(f"STALLED in world.tick() after {progress[0]} ticks", file=sys.stderr, flush=True)
+            faulthandler.dump_traceback(all_threads=True)
+            os._exit(3)
+threading.Thread(target=stall_guard, daemon=True).start()
+"""
+
+STALL_MARKER = "STALLED in world.tick()"
+
+
+def run_tm_script(server: EmbeddedServerHandle, body: str, timeout: float) -> dict:
+    """Like run_on_server for a script that ticks with a Traffic Manager and keeps `progress`."""
+    proc = run_client(client_code(server, SYNC_PRELUDE + STALL_GUARD + body), timeout=timeout)
+    if STALL_MARKER in proc.stderr:
+        # carla-simulator/carla#9172: the client-side TM's worker and world.tick() can miss each
+        # other's wake-up and block forever inside libcarla (see protocol/tm_gate.py).
+        raise ClientTrafficManagerStall(proc.stderr[-2000:])
+    return parse_result(server, proc)
+
+
+class ClientTrafficManagerStall(Exception):
+    pass
+
+
+def on_fresh_server(start, run) -> dict:
+    """`run(server)`, retried once on a new server if the client library's TM deadlock hits
+    (it is not ours)."""
+    for attempt in (1, 2):
+        with start() as server:
+            try:
+                return run(server)
+            except ClientTrafficManagerStall as stall:
+                if attempt == 2:
+                    raise AssertionError(f"client TM stalled twice:\n{stall}") from None
+                print(f"client TM stalled (carla#9172), retrying once:\n{stall}")
+    raise AssertionError("unreachable")

@@ -4,26 +4,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import client_code, free_port_block, run_client, start_embedded_server
-from tests.embedded.helpers import SYNC_PRELUDE, assert_no_unknown_rpc, parse_result
+from tests.conftest import free_port_block, start_embedded_server
+from tests.embedded.helpers import (
+    assert_no_unknown_rpc,
+    on_fresh_server,
+    run_tm_script,
+)
 
 TOWN01 = Path("/work/shared/maps/carla/Town01.xodr")
-
-# Prepended to every client script that ticks with a Traffic Manager: the script updates
-# `progress` after each tick; a hang inside the carla library cannot be interrupted, so the guard
-# reports it and exits.
-STALL_GUARD = """
-import faulthandler, os, sys, threading, time
-progress = [0, time.monotonic()]
-def stall_guard():
-    while True:
-        time.sleep(1.0)
-        if time.monotonic() - progress[1] > 30.0:
-            print(f"STALLED in world.tick() after {progress[0]} ticks", file=sys.stderr, flush=True)
-            faulthandler.dump_traceback(all_threads=True)
-            os._exit(3)
-threading.Thread(target=stall_guard, daemon=True).start()
-"""
 
 TM_DRIVE = """
 import random
@@ -67,21 +55,9 @@ client.apply_batch_sync([carla.command.DestroyActor(i) for i in ids], True)
 """
 
 
-STALL_MARKER = "STALLED in world.tick()"
-
-
-def _run_tm_script(server, body: str, timeout: float) -> dict:
-    proc = run_client(client_code(server, SYNC_PRELUDE + STALL_GUARD + body), timeout=timeout)
-    if STALL_MARKER in proc.stderr:
-        # carla-simulator/carla#9172: the client-side TM's worker and world.tick() can miss each
-        # other's wake-up and block forever inside libcarla (see protocol/tm_gate.py).
-        raise ClientTrafficManagerStall(proc.stderr[-2000:])
-    return parse_result(server, proc)
-
-
 def _drive(server, n_vehicles: int, n_ticks: int, timeout: float) -> dict:
     body = TM_DRIVE.format(tm_port=free_port_block(1), n_vehicles=n_vehicles, n_ticks=n_ticks)
-    r = _run_tm_script(server, body, timeout)
+    r = run_tm_script(server, body, timeout)
     assert r["errors"] == [] and r["spawned"] == n_vehicles
     assert r["alive"] == n_vehicles, "the Traffic Manager deleted vehicles"
     print(f"TM drive result: {r}")
@@ -89,26 +65,8 @@ def _drive(server, n_vehicles: int, n_ticks: int, timeout: float) -> dict:
     return r
 
 
-class ClientTrafficManagerStall(Exception):
-    pass
-
-
-def _on_fresh_server(start, run) -> dict:
-    """`run(server)`, retried once on a new server if the client library's TM deadlock hits
-    (it is not ours)."""
-    for attempt in (1, 2):
-        with start() as server:
-            try:
-                return run(server)
-            except ClientTrafficManagerStall as stall:
-                if attempt == 2:
-                    raise AssertionError(f"client TM stalled twice:\n{stall}") from None
-                print(f"client TM stalled (carla#9172), retrying once:\n{stall}")
-    raise AssertionError("unreachable")
-
-
 def _drive_on_fresh_server(start, n_vehicles: int, n_ticks: int, timeout: float) -> dict:
-    return _on_fresh_server(start, lambda server: _drive(server, n_vehicles, n_ticks, timeout))
+    return on_fresh_server(start, lambda server: _drive(server, n_vehicles, n_ticks, timeout))
 
 
 def test_apply_batch_sync_spawn_with_autopilot_drives():
@@ -172,11 +130,11 @@ client.apply_batch_sync([SetAutopilot(i, False, tm_port) for i in ids], True)
 """
 
     def run(server) -> dict:
-        r = _run_tm_script(server, body, timeout=180)
+        r = run_tm_script(server, body, timeout=180)
         assert_no_unknown_rpc(server)
         return r
 
-    r = _on_fresh_server(lambda: start_embedded_server(map_name="Grid01"), run)
+    r = on_fresh_server(lambda: start_embedded_server(map_name="Grid01"), run)
     assert r["alive"] == 12
     assert sorted(r["moved"])[6] > 30.0, r  # most NPCs travel (teleported by the TM)
     assert max(r["speeds"]) > 3.0, r  # and the episode state carries their speed
