@@ -87,6 +87,8 @@ class DQNExperiment(BaseExperiment):
             "distance": 1.0,  # per metre driven (planar)
             # > 0: metres per step are paid only up to this speed (km/h); 0: no cap (original).
             "distance_max_speed": 0.0,
+            # Per step and km/h above distance_max_speed (negative: a penalty; 0: off).
+            "over_speed": 0.0,
             "speed_gain": 0.05,  # per km/h gained while below speed_gain_below
             "speed_gain_below": 20.0,  # km/h
             "wrong_way": -0.5,  # per step against the lane direction
@@ -249,6 +251,9 @@ class DQNExperiment(BaseExperiment):
             if weights["distance_max_speed"] > 0:
                 metres = min(metres, weights["distance_max_speed"] / 3.6 * float(core.timestep))
             reward += weights["distance"] * metres
+            cap = weights["distance_max_speed"]
+            if cap > 0 and now.speed > cap:
+                reward += weights["over_speed"] * (now.speed - cap)
             if now.speed < weights["speed_gain_below"]:
                 reward += weights["speed_gain"] * (now.speed - previous.speed)
         if now.off_road:

@@ -66,7 +66,8 @@ out = {}
 env = make(max_time_episode=2.0)
 out["time_limit"] = run(env, 15)          # throttle 0.6 straight for 2 s
 env.close()
-env = make(max_time_episode=2.0, reward={"distance_max_speed": 3.6, "speed_gain": 0.0})
+env = make(max_time_episode=2.0,
+           reward={"distance_max_speed": 3.6, "speed_gain": 0.0, "over_speed": -1.0})
 out["capped"] = run(env, 15)              # the same, paid for at most 3.6 km/h = 0.1 m/step
 env.close()
 env = make(max_time_episode=60.0, max_time_idle=0.5)
@@ -98,6 +99,7 @@ def test_episode_ends_rewards_and_info_on_the_embedded_server(tmp_path):
 
     capped = out["capped"]["rewards"]
     assert max(capped) <= 0.1 + 1e-6 and max(limit["rewards"]) > 0.2
+    assert min(capped) < -1.0  # over 3.6 km/h costs 1 per km/h above it
     assert sum(capped) < sum(limit["rewards"])
 
     idle = out["idle"]
