@@ -26,6 +26,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+# CARLA town .xodr files beside the checkout (read-only); tests skip when absent, as on a fresh clone.
+CARLA_TOWNS = ROOT.parent / "shared" / "maps" / "carla"
 PYTHON = sys.executable
 READY_MARKER = "embedded CARLA server ready"
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -12,8 +11,9 @@ import pytest
 carla = pytest.importorskip("carla")
 
 from rllib_integration.map_geometry import LANE_KINDS, MapGeometry, xodr_sha1  # noqa: E402
+from tests.conftest import CARLA_TOWNS  # noqa: E402
 
-TOWNS = Path(__file__).resolve().parents[2] / "shared" / "maps" / "carla"
+TOWNS = CARLA_TOWNS
 MARKING_TYPES = {"Solid", "Broken", "SolidSolid", "SolidBroken", "BrokenSolid", "BrokenBroken"}
 MARKING_TYPES |= {"Curb", "Grass", "BottsDots", "Other"}
 COLORS = {"White", "Yellow", "Blue", "Green", "Red", "Other"}

@@ -4,14 +4,13 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, free_port_block, start_embedded_server
+from tests.conftest import CARLA_TOWNS, ROOT, free_port_block, start_embedded_server
 from tests.embedded.helpers import run_on_server
 
-CARLA_MAPS = Path("/work/shared/maps/carla")
+CARLA_MAPS = CARLA_TOWNS
 
 
 def _start(*args: str) -> subprocess.Popen:

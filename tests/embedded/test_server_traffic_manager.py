@@ -1,17 +1,15 @@
 """CARLA's client-side Traffic Manager drives NPCs on the embedded server in synchronous mode."""
 
-from pathlib import Path
-
 import pytest
 
-from tests.conftest import free_port_block, start_embedded_server
+from tests.conftest import CARLA_TOWNS, free_port_block, start_embedded_server
 from tests.embedded.helpers import (
     assert_no_unknown_rpc,
     on_fresh_server,
     run_tm_script,
 )
 
-TOWN01 = Path("/work/shared/maps/carla/Town01.xodr")
+TOWN01 = CARLA_TOWNS / "Town01.xodr"
 
 TM_DRIVE = """
 import random

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import functools
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-TOWNS = Path(__file__).resolve().parents[3] / "shared" / "maps" / "carla"
+from tests.conftest import CARLA_TOWNS
+
+TOWNS = CARLA_TOWNS
 
 # A 200 m straight road along +x: one driving lane each way (3.5 m), 2 m sidewalks. OpenDRIVE's
 # left (+y) is CARLA's -y, so the lanes span CARLA y in [-3.5, 3.5], sidewalks out to +-5.5.

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from rllib_integration.embedded.maps import (
@@ -16,8 +14,9 @@ from rllib_integration.embedded.maps import (
     load_map,
     resolve_map,
 )
+from tests.conftest import CARLA_TOWNS
 
-TOWNS = Path(__file__).resolve().parents[4] / "shared" / "maps" / "carla"
+TOWNS = CARLA_TOWNS
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,10 +21,11 @@ from rllib_integration.embedded.maps import (
     load_map,
 )
 from rllib_integration.map_geometry import MapGeometry
+from tests.conftest import CARLA_TOWNS
 
 carla = pytest.importorskip("carla")
 
-TOWNS = Path(__file__).resolve().parents[4] / "shared" / "maps" / "carla"
+TOWNS = CARLA_TOWNS
 ROAD_OR_PAINT = (SURFACE_ROAD, SURFACE_WHITE_MARKING, SURFACE_YELLOW_MARKING)
 
 
