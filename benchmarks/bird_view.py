@@ -41,6 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import carla  # noqa: E402
+from embedded_server import embedded_server  # noqa: E402
 
 from rllib_integration.sensors.birdview import cache, palette  # noqa: E402
 from rllib_integration.sensors.birdview.maps import static_map_for_xodr  # noqa: E402
@@ -255,44 +256,6 @@ def pygame_like_original(static, poses: np.ndarray):
 # ---------------------------------------------------------------- live: the real client
 
 
-@contextlib.contextmanager
-def embedded_server(map_name: str):
-    """The embedded server on free loopback ports, in its own process group (stopped after)."""
-    import random
-    import signal
-    import socket
-    import subprocess
-
-    def free(port: int) -> bool:
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                return False
-        return True
-
-    port = next(
-        p for p in (random.randrange(20000, 60000) for _ in range(200)) if free(p) and free(p + 1)
-    )
-    log = tempfile.NamedTemporaryFile(prefix="bev-bench-server-", suffix=".log", delete=False)
-    command = [sys.executable, "-m", "rllib_integration.embedded", f"-carla-rpc-port={port}"]
-    command += ["--map", map_name] + (["--map-dir", str(TOWNS)] if TOWNS.is_dir() else [])
-    server = subprocess.Popen(
-        command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-    )
-    try:
-        deadline = time.monotonic() + 120
-        while "embedded CARLA server ready" not in Path(log.name).read_text(errors="replace"):
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"embedded server did not start; log: {log.name}")
-            time.sleep(0.1)
-        yield port
-    finally:
-        if server.poll() is None:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(15)
-
-
 def live(map_name: str, vehicles: int, frames: int, cache_dir: Path, birdeye_dir: Path) -> dict:
     """Per-frame cost on the embedded server through the real carla client: our sensor's whole
     tick (snapshot read + render) against carla-birdeye-view's produce() on the same world."""
@@ -300,7 +263,8 @@ def live(map_name: str, vehicles: int, frames: int, cache_dir: Path, birdeye_dir
 
     from rllib_integration.sensors.bird_view import BirdViewSensor
 
-    with embedded_server(map_name) as port:
+    map_dir = ["--map-dir", str(TOWNS)] if TOWNS.is_dir() else []
+    with embedded_server(map_name, map_dir) as (port, _):
         client = carla.Client("127.0.0.1", port)
         client.set_timeout(30.0)
         world = client.get_world()

@@ -19,8 +19,6 @@ import os
 import pstats
 import random
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -28,22 +26,9 @@ import time
 from pathlib import Path
 
 import psutil
+from embedded_server import embedded_server, free_port_block
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port_block(size: int) -> int:
-    rng = random.Random()
-    for _ in range(200):
-        base = rng.randrange(20000, 60000)
-        try:
-            for i in range(size):
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", base + i))
-            return base
-        except OSError:
-            continue
-    raise RuntimeError("no free ports")
 
 
 _SERVER_GROUPS: list[int] = []  # process groups to stop however this script ends
@@ -56,30 +41,13 @@ def stop_servers() -> None:
 
 
 @contextlib.contextmanager
-def embedded_server(map_name: str, profile_path: str | None, extra: list[str]):
-    port = free_port_block(3)
-    cmd = [sys.executable, "-m", "rllib_integration.embedded", f"-carla-rpc-port={port}"]
-    cmd += ["--map", map_name, "--log-level", "WARNING"]
-    if profile_path:
-        cmd += ["--profile", profile_path]
-    cmd += extra
-    proc = subprocess.Popen(
-        cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True, start_new_session=True
+def profiled_server(map_name: str, profile_path: str | None, extra: list[str]):
+    args = ["--log-level", "WARNING", *extra] + (
+        ["--profile", profile_path] if profile_path else []
     )
-    _SERVER_GROUPS.append(proc.pid)
-    try:
-        line = proc.stdout.readline()
-        if "ready" not in line:
-            raise RuntimeError(f"server did not start: {line}")
+    with embedded_server(map_name, args) as (port, proc):
+        _SERVER_GROUPS.append(proc.pid)
         yield port, psutil.Process(proc.pid)
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGINT)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
 
 
 class Stall:
@@ -140,7 +108,7 @@ def run(args: argparse.Namespace) -> None:
     prof = tempfile.NamedTemporaryFile(suffix=".prof", delete=False).name if args.profile else None
     extra = ["--no-tm-gate"] if args.no_tm_gate else []
     extra += ["--event-loop", args.event_loop]
-    with embedded_server(args.map, prof, extra) as (port, server):
+    with profiled_server(args.map, prof, extra) as (port, server):
         client = carla.Client("127.0.0.1", port)
         client.set_timeout(20.0)
         world = client.get_world()

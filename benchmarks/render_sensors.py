@@ -14,14 +14,8 @@ wall time of a synchronous tick with each sensor attached to a hero among 20 par
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
-import os
 import queue
-import random
-import signal
-import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -30,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
+from embedded_server import embedded_server  # noqa: E402
 
 from rllib_integration.embedded.maps.ground import GroundModel  # noqa: E402
 from rllib_integration.embedded.maps.towns import builtin_xodr  # noqa: E402
@@ -108,43 +103,6 @@ def baseline(repeats: int) -> float:
     return ms_per_call(lambda: np.exp(-data).sum(), repeats)
 
 
-def free_port_block(size: int = 3) -> int:
-    for _ in range(200):
-        base = random.randrange(20000, 60000)
-        try:
-            for i in range(size):
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", base + i))
-            return base
-        except OSError:
-            continue
-    raise RuntimeError("no free block of ports")
-
-
-@contextlib.contextmanager
-def embedded_server(map_name: str = "Loop01"):
-    """The embedded server in its own process group, stopped (by that group) on exit."""
-    port = free_port_block()
-    cmd = [sys.executable, "-m", "rllib_integration.embedded", f"-carla-rpc-port={port}"]
-    cmd += ["--host", "127.0.0.1", "--map", map_name]
-    proc = subprocess.Popen(
-        cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True, start_new_session=True
-    )
-    try:
-        line = proc.stdout.readline()
-        if "ready" not in line:
-            raise RuntimeError(f"server did not start: {line}")
-        yield port
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-
-
 SERVER_SENSORS = {
     "no sensor": None,
     "rgb 84x84": ("sensor.camera.rgb", {"image_size_x": "84", "image_size_y": "84"}),
@@ -160,7 +118,7 @@ def server_ticks(ticks: int) -> None:
     """ms per synchronous tick through the real client, per sensor, 20 parked vehicles around."""
     import carla
 
-    with embedded_server() as port:
+    with embedded_server(extra_args=["--host", "127.0.0.1"]) as (port, _):
         client = carla.Client("127.0.0.1", port)
         client.set_timeout(20.0)
         world = client.get_world()
