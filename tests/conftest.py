@@ -93,12 +93,15 @@ def pytest_unconfigure(config) -> None:
     _live_groups.clear()
 
 
-def _stop_group(process: subprocess.Popen, grace: float = 10.0) -> None:
+def stop_group(
+    process: subprocess.Popen, grace: float = 10.0, sig: signal.Signals = signal.SIGTERM
+) -> None:
+    """`sig` to the process group this test started, then SIGKILL after `grace` seconds."""
     _live_groups.discard(process.pid)
     if process.poll() is not None:
         return
     with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
+        os.killpg(process.pid, sig)
     try:
         process.wait(grace)
     except subprocess.TimeoutExpired:
@@ -146,9 +149,9 @@ def start_embedded_server(
             try:
                 yield handle
             finally:
-                _stop_group(process)
+                stop_group(process)
             return
-        _stop_group(process)
+        stop_group(process)
         last_error = log_path.read_text(errors="replace")
         if "already in use" not in last_error:
             break

@@ -3,7 +3,6 @@ embedded servers a run launched (found by the log folder the test gave it)."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import subprocess
@@ -12,6 +11,8 @@ import time
 from pathlib import Path
 
 import psutil
+
+from tests import conftest
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "dqn_example" / "dqn_config.yaml"
@@ -73,16 +74,7 @@ def _run(command: list[str], timeout: float, env: dict | None) -> subprocess.Com
 
 def stop_group(process: subprocess.Popen, grace: float = 20.0) -> None:
     """SIGINT (Tune shuts down cleanly), then SIGKILL, to the group this test started."""
-    if process.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGINT)
-    try:
-        process.wait(grace)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(10)
+    conftest.stop_group(process, grace, signal.SIGINT)
 
 
 def servers_logging_to(log_dir: Path) -> list[psutil.Process]:
