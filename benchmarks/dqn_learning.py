@@ -5,7 +5,8 @@
 1. Trains `dqn_example/dqn_config.yaml` with `dqn_train.py` for at most --minutes of wall-clock
    time (stop.time_s), on the embedded server's default town.
 2. Saves the learning curve (episode return and route completion over env steps) as a PNG.
-3. Runs --episodes greedy episodes with the exported network (no Ray) and prints the table and
+3. Runs --episodes greedy episodes with the exported network (no Ray), from spawn points spread
+   evenly over the map (both directions, no start twice), and prints the table and
    the targets: completion (drove until the time limit) >= 80 %, collision or off-road <= 10 %,
    mean speed >= 15 km/h. Exit code 0 only if all three are met.
 """
@@ -146,6 +147,7 @@ def evaluate(args: argparse.Namespace, checkpoint: Path) -> dict[str, float]:
             frame_channels=frame_channels(env.observation_space.shape, env_config),
             seed=1000,
             stream=sys.stdout,
+            spread_spawn_points=True,
         )
     finally:
         env.close()

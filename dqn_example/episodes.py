@@ -97,11 +97,22 @@ def run_episodes(
     frame_channels: int = 3,
     seed: int | None = None,
     stream: TextIO | None = None,
+    spread_spawn_points: bool = False,
 ) -> list[EpisodeReport]:
+    """Run `episodes` episodes; with `spread_spawn_points`, episode i starts at spawn point
+    i * N / episodes of the N the env offers (every part of the map and both directions get
+    tested, no start twice when N >= episodes), else wherever the env puts the hero."""
     reports = []
+    spawn_points = 0  # unknown until the first reset, whose spread position is 0 anyway
     with optional_video(video, fps, frame_channels) as writer:
         for index in range(1, episodes + 1):
-            observation, info = env.reset(seed=None if seed is None else seed + index)
+            options = None
+            if spread_spawn_points:
+                options = {"spawn_point": (index - 1) * spawn_points // episodes}
+            observation, info = env.reset(
+                seed=None if seed is None else seed + index, options=options
+            )
+            spawn_points = int(info.get("spawn_points", 0))
             steps, episode_return, done = 0, 0.0, False
             while not done:
                 if writer is not None:

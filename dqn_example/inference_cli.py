@@ -37,6 +37,11 @@ def base_parser(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--video", type=Path, help="write the bird's-eye view to this MP4")
     parser.add_argument("--seed", type=int, help="seed for the env resets")
     parser.add_argument(
+        "--spread",
+        action="store_true",
+        help="start the episodes at spawn points spread evenly over the map (default: random)",
+    )
+    parser.add_argument(
         "--set",
         dest="overrides",
         action="append",
@@ -87,6 +92,7 @@ def evaluate(
             frame_channels=channels,
             seed=args.seed,
             stream=sys.stdout,
+            spread_spawn_points=args.spread,
         )
     finally:
         env.close()

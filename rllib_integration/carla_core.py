@@ -48,6 +48,7 @@ class CarlaCore:
         self.traffic = BackgroundTraffic(self)
         self.frame = 0
         self.restarts = 0
+        self.spawn_point_count = 0  # hero spawn points to choose from at the last reset
         self._pseudo_sensors: list[PseudoSensor] = []
         self._rng = random.Random()
         self._closed = False
@@ -99,12 +100,18 @@ class CarlaCore:
     # ---------------------------------------------------------------- episode setup
 
     def reset_episode(
-        self, experiment_config: Mapping, town: str | None = None, seed: int | None = None
+        self,
+        experiment_config: Mapping,
+        town: str | None = None,
+        seed: int | None = None,
+        spawn_point: int | None = None,
     ) -> dict[str, tuple[int, Any]]:
         """Set up the world for a new episode and return the first frame's sensor data.
 
         Loads `town` only if it differs from the current map, sets the weather, (re)spawns the
-        NPCs when needed, and spawns a fresh hero with its sensors.
+        NPCs when needed, and spawns a fresh hero with its sensors: at `spawn_point` (an index,
+        modulo their number, into hero.spawn_points or else the map's) if given and free, else
+        at a random free one.
         """
         if seed is not None:
             self._rng.seed(seed)
@@ -118,7 +125,7 @@ class CarlaCore:
                 self.traffic.destroy()
             if not self.traffic.spawned:
                 self.traffic.spawn(background, self._rng)
-            self._spawn_hero(experiment_config["hero"])
+            self._spawn_hero(experiment_config["hero"], spawn_point)
         except RuntimeError as exc:
             if isinstance(exc, SetupError | SimulatorFailure):
                 raise
@@ -183,12 +190,9 @@ class CarlaCore:
                     waypoint.transform.rotation,
                 )
             )
-        if not points:
-            points = list(self.map.get_spawn_points())
-        self._rng.shuffle(points)
-        return points
+        return points or list(self.map.get_spawn_points())
 
-    def _spawn_hero(self, hero_config: Mapping) -> None:
+    def _spawn_hero(self, hero_config: Mapping, spawn_point: int | None = None) -> None:
         library = self.world.get_blueprint_library()
         blueprint_id = hero_config["blueprint"]
         try:
@@ -200,6 +204,11 @@ class CarlaCore:
         if blueprint.has_attribute("role_name"):
             blueprint.set_attribute("role_name", "hero")
         points = self._hero_spawn_points(hero_config)
+        self.spawn_point_count = len(points)
+        wanted = None if spawn_point is None else points.pop(spawn_point % len(points))
+        self._rng.shuffle(points)
+        if wanted is not None:
+            points.insert(0, wanted)
         for transform in points:
             self.hero = self.world.try_spawn_actor(blueprint, transform)
             if self.hero is not None:

@@ -74,7 +74,15 @@ class CarlaEnv(gym.Env):
     # ---------------------------------------------------------------- gymnasium API
 
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[Any, dict]:
+        """Start an episode. `options={"spawn_point": k}` puts the hero at the k-th spawn point
+        (modulo their number; `info["spawn_points"]` says how many there are), e.g. to spread
+        evaluation episodes evenly over the map; otherwise the spawn point is random."""
         super().reset(seed=seed)
+        spawn_point = (options or {}).get("spawn_point")
+        if spawn_point is not None and (
+            isinstance(spawn_point, bool) or not isinstance(spawn_point, int | np.integer)
+        ):
+            raise ValueError(f"reset options: spawn_point must be an int, got {spawn_point!r}")
         core_seed = int(self.np_random.integers(2**31))
         town = self._choose_town()
         attempts = self.core.config.retries_on_error
@@ -84,7 +92,7 @@ class CarlaEnv(gym.Env):
                 self._needs_recovery = False
             try:
                 sensor_data = self.core.reset_episode(
-                    self.env_config["experiment"], town, core_seed
+                    self.env_config["experiment"], town, core_seed, spawn_point
                 )
                 break
             except SimulatorFailure as exc:
@@ -97,7 +105,8 @@ class CarlaEnv(gym.Env):
         observation, info = self.experiment.get_observation(sensor_data)
         self._last_observation, self._last_sensor_data = observation, sensor_data
         self._start_metrics()
-        return observation, {**info, **self._update_metrics(sensor_data)}
+        info = {**info, **self._update_metrics(sensor_data)}
+        return observation, {**info, "spawn_points": self.core.spawn_point_count}
 
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict]:
         if self._needs_recovery:

@@ -117,6 +117,7 @@ def test_inference_with_ray_runs_greedy_episodes(trained, tmp_path):
         "2",
         "--video",
         str(video),
+        "--spread",
         "--set",
         "env_config.experiment.max_time_episode=2.0",
         "--set",

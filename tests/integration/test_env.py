@@ -426,6 +426,53 @@ def test_spawn_points_from_config_weather_and_spawn_errors(make_env):
     assert abs(yaw_error) < 1.0
 
 
+def test_reset_option_spawn_point_picks_that_point_modulo_their_number(make_env):
+    env = make_env(env_config())
+    _, info = env.reset(seed=0)
+    points = env.core.map.get_spawn_points()
+    assert info["spawn_points"] == len(points) > 5
+
+    def hero_at(index: int) -> bool:
+        location = env.core.hero.get_location()
+        target = points[index].location
+        return bool(np.hypot(location.x - target.x, location.y - target.y) < 0.1)
+
+    for requested, expected in ((5, 5), (len(points) + 2, 2), (np.int64(0), 0)):
+        _, info = env.reset(options={"spawn_point": requested})
+        assert hero_at(expected), requested
+        assert info["spawn_points"] == len(points)
+    # Without the option the point is random: ten seeded resets do not all land on one point.
+    starts = set()
+    for seed in range(10):
+        env.reset(seed=seed)
+        location = env.core.hero.get_location()
+        starts.add((round(location.x), round(location.y)))
+    assert len(starts) > 1
+    for bad in ("3", 1.5, True):
+        with pytest.raises(ValueError, match="spawn_point must be an int"):
+            env.reset(options={"spawn_point": bad})
+
+
+def test_evaluation_episodes_spread_over_the_spawn_points(make_env):
+    from dqn_example.episodes import run_episodes
+
+    class StartRecorder(gym.Wrapper):
+        def reset(self, **kwargs):
+            result = self.env.reset(**kwargs)
+            location = self.env.core.hero.get_location()
+            starts.append((location.x, location.y))
+            return result
+
+    starts: list[tuple[float, float]] = []
+    env = make_env(env_config(max_steps=3))
+    reports = run_episodes(StartRecorder(env), lambda _: 0, 4, spread_spawn_points=True)
+    assert len(reports) == 4 and all(r.steps == 3 for r in reports)
+    points = env.core.map.get_spawn_points()
+    expected = [points[i * len(points) // 4].location for i in range(4)]
+    for (x, y), target in zip(starts, expected, strict=True):
+        assert np.hypot(x - target.x, y - target.y) < 0.1
+
+
 def test_unknown_hero_blueprint_is_a_clear_error(make_env):
     env = make_env(env_config(hero={"blueprint": "vehicle.nope.car"}))
     with pytest.raises(
