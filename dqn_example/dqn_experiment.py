@@ -8,6 +8,8 @@ when the heading is off by more than asin(0.4) and the steering does not correct
 Fixed: a collision or leaving the road ends the episode (terminated) with a penalty; the time
 limit is a truncation without a bonus (the original paid +100 as a terminal); limits are in
 seconds of simulated time, not ticks; every weight and limit is a YAML key with a default here.
+Added: `lane_centre`, a per-step cost growing with the distance from the lane's centre line
+(0, off, by default as in the original).
 The observation stays uint8 (compact replay); the network scales pixels (`qnet.py`).
 
 `info` carries the episode so far: distance (m), mean_speed (km/h), collisions, lane_invasions,
@@ -60,6 +62,7 @@ class Measurement:
     off_road: bool
     wrong_way: bool
     heading_sin: float  # sin of the signed angle hero -> lane (0 in junctions)
+    lane_offset: float  # distance from the lane's centre line / half the lane width
 
 
 class DQNExperiment(BaseExperiment):
@@ -95,6 +98,10 @@ class DQNExperiment(BaseExperiment):
             "off_road": -0.5,  # per step off a driving lane (with max_time_off_road > 0)
             "heading": -0.05,  # per step off-heading without correcting steer
             "heading_sin_threshold": 0.4,
+            # Per step, times the distance from the lane centre in half lane widths (0 at the
+            # centre, 1 at the edge); negative keeps the car away from the edges (0: off, as the
+            # original).
+            "lane_centre": 0.0,
             "collision": -100.0,  # terminal
             "off_road_end": -100.0,  # terminal
             "idle": -100.0,  # terminal
@@ -196,7 +203,11 @@ class DQNExperiment(BaseExperiment):
             project_to_road=False,
             lane_type=carla.LaneType.Driving | carla.LaneType.Parking,
         )
-        wrong_way, heading_sin = False, 0.0
+        wrong_way, heading_sin, lane_offset = False, 0.0, 0.0
+        if waypoint is not None:
+            centre = waypoint.transform.location
+            half_width = max(waypoint.lane_width / 2.0, 0.1)
+            lane_offset = math.hypot(location.x - centre.x, location.y - centre.y) / half_width
         if waypoint is not None and not waypoint.is_junction:
             hero_dir = transform.get_forward_vector()
             lane_dir = waypoint.transform.get_forward_vector()
@@ -214,6 +225,7 @@ class DQNExperiment(BaseExperiment):
                 off_road=waypoint is None,
                 wrong_way=wrong_way,
                 heading_sin=heading_sin,
+                lane_offset=lane_offset,
             ),
         )
         return self._current
@@ -260,10 +272,12 @@ class DQNExperiment(BaseExperiment):
             reward += weights["off_road"]
         elif now.wrong_way:
             reward += weights["wrong_way"]
-        elif abs(now.heading_sin) > weights["heading_sin_threshold"]:
-            steer = self.last_action[1]
-            if steer * now.heading_sin >= 0:  # zero or wrong-way steering does not correct
-                reward += weights["heading"]
+        else:
+            reward += weights["lane_centre"] * min(now.lane_offset, 1.0)
+            if abs(now.heading_sin) > weights["heading_sin_threshold"]:
+                steer = self.last_action[1]
+                if steer * now.heading_sin >= 0:  # zero or wrong-way steering does not correct
+                    reward += weights["heading"]
         reward += {
             "collision": weights["collision"],
             "off_road": weights["off_road_end"],

@@ -70,6 +70,12 @@ env = make(max_time_episode=2.0,
            reward={"distance_max_speed": 3.6, "speed_gain": 0.0, "over_speed": -1.0})
 out["capped"] = run(env, 15)              # the same, paid for at most 3.6 km/h = 0.1 m/step
 env.close()
+centre_only = {"distance": 0.0, "speed_gain": 0.0, "heading": 0.0, "wrong_way": 0.0,
+               "off_road": 0.0, "off_road_end": 0.0, "lane_centre": -1.0}
+env = make(max_time_episode=2.0, reward=centre_only)
+out["centred"] = run(env, 15)             # straight on from the lane centre
+out["drifting"] = run(env, 16)            # hard right, over the lane edge
+env.close()
 env = make(max_time_episode=60.0, max_time_idle=0.5)
 out["idle"] = run(env, 1)                 # brake from rest
 out["off_road"] = run(env, 23)            # full throttle, hard right
@@ -101,6 +107,11 @@ def test_episode_ends_rewards_and_info_on_the_embedded_server(tmp_path):
     assert max(capped) <= 0.1 + 1e-6 and max(limit["rewards"]) > 0.2
     assert min(capped) < -1.0  # over 3.6 km/h costs 1 per km/h above it
     assert sum(capped) < sum(limit["rewards"])
+
+    # lane_centre pays -1 per step at the lane edge: straight on stays near the centre.
+    centred, drifting = out["centred"]["rewards"], out["drifting"]["rewards"]
+    assert all(-0.4 < r <= 0.0 for r in centred), centred
+    assert min(drifting) < -0.8 and sum(drifting) < sum(centred) - 1.0, drifting
 
     idle = out["idle"]
     assert (idle["terminated"], idle["truncated"]) == (True, False)
