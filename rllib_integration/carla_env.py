@@ -105,8 +105,8 @@ class CarlaEnv(gym.Env):
         observation, info = self.experiment.get_observation(sensor_data)
         self._last_observation, self._last_sensor_data = observation, sensor_data
         self._start_metrics()
-        info = {**info, **self._update_metrics(sensor_data)}
-        return observation, {**info, "spawn_points": self.core.spawn_point_count}
+        metrics = self._update_metrics(sensor_data)
+        return observation, {**info, **metrics, "spawn_points": self.core.spawn_point_count}
 
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict]:
         if self._needs_recovery:
