@@ -28,33 +28,37 @@ import botocore.exceptions  # noqa: E402
 
 from aws import ec2_resources as ec2  # noqa: E402
 from aws.errors import HelperError, Interrupted  # noqa: E402
+from aws.ssh_access import DEFAULT_EXCLUDES, DEFAULT_KEYS_DIR, SshOptions, ssh_target  # noqa: E402
 
 # paramiko (image_builder, ssh_remote) and Ray (cluster_check) load only in the commands that
 # use them: most commands are one EC2 call, and start-up time is most of their run time.
-DEFAULT_EXCLUDES = (".git", "__pycache__", ".venv", ".pytest_cache", ".ruff_cache", "*.pyc")
 
 log = logging.getLogger("aws_helper")
 ROOT = Path(__file__).resolve().parents[1]
 
 
 # ---------------------------------------------------------------- argument parsing
+# One function per sub-command; each names its handler with set_defaults(run=...).
 
 
-def _parser() -> argparse.ArgumentParser:
+def _common_options() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--region", help="AWS region (default: boto3's, e.g. AWS_DEFAULT_REGION)")
     common.add_argument("--profile", help="AWS profile from your AWS config files")
     verbosity = common.add_mutually_exclusive_group()
     verbosity.add_argument("--quiet", action="store_true", help="only warnings and errors")
     verbosity.add_argument("--debug", action="store_true", help="more detail (never credentials)")
+    return common
 
+
+def _ssh_options() -> argparse.ArgumentParser:
     ssh = argparse.ArgumentParser(add_help=False)
     group = ssh.add_argument_group("SSH")
     group.add_argument("--ssh-user", default="ubuntu", help="remote user (default: ubuntu)")
     group.add_argument(
         "--ssh-key", type=Path, help="private key (default: KEYS_DIR/<key>_<region>.pem)"
     )
-    group.add_argument("--keys-dir", type=Path, default=ec2.DEFAULT_KEYS_DIR,
+    group.add_argument("--keys-dir", type=Path, default=DEFAULT_KEYS_DIR,
                        help="private keys and known_hosts (default: ~/.carla-rllib/keys)")  # fmt: skip
     group.add_argument("--ssh-host", help="connect here instead of the instance's IP "
                        "(a tunnel or bastion forward; tests use 127.0.0.1)")  # fmt: skip
@@ -63,7 +67,10 @@ def _parser() -> argparse.ArgumentParser:
                        help="use the private IP (from inside the VPC)")  # fmt: skip
     group.add_argument("--ssh-timeout", type=float,
                        help="seconds to keep retrying until SSH answers")  # fmt: skip
+    return ssh
 
+
+def _network_options() -> argparse.ArgumentParser:
     network = argparse.ArgumentParser(add_help=False)
     group = network.add_argument_group("key pair and network")
     group.add_argument("--key-name", default="carla-rllib", help="EC2 key pair (reused if present)")
@@ -77,14 +84,13 @@ def _parser() -> argparse.ArgumentParser:
                        help="seconds between AWS status polls (default: 15)")  # fmt: skip
     group.add_argument("--boot-timeout", type=float, default=900.0,
                        help="seconds for an instance to run or terminate (default: 900)")  # fmt: skip
+    return network
 
-    parser = argparse.ArgumentParser(
-        prog="aws_helper.py", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
-    )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+def _add_create_image(sub: Any, common: Any, network: Any, ssh: Any) -> None:
     p = sub.add_parser("create-image", parents=[common, network, ssh],
                        help="bake an AMI from a base image and installation scripts")  # fmt: skip
+    p.set_defaults(run=cmd_create_image)
     p.add_argument("--name", required=True, help="AMI name (must not exist yet)")
     p.add_argument("--installation-scripts", nargs="+", type=Path, required=True, metavar="SCRIPT",
                    help="run in this order on the builder, as the SSH user; each must exit 0")  # fmt: skip
@@ -110,7 +116,10 @@ def _parser() -> argparse.ArgumentParser:
                    "node_configs (comments kept), e.g. dqn_example/dqn_autoscaler.yaml")  # fmt: skip
     p.add_argument("--json", action="store_true", help="print the result as JSON")
 
+
+def _add_launch(sub: Any, common: Any, network: Any, ssh: Any) -> None:
     p = sub.add_parser("launch", parents=[common, network, ssh], help="launch an instance")
+    p.set_defaults(run=cmd_launch)
     p.add_argument("--name", default="carla-rllib", help="Name tag (default: carla-rllib)")
     p.add_argument("--image", default=ec2.DEFAULT_BASE_IMAGE, help="AMI id or name pattern")
     p.add_argument("--image-owner", default=ec2.DEFAULT_BASE_IMAGE_OWNER)
@@ -121,20 +130,29 @@ def _parser() -> argparse.ArgumentParser:
                    help="do not wait for SSH (and record the host key) before returning")  # fmt: skip
     p.add_argument("--json", action="store_true")
 
+
+def _add_power(sub: Any, common: Any) -> None:
     for name, text in [("start", "start a stopped instance"), ("stop", "stop an instance"),
                        ("terminate", "terminate an instance")]:  # fmt: skip
         p = sub.add_parser(name, parents=[common], help=text)
+        p.set_defaults(run=cmd_power)
         p.add_argument("--instance-id", required=True)
         p.add_argument("--timeout", type=float, default=900.0)
         p.add_argument("--poll-interval", type=float, default=15.0)
 
+
+def _add_info(sub: Any, common: Any) -> None:
     p = sub.add_parser("info", parents=[common], help="show an instance, or list the project's")
+    p.set_defaults(run=cmd_info)
     p.add_argument("--instance-id", help="without it: every live instance the helper created")
     p.add_argument("--field", choices=sorted(INFO_FIELDS), help="print only this value")
-    p.add_argument("--keys-dir", type=Path, default=ec2.DEFAULT_KEYS_DIR)
+    p.add_argument("--keys-dir", type=Path, default=DEFAULT_KEYS_DIR)
     p.add_argument("--json", action="store_true")
 
+
+def _add_put(sub: Any, common: Any, ssh: Any) -> None:
     p = sub.add_parser("put", parents=[common, ssh], help="copy a local file or directory up")
+    p.set_defaults(run=cmd_put)
     p.add_argument("--instance-id", required=True)
     p.add_argument("--source", type=Path, required=True, help="local path")
     p.add_argument(
@@ -143,15 +161,21 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--exclude", nargs="*", default=list(DEFAULT_EXCLUDES),
                    help="name patterns to skip (default: %(default)s)")  # fmt: skip
 
+
+def _add_get(sub: Any, common: Any, ssh: Any) -> None:
     p = sub.add_parser("get", parents=[common, ssh], help="copy a remote file or directory down")
+    p.set_defaults(run=cmd_get)
     p.add_argument("--instance-id", required=True)
     p.add_argument(
         "--source", required=True, help="remote path (relative: from the home directory)"
     )
     p.add_argument("--target", type=Path, required=True, help="local path")
 
+
+def _add_exec(sub: Any, common: Any, ssh: Any) -> None:
     p = sub.add_parser("exec", parents=[common, ssh],
                        help="run a command (or upload and run --script); exits with its status")  # fmt: skip
+    p.set_defaults(run=cmd_exec)
     p.add_argument("--instance-id", required=True)
     p.add_argument("--script", type=Path, help="local script to upload and run")
     p.add_argument("--remote-dir", default=".",
@@ -159,13 +183,32 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, help="seconds the command may run")
     p.add_argument("remote_command", nargs=argparse.REMAINDER, metavar="-- COMMAND ...")
 
+
+def _add_check_cluster(sub: Any, common: Any) -> None:
     p = sub.add_parser("check-cluster", parents=[common],
                        help="validate a Ray autoscaler YAML against Ray's schema and the training config")  # fmt: skip
+    p.set_defaults(run=cmd_check_cluster)
     p.add_argument("cluster_yaml", nargs="?", type=Path,
                    default=Path("dqn_example/dqn_autoscaler.yaml"))  # fmt: skip
     p.add_argument("--training-config", type=Path, default=Path("dqn_example/dqn_config.yaml"),
                    help="RLlib training YAML whose env-runner/learner resources must fit")  # fmt: skip
     p.add_argument("--json", action="store_true")
+
+
+def _parser() -> argparse.ArgumentParser:
+    common, network, ssh = _common_options(), _network_options(), _ssh_options()
+    parser = argparse.ArgumentParser(
+        prog="aws_helper.py", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_create_image(sub, common, network, ssh)
+    _add_launch(sub, common, network, ssh)
+    _add_power(sub, common)
+    _add_info(sub, common)
+    _add_put(sub, common, ssh)
+    _add_get(sub, common, ssh)
+    _add_exec(sub, common, ssh)
+    _add_check_cluster(sub, common)
     return parser
 
 
@@ -190,10 +233,8 @@ def _client(args: argparse.Namespace) -> tuple[Any, str]:
     return client, client.meta.region_name
 
 
-def _ssh_options(args: argparse.Namespace, default_timeout: float) -> Any:
-    from aws import image_builder
-
-    return image_builder.SshOptions(
+def _ssh_settings(args: argparse.Namespace, default_timeout: float) -> SshOptions:
+    return SshOptions(
         user=args.ssh_user,
         key_file=args.ssh_key,
         host=args.ssh_host,
@@ -204,8 +245,13 @@ def _ssh_options(args: argparse.Namespace, default_timeout: float) -> Any:
     )
 
 
-def _ssh_cidrs(args: argparse.Namespace) -> list[str]:
-    return [ec2.parse_cidr(c) for c in args.ssh_cidr]
+def _access_settings(args: argparse.Namespace) -> ec2.AccessSettings:
+    return ec2.AccessSettings(
+        key_name=args.key_name,
+        security_group=args.security_group,
+        subnet_id=args.subnet_id,
+        ssh_cidrs=[ec2.parse_cidr(c) for c in args.ssh_cidr],
+    )
 
 
 def cmd_create_image(args: argparse.Namespace) -> int:
@@ -220,16 +266,13 @@ def cmd_create_image(args: argparse.Namespace) -> int:
         volume_size=args.volume_size,
         base_image=args.base_image,
         base_image_owner=args.base_image_owner,
-        key_name=args.key_name,
-        security_group=args.security_group,
-        subnet_id=args.subnet_id,
-        ssh_cidrs=_ssh_cidrs(args),
+        access=_access_settings(args),
         remote_dir=args.remote_dir,
         boot_timeout=args.boot_timeout,
         script_timeout=args.script_timeout,
         image_timeout=args.image_timeout,
         poll_interval=args.poll_interval,
-        ssh=_ssh_options(args, 600.0),
+        ssh=_ssh_settings(args, 600.0),
     )
     if args.cluster_yaml is not None and not args.cluster_yaml.is_file():
         raise HelperError(f"--cluster-yaml {args.cluster_yaml}: no such file")
@@ -261,66 +304,40 @@ def cmd_create_image(args: argparse.Namespace) -> int:
 
 def cmd_launch(args: argparse.Namespace) -> int:
     client, region = _client(args)
-    options = _ssh_options(args, 600.0)
+    options = _ssh_settings(args, 600.0)
     if args.user_data is not None and not args.user_data.is_file():
         raise HelperError(f"--user-data {args.user_data}: no such file")
     image = ec2.resolve_base_image(client, args.image, args.image_owner)
-    ssh_cidrs = _ssh_cidrs(args) or [ec2.caller_cidr()]
-    key_file = ec2.ensure_key_pair(client, args.key_name, args.keys_dir, region, args.ssh_key)
-    vpc_id = ec2.resolve_vpc(client, args.subnet_id)
-    group_id = ec2.ensure_security_group(client, args.security_group, vpc_id, ssh_cidrs)
+    settings = _access_settings(args)
+    access = ec2.prepare_access(client, region, settings, args.keys_dir, args.ssh_key)
     spec = ec2.LaunchSpec(
         image=image,
         instance_type=args.instance_type,
-        key_name=args.key_name,
-        security_group_id=group_id,
         volume_size=args.volume_size,
         name=args.name,
         role="instance",
-        subnet_id=args.subnet_id,
+        access=settings,
+        group_id=access.group_id,
         user_data=args.user_data.read_text() if args.user_data else None,
     )
-    from aws.image_builder import signals_deferred, signals_held
+    with ec2.launched_instance(
+        client, spec, args.boot_timeout, args.poll_interval, keep=True
+    ) as instance_id:
+        instance = ec2.describe_instance(client, instance_id)
+        if not args.no_wait_ssh:  # a fresh instance: the one moment its host key can be recorded
+            from aws import ssh_remote
 
-    instance_id = None
-    try:
-        with signals_held():  # Ctrl-C now would lose the id of an instance that exists
-            instance_id = ec2.run_instance(client, spec)
-            log.warning("launched %s; it bills until you stop or terminate it", instance_id)
-        instance = _wait_until_usable(client, args, instance_id, options, key_file)
-    except BaseException:
-        # The launch did not complete (and printed no result): do not leave it billing.
-        if instance_id is not None:
-            with signals_deferred():
-                log.warning("launch did not complete; terminating %s", instance_id)
-                ec2.terminate_instance(client, instance_id, args.boot_timeout, args.poll_interval)
-                log.warning("%s terminated", instance_id)
-        raise
+            target = ssh_target(instance, options, access.key_file)
+            store = ssh_remote.HostKeyStore(options.known_hosts)
+            ssh_remote.connect(target, store, options.timeout).close()
     info = _instance_info(instance, args.keys_dir, region)
     if args.json:
         print(json.dumps(info, indent=2))
     else:
         _print_info(info)
         address = instance.get("PublicIpAddress") or instance.get("PrivateIpAddress")
-        print(f"ssh -i {key_file} {args.ssh_user}@{address}")
+        print(f"ssh -i {access.key_file} {args.ssh_user}@{address}")
     return 0
-
-
-def _wait_until_usable(
-    client: Any, args: argparse.Namespace, instance_id: str, options: Any, key_file: Path
-) -> dict:
-    ec2.wait_for(
-        client, "instance_running", f"{instance_id} to run", args.boot_timeout,
-        args.poll_interval, InstanceIds=[instance_id],
-    )  # fmt: skip
-    instance = ec2.describe_instance(client, instance_id)
-    if not args.no_wait_ssh:  # a fresh instance: the one moment its host key can be recorded
-        from aws import image_builder, ssh_remote
-
-        target = image_builder.ssh_target(instance, options, key_file)
-        store = ssh_remote.HostKeyStore(options.known_hosts)
-        ssh_remote.connect(target, store, options.timeout).close()
-    return instance
 
 
 def cmd_power(args: argparse.Namespace) -> int:
@@ -395,20 +412,20 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def _session(args: argparse.Namespace) -> Any:
-    from aws import image_builder, ssh_remote
+    from aws import ssh_remote
 
     client, region = _client(args)
     instance = ec2.describe_instance(client, args.instance_id)
     if instance["State"]["Name"] != "running":
         raise HelperError(f"{args.instance_id} is {instance['State']['Name']}, not running")
-    options = _ssh_options(args, 60.0)
+    options = _ssh_settings(args, 60.0)
     key_file = options.key_file or ec2.pem_path(
         options.keys_dir, instance.get("KeyName", "?"), region
     )
     if not Path(key_file).expanduser().is_file():
         raise HelperError(f"private key {key_file} not found: pass --ssh-key FILE")
     fingerprints = _console_fingerprints(client, args.instance_id)
-    target = image_builder.ssh_target(instance, options, Path(key_file).expanduser())
+    target = ssh_target(instance, options, Path(key_file).expanduser())
     store = ssh_remote.HostKeyStore(options.known_hosts)
     return ssh_remote.connect(target, store, options.timeout, fingerprints)
 
@@ -486,20 +503,6 @@ def cmd_check_cluster(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
-COMMANDS = {
-    "create-image": cmd_create_image,
-    "launch": cmd_launch,
-    "start": cmd_power,
-    "stop": cmd_power,
-    "terminate": cmd_power,
-    "info": cmd_info,
-    "put": cmd_put,
-    "get": cmd_get,
-    "exec": cmd_exec,
-    "check-cluster": cmd_check_cluster,
-}
-
-
 # ---------------------------------------------------------------- entry point
 
 
@@ -524,7 +527,7 @@ def main(argv: list[str] | None = None) -> int:
     _setup_logging(args)
     signal.signal(signal.SIGTERM, _raise_interrupted)  # so that `finally` cleans up on SIGTERM
     try:
-        return COMMANDS[args.command](args)
+        return args.run(args)
     except HelperError as error:
         log.error("error: %s", error)
     except botocore.exceptions.NoCredentialsError:

@@ -1,5 +1,9 @@
 """EC2 building blocks for the helper: session, key pair, security group, instances, images.
 
+`prepare_access` (key pair and security group) and `launched_instance` (launch, wait, and never
+leave the instance billing by accident) are the one route by which `create-image` and `launch`
+start an instance.
+
 Everything goes through a plain `boto3.Session(profile_name=..., region_name=...)`, so boto3's own
 configuration chain applies: AWS_PROFILE, AWS_DEFAULT_REGION, ~/.aws/config, and endpoint overrides
 such as AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_EC2 (used for VPC endpoints, LocalStack or moto).
@@ -7,12 +11,14 @@ such as AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_EC2 (used for VPC endpoints, LocalSt
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import logging
 import math
 import os
 import urllib.request
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +26,12 @@ import boto3
 import botocore.exceptions
 
 from aws.errors import HelperError
+from aws.signals import signals_deferred, signals_held
 
 log = logging.getLogger("aws_helper")
 
 PROJECT_TAG = "carla-rllib:managed"  # value "true" on everything the helper creates
 ROLE_TAG = "carla-rllib:role"  # "ami-builder" or "instance"
-DEFAULT_KEYS_DIR = Path("~/.carla-rllib/keys")
 # The caller's public address, for the SSH rule. Overridable so that tests and proxies can answer.
 CHECKIP_URL = os.environ.get("CARLA_RLLIB_CHECKIP_URL", "https://checkip.amazonaws.com")
 LIVE_STATES = ["pending", "running", "stopping", "stopped"]
@@ -278,6 +284,33 @@ def ensure_security_group(client: Any, name: str, vpc_id: str, ssh_cidrs: list[s
     return group_id
 
 
+@dataclass
+class AccessSettings:
+    """Who may reach an instance: the CLI's "key pair and network" options."""
+
+    key_name: str = "carla-rllib"
+    security_group: str = "carla-rllib"
+    subnet_id: str | None = None
+    ssh_cidrs: list[str] = field(default_factory=list)  # empty: the caller's public address
+
+
+@dataclass
+class Access:
+    key_file: Path  # the local private key of the key pair
+    group_id: str
+
+
+def prepare_access(
+    client: Any, region: str, settings: AccessSettings, keys_dir: Path, ssh_key: Path | None
+) -> Access:
+    """Reuse or create the key pair and the security group an instance is launched with."""
+    ssh_cidrs = settings.ssh_cidrs or [caller_cidr()]
+    key_file = ensure_key_pair(client, settings.key_name, keys_dir, region, ssh_key)
+    vpc_id = resolve_vpc(client, settings.subnet_id)
+    group_id = ensure_security_group(client, settings.security_group, vpc_id, ssh_cidrs)
+    return Access(key_file=key_file, group_id=group_id)
+
+
 # ---------------------------------------------------------------- images
 
 
@@ -341,12 +374,11 @@ def delete_image(client: Any, image_id: str) -> None:
 class LaunchSpec:
     image: dict
     instance_type: str
-    key_name: str
-    security_group_id: str
     volume_size: int
     name: str
-    role: str
-    subnet_id: str | None = None
+    role: str  # ROLE_TAG value: "ami-builder" or "instance"
+    access: AccessSettings
+    group_id: str
     user_data: str | None = None
 
 
@@ -354,7 +386,7 @@ def run_instance(client: Any, spec: LaunchSpec) -> str:
     params: dict[str, Any] = {
         "ImageId": spec.image["ImageId"],
         "InstanceType": spec.instance_type,
-        "KeyName": spec.key_name,
+        "KeyName": spec.access.key_name,
         "MinCount": 1,
         "MaxCount": 1,
         "BlockDeviceMappings": [
@@ -372,20 +404,71 @@ def run_instance(client: Any, spec: LaunchSpec) -> str:
             {"ResourceType": "volume", "Tags": tags(spec.name, spec.role)},
         ],
     }
-    if spec.subnet_id:
+    if spec.access.subnet_id:
         params["NetworkInterfaces"] = [
             {
                 "DeviceIndex": 0,
-                "SubnetId": spec.subnet_id,
-                "Groups": [spec.security_group_id],
+                "SubnetId": spec.access.subnet_id,
+                "Groups": [spec.group_id],
                 "AssociatePublicIpAddress": True,
             }
         ]
     else:
-        params["SecurityGroupIds"] = [spec.security_group_id]
+        params["SecurityGroupIds"] = [spec.group_id]
     if spec.user_data:
         params["UserData"] = spec.user_data
     return client.run_instances(**params)["Instances"][0]["InstanceId"]
+
+
+@contextlib.contextmanager
+def launched_instance(
+    client: Any, spec: LaunchSpec, boot_timeout: float, poll: float, *, keep: bool
+) -> Iterator[str]:
+    """Launch an instance, wait until it runs, and yield its id for the block.
+
+    The instance is terminated (and waited for) when anything fails or interrupts the block, or
+    at its end unless `keep`. Ctrl-C/SIGTERM are held during `run_instances` (until the id is
+    known) and deferred during the termination.
+    """
+    what = "builder instance" if spec.role == "ami-builder" else "instance"
+    instance_id = None
+    completed = False
+    try:
+        with signals_held():
+            instance_id = run_instance(client, spec)
+            log.warning(
+                "%s %s launched; %s", what, instance_id,
+                "it bills until you stop or terminate it" if keep
+                else "it is terminated when this command ends",
+            )  # fmt: skip
+        wait_for(
+            client, "instance_running", f"{instance_id} to run", boot_timeout, poll,
+            InstanceIds=[instance_id],
+        )  # fmt: skip
+        yield instance_id
+        completed = True
+    finally:
+        if instance_id is not None and not (keep and completed):
+            with signals_deferred():
+                # Reached with `keep` only when the launch failed or was interrupted.
+                log.warning(
+                    "%sterminating %s %s", "launch did not complete; " if keep else "", what,
+                    instance_id,
+                )  # fmt: skip
+                _terminate_or_say_so(client, instance_id, boot_timeout, poll)
+                log.warning("%s %s terminated", what, instance_id)
+
+
+def _terminate_or_say_so(client: Any, instance_id: str, timeout: float, poll: float) -> None:
+    try:
+        terminate_instance(client, instance_id, timeout, poll)
+    except Exception as error:
+        log.error(
+            "could not confirm that %s terminated: %s -- check it in the EC2 console",
+            instance_id,
+            error,
+        )
+        raise
 
 
 def describe_instance(client: Any, instance_id: str) -> dict:

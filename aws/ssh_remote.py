@@ -17,7 +17,6 @@ import stat
 import sys
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 from fnmatch import fnmatch
 from pathlib import Path
 from typing import BinaryIO
@@ -25,26 +24,9 @@ from typing import BinaryIO
 import paramiko
 
 from aws.errors import HelperError
+from aws.ssh_access import DEFAULT_EXCLUDES, SshTarget
 
 log = logging.getLogger("aws_helper")
-
-DEFAULT_EXCLUDES = (
-    ".git",
-    "__pycache__",
-    ".venv",
-    ".pytest_cache",
-    ".ruff_cache",
-    "*.pyc",
-)  # as the CLI
-
-
-@dataclass
-class SshTarget:
-    host: str
-    port: int
-    user: str
-    key_file: Path
-    alias: str  # the instance id: the known_hosts entry name
 
 
 class HostKeyStore:

@@ -8,7 +8,7 @@ import signal
 import pytest
 
 from aws.errors import Interrupted
-from aws.image_builder import signals_deferred, signals_held
+from aws.signals import signals_deferred, signals_held
 
 
 @pytest.mark.parametrize(
