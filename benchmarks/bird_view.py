@@ -261,7 +261,7 @@ def live(map_name: str, vehicles: int, frames: int, cache_dir: Path, birdeye_dir
     tick (snapshot read + render) against carla-birdeye-view's produce() on the same world."""
     import types
 
-    from rllib_integration.sensors.bird_view import BirdViewSensor
+    from rllib_integration.sensors.birdview.sensor import BirdViewSensor
 
     map_dir = ["--map-dir", str(TOWNS)] if TOWNS.is_dir() else []
     with embedded_server(map_name, map_dir) as (port, _):

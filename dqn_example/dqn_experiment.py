@@ -22,13 +22,16 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import carla
 import numpy as np
 from gymnasium import spaces
 
 from rllib_integration.base_experiment import BaseExperiment
+
+if TYPE_CHECKING:
+    from rllib_integration.sim_view import SimulatorView
 
 # (throttle, steer, brake) for each discrete action, exactly the original's table.
 ACTIONS: tuple[tuple[float, float, float], ...] = (
@@ -190,15 +193,15 @@ class DQNExperiment(BaseExperiment):
         return str(sensor.get("mode", "rgb")) == "masks"
 
     # ------------------------------------------------------------------ done and reward
-    def measure(self, core: Any) -> Measurement:
-        if self._current is not None and self._current.frame == core.frame:
+    def measure(self, view: SimulatorView) -> Measurement:
+        if self._current is not None and self._current.frame == view.frame:
             return self._current
-        hero = core.hero
+        hero = view.hero
         transform = hero.get_transform()
         velocity = hero.get_velocity()
         speed = 3.6 * math.sqrt(velocity.x**2 + velocity.y**2 + velocity.z**2)
         location = transform.location
-        waypoint = core.map.get_waypoint(
+        waypoint = view.map.get_waypoint(
             location,
             project_to_road=False,
             lane_type=carla.LaneType.Driving | carla.LaneType.Parking,
@@ -218,7 +221,7 @@ class DQNExperiment(BaseExperiment):
         self._previous, self._current = (
             self._current,
             Measurement(
-                frame=core.frame,
+                frame=view.frame,
                 location=np.array([location.x, location.y]),
                 z=location.z,
                 speed=speed,
@@ -230,9 +233,9 @@ class DQNExperiment(BaseExperiment):
         )
         return self._current
 
-    def get_done_status(self, observation: Any, core: Any) -> tuple[bool, bool]:
-        now = self.measure(core)
-        dt = float(core.timestep)
+    def get_done_status(self, observation: Any, view: SimulatorView) -> tuple[bool, bool]:
+        now = self.measure(view)
+        dt = float(view.timestep)
         self.elapsed += dt
         if self._previous is not None:
             self.distance += float(np.linalg.norm(now.location - self._previous.location))
@@ -253,15 +256,15 @@ class DQNExperiment(BaseExperiment):
         terminated = self.end_reason in ("collision", "off_road", "falling", "idle")
         return terminated, self.end_reason == "time_limit"
 
-    def compute_reward(self, observation: Any, core: Any) -> float:
-        now = self.measure(core)
+    def compute_reward(self, observation: Any, view: SimulatorView) -> float:
+        now = self.measure(view)
         weights = self.reward_config
         previous = self._previous
         reward = 0.0
         if previous is not None:
             metres = float(np.linalg.norm(now.location - previous.location))
             if weights["distance_max_speed"] > 0:
-                metres = min(metres, weights["distance_max_speed"] / 3.6 * float(core.timestep))
+                metres = min(metres, weights["distance_max_speed"] / 3.6 * float(view.timestep))
             reward += weights["distance"] * metres
             cap = weights["distance_max_speed"]
             if cap > 0 and now.speed > cap:
@@ -287,7 +290,7 @@ class DQNExperiment(BaseExperiment):
         return float(reward)
 
     # ------------------------------------------------------------------ metrics
-    def route_completion(self, core: Any = None) -> float:
+    def route_completion(self, view: SimulatorView | None = None) -> float:
         """Fraction of the episode's time limit driven so far (1.0 = drove until the limit)."""
         return min(self.elapsed / float(self.config["max_time_episode"]), 1.0)
 

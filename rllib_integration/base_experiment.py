@@ -2,8 +2,8 @@
 
 A subclass defines the spaces, turns an action into a `carla.VehicleControl`, builds the
 observation from the frame's sensor data, and decides reward and episode end. Its own settings
-go in `DEFAULT_CONFIG` (merged over the library's experiment defaults, see `config.py`), so an
-omitted key always has a value.
+go in `DEFAULT_CONFIG` (merged over the library's experiment defaults, see `defaults.py`), so an
+omitted key always has a value. It reads the simulator through a read-only `SimulatorView`.
 """
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import gymnasium as gym
 
-from rllib_integration.config import experiment_defaults, merge
+from rllib_integration.defaults import experiment_defaults, merge
 
 if TYPE_CHECKING:
     import carla
 
-    from rllib_integration.carla_core import CarlaCore
+    from rllib_integration.sim_view import SimulatorView
 
 
 class BaseExperiment:
@@ -50,9 +50,9 @@ class BaseExperiment:
         """sensor_data: name -> (frame, reading); event sensors give a list of this frame's events."""
         raise NotImplementedError(f"{type(self).__name__} must define get_observation()")
 
-    def get_done_status(self, observation: Any, core: CarlaCore) -> tuple[bool, bool]:
+    def get_done_status(self, observation: Any, view: SimulatorView) -> tuple[bool, bool]:
         """Return (terminated, truncated). Called before compute_reward, which may read them."""
         raise NotImplementedError(f"{type(self).__name__} must define get_done_status()")
 
-    def compute_reward(self, observation: Any, core: CarlaCore) -> float:
+    def compute_reward(self, observation: Any, view: SimulatorView) -> float:
         raise NotImplementedError(f"{type(self).__name__} must define compute_reward()")

@@ -15,10 +15,10 @@ import gymnasium as gym
 import numpy as np
 
 from rllib_integration.base_experiment import BaseExperiment
-from rllib_integration.carla_core import CarlaCore, SimulatorFailure
 from rllib_integration.config import carla_settings, import_experiment, resolve_env_config
+from rllib_integration.core.carla_core import CarlaCore, SimulatorFailure
 from rllib_integration.sensors.carla_sensors import Collision, LaneInvasion
-from rllib_integration.server import resolve_server_kind
+from rllib_integration.supervisor.simulator import resolve_server_kind
 
 logger = logging.getLogger(__name__)
 
@@ -116,15 +116,15 @@ class CarlaEnv(gym.Env):
             raise gym.error.ResetNeeded("CarlaEnv.step() called before reset()")
         control = self.experiment.compute_action(action)
         try:
-            sensor_data = self.core.tick(control)
+            sensor_data = self.core.step(control)
         except SimulatorFailure as exc:
             logger.warning("simulator failure, truncating the episode: %s", exc)
             self._needs_recovery = True
             info = {**self._metrics, "simulator_failure": True, "failure": str(exc)}
             return self._last_observation, 0.0, False, True, info
         observation, info = self.experiment.get_observation(sensor_data)
-        terminated, truncated = self.experiment.get_done_status(observation, self.core)
-        reward = self.experiment.compute_reward(observation, self.core)
+        terminated, truncated = self.experiment.get_done_status(observation, self.core.view)
+        reward = self.experiment.compute_reward(observation, self.core.view)
         self._last_observation, self._last_sensor_data = observation, sensor_data
         info = {**info, **self._update_metrics(sensor_data)}
         return observation, float(reward), bool(terminated), bool(truncated), info
@@ -178,7 +178,7 @@ class CarlaEnv(gym.Env):
         self._metrics["distance"] += float(np.linalg.norm(here - self._previous_location))
         self._previous_location = here
         self._metrics["speed"] = float(np.linalg.norm([velocity.x, velocity.y, velocity.z]))
-        sensors = self.core.sensor_interface.sensors
+        sensors = self.core.collector.sensors
         for name, (_, events) in sensor_data.items():
             if isinstance(sensors.get(name), Collision):
                 self._metrics["collisions"] += len(events)
@@ -186,5 +186,5 @@ class CarlaEnv(gym.Env):
                 self._metrics["lane_invasions"] += len(events)
         route = getattr(self.experiment, "route_completion", None)
         if callable(route):
-            self._metrics["route_completion"] = float(route(self.core))
+            self._metrics["route_completion"] = float(route(self.core.view))
         return dict(self._metrics)

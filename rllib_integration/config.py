@@ -1,161 +1,65 @@
 """Load a YAML config, merge `env_config` over the documented defaults and validate it.
 
-All defaults live here: `CarlaSettings` (the `env_config.carla` section) and
-`EXPERIMENT_DEFAULTS` (the `env_config.experiment` section, extended by each experiment class's
-`DEFAULT_CONFIG`). Dicts merge recursively, lists and scalars replace. Every error is one
-`ConfigError` naming the key, the file and, for a typo, the closest valid key.
+The defaults themselves and the checks of single values live in the leaf `defaults.py`; this
+module is the loader on top, which also knows the plugins a config names: the experiment class
+(`experiment.type`) and the sensor types (`hero.sensors.*.type`). Every error is one
+`ConfigError` naming the key, the file and line and, for a typo, the closest valid key.
+`ConfigError`, `CarlaSettings`, `merge` and the other names users import from here are
+re-exported from `defaults.py`.
 """
 
 from __future__ import annotations
 
-import copy
-import dataclasses
-import difflib
-import importlib
 import os
-import types
-import typing
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
 
-ServerKind = Literal["auto", "embedded", "carla"]
-QualityLevel = Literal["Low", "Medium", "High", "Epic"]
-
-
-class ConfigError(ValueError):
-    """A config value is missing, unknown or of the wrong type; the message says which and where."""
-
-
-@dataclass(frozen=True)
-class CarlaSettings:
-    """The `env_config.carla` section: how to run and reach the simulator. Every default is here."""
-
-    # Which simulator to launch: "carla" runs $CARLA_ROOT/CarlaUE4.sh, "embedded" the bundled
-    # CARLA-compatible server, "auto" CARLA when an install is found, else embedded.
-    server: ServerKind = "auto"
-    # Attach to a server someone else started at host:port (its RPC port); nothing is launched
-    # then. Without `port`, a local server is launched and `host` is not used.
-    host: str = "127.0.0.1"
-    port: int | None = None
-    # Client RPC timeout (s); also the limit for one `world.tick()` before the server counts as hung.
-    timeout: float = 10.0
-    # Fixed simulation step (s): `fixed_delta_seconds` in synchronous mode (20 Hz).
-    timestep: float = 0.05
-    # Connection attempts to a starting server, and server restarts in a row before giving up.
-    retries_on_error: int = 10
-    # Seconds to wait for a launched server's RPC port to accept connections.
-    startup_timeout: float = 120.0
-    # Seconds to wait for one frame's data from every regular sensor.
-    sensor_timeout: float = 10.0
-    # CarlaUE4 window size (only with show_display) and rendering quality.
-    resolution_x: int = 600
-    resolution_y: int = 600
-    quality_level: QualityLevel = "Low"
-    # Load every map layer, or only the roads (`carla.MapLayer.NONE`).
-    enable_map_assets: bool = False
-    # False sets `no_rendering_mode` (cameras then see nothing on CarlaUE4).
-    enable_rendering: bool = True
-    # Windowed CarlaUE4 instead of -RenderOffScreen.
-    show_display: bool = False
-    # The CARLA install (folder with CarlaUE4.sh); None reads $CARLA_ROOT.
-    carla_root: str | None = None
-    # GPU index for CarlaUE4 (`-graphicsadapter=N`); None leaves the choice to CARLA.
-    gpu: int | None = None
-    # First port of the search for a free block of 4 (RPC, streaming, secondary, Traffic Manager).
-    base_port: int = 20000
-    # Extra folder of OpenDRIVE towns for the embedded server (its --map-dir).
-    map_dir: str | None = None
-    # Folder for one log file per launched server; None uses <tmp>/rllib-integration-<uid>/logs.
-    log_dir: str | None = None
-
-
-# The `env_config.experiment` section. An experiment class adds its own keys with its
-# `DEFAULT_CONFIG`; those merge over these.
-EXPERIMENT_DEFAULTS: dict[str, Any] = {
-    # Import path "package.module:ClassName" of a BaseExperiment subclass. Required.
-    "type": None,
-    "hero": {
-        # Blueprint id of the ego vehicle (role_name "hero").
-        "blueprint": "vehicle.lincoln.mkz_2017",
-        # name -> {type: <sensor blueprint>, transform: "x,y,z,roll,pitch,yaw", <blueprint attrs>}
-        "sensors": {},
-        # "x,y,z" (snapped to the lane's heading) or "x,y,z,roll,pitch,yaw"; [] = the map's points.
-        "spawn_points": [],
-    },
-    "background_activity": {
-        "n_vehicles": 0,
-        "n_walkers": 0,
-        "tm_hybrid_mode": True,
-        # Seed of the Traffic Manager and of the NPC choices; None = random.
-        "seed": None,
-        # Destroy and spawn the NPCs again at every reset (else once per server).
-        "respawn_per_episode": False,
-    },
-    # A town name, or a list to choose from at random; None keeps the server's current map
-    # (Loop01 on the embedded server).
-    "town": None,
-    # With a list of towns, choose a new one every N episodes (1 = at every reset).
-    "town_change_every": 1,
-    # A carla.WeatherParameters preset name, or a mapping of its parameters.
-    "weather": "ClearNoon",
-}
-
-# Allowed types for experiment keys whose default alone does not say (None defaults, unions).
-_EXPERIMENT_TYPES: dict[str, Any] = {
-    "type": str,
-    "town": str | list | None,
-    "weather": str | dict,
-    "background_activity.seed": int | None,
-}
-
-# Mappings whose keys are the user's own names rather than schema keys.
-_OPEN_MAPPINGS = {"hero.sensors"}
-
-WEATHER_PARAMETERS = (
-    "cloudiness",
-    "dust_storm",
-    "fog_density",
-    "fog_distance",
-    "fog_falloff",
-    "mie_scattering_scale",
-    "precipitation",
-    "precipitation_deposits",
-    "rayleigh_scattering_scale",
-    "scattering_intensity",
-    "sun_altitude_angle",
-    "sun_azimuth_angle",
-    "wetness",
-    "wind_intensity",
+from rllib_integration.base_experiment import BaseExperiment
+from rllib_integration.defaults import (
+    EXPERIMENT_DEFAULTS,
+    EXPERIMENT_TYPES,
+    OPEN_MAPPINGS,
+    WEATHER_PARAMETERS,
+    WEATHER_PRESETS,
+    CarlaSettings,
+    ConfigError,
+    Where,
+    carla_settings,
+    check_type,
+    coerce_floats,
+    default_type,
+    experiment_defaults,
+    import_path,
+    merge,
+    parse_spawn_point,
+    parse_transform,
+    reject_unknown,
+    resolve_carla,
+    suggest,
+    type_name,
 )
-WEATHER_PRESETS = (
-    "ClearNight",
-    "ClearNoon",
-    "ClearSunset",
-    "CloudyNight",
-    "CloudyNoon",
-    "CloudySunset",
-    "Default",
-    "DustStorm",
-    "HardRainNight",
-    "HardRainNoon",
-    "HardRainSunset",
-    "MidRainSunset",
-    "MidRainyNight",
-    "MidRainyNoon",
-    "SoftRainNight",
-    "SoftRainNoon",
-    "SoftRainSunset",
-    "WetCloudyNight",
-    "WetCloudyNoon",
-    "WetCloudySunset",
-    "WetNight",
-    "WetNoon",
-    "WetSunset",
-)
+from rllib_integration.sensors.registry import known_sensor_types
+
+__all__ = [
+    "EXPERIMENT_DEFAULTS",
+    "WEATHER_PARAMETERS",
+    "WEATHER_PRESETS",
+    "CarlaSettings",
+    "ConfigError",
+    "carla_settings",
+    "experiment_defaults",
+    "import_experiment",
+    "key_lines",
+    "load_config",
+    "load_yaml",
+    "merge",
+    "parse_spawn_point",
+    "parse_transform",
+    "resolve_env_config",
+]
 
 
 # ---------------------------------------------------------------- public entry points
@@ -178,7 +82,7 @@ def load_yaml(path: str | os.PathLike) -> dict:
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: the top level must be a mapping, got {_type_name(data)}")
+        raise ConfigError(f"{path}: the top level must be a mapping, got {type_name(data)}")
     return data
 
 
@@ -190,7 +94,7 @@ def load_config(path: str | os.PathLike) -> dict:
     """
     data = load_yaml(path)
     lines = key_lines(Path(path).read_text())
-    data["env_config"] = _resolve(data.get("env_config"), _Where(str(path), "env_config", lines))
+    data["env_config"] = _resolve(data.get("env_config"), Where(str(path), "env_config", lines))
     return data
 
 
@@ -200,109 +104,36 @@ def resolve_env_config(env_config: Mapping | None, source: str = "env_config") -
     Idempotent: resolving an already resolved env_config gives the same dict. The result holds
     only builtins, so RLlib can pickle it to its workers.
     """
-    return _resolve(env_config, _Where(source, "env_config"))
+    return _resolve(env_config, Where(source, "env_config"))
 
 
-def _resolve(env_config: Mapping | None, where: _Where) -> dict:
+def _resolve(env_config: Mapping | None, where: Where) -> dict:
     if env_config is None:
         env_config = {}
     if not isinstance(env_config, Mapping):
-        raise ConfigError(f"{where}: expected a mapping, got {_type_name(env_config)}")
-    _reject_unknown(dict(env_config), {"carla", "experiment"}, where)
-    carla = _resolve_carla(env_config.get("carla"), where.child("carla"))
+        raise ConfigError(f"{where}: expected a mapping, got {type_name(env_config)}")
+    reject_unknown(dict(env_config), {"carla", "experiment"}, where)
+    carla = resolve_carla(env_config.get("carla"), where.child("carla"))
     experiment = _resolve_experiment(env_config.get("experiment"), where.child("experiment"))
     return {"carla": carla, "experiment": experiment}
 
 
-def carla_settings(carla_section: Mapping) -> CarlaSettings:
-    """Build CarlaSettings from a resolved (or partial) `env_config.carla` mapping."""
-    return CarlaSettings(**_resolve_carla(carla_section, _Where("env_config", "env_config.carla")))
-
-
-def import_experiment(path: str, where: str = "experiment.type") -> type:
+def import_experiment(path: str, where: object = "experiment.type") -> type[BaseExperiment]:
     """Import "package.module:ClassName" and check it is a BaseExperiment subclass."""
-    from rllib_integration.base_experiment import BaseExperiment
-
-    module_name, sep, class_name = path.partition(":")
-    if not sep or not module_name or not class_name:
-        raise ConfigError(
-            f"{where}: '{path}' is not an import path; expected 'package.module:ClassName'"
-        )
-    try:
-        module = importlib.import_module(module_name)
-    except Exception as exc:  # ImportError, or any error raised while the module runs
-        raise ConfigError(
-            f"{where}: cannot import module '{module_name}': {type(exc).__name__}: {exc}"
-        ) from None
-    cls = getattr(module, class_name, None)
-    if cls is None:
-        names = [n for n, v in vars(module).items() if isinstance(v, type)]
-        raise ConfigError(
-            f"{where}: module '{module_name}' has no class '{class_name}'"
-            + _suggest(class_name, names)
-        )
+    cls = import_path(path, where)
     if not (isinstance(cls, type) and issubclass(cls, BaseExperiment)):
         raise ConfigError(f"{where}: '{path}' is not a subclass of BaseExperiment")
     return cls
 
 
-def merge(defaults: Mapping, overrides: Mapping) -> dict:
-    """Recursive merge: mappings merge key by key, everything else (lists too) replaces.
-
-    Neither input is modified and the result shares nothing mutable with them.
-    """
-    merged = copy.deepcopy(dict(defaults))
-    for key, value in overrides.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = merge(merged[key], value)
-        else:
-            merged[key] = copy.deepcopy(value)
-    return merged
-
-
-def experiment_defaults(experiment_class: type | None) -> dict:
-    """EXPERIMENT_DEFAULTS with the DEFAULT_CONFIG of every class in the MRO merged over it."""
-    defaults = copy.deepcopy(EXPERIMENT_DEFAULTS)
-    if experiment_class is None:
-        return defaults
-    for cls in reversed(experiment_class.__mro__):
-        own = cls.__dict__.get("DEFAULT_CONFIG")
-        if own:
-            defaults = merge(defaults, own)
-    return defaults
-
-
 # ---------------------------------------------------------------- sections
 
 
-def _resolve_carla(section: Any, where: _Where) -> dict:
+def _resolve_experiment(section: Any, where: Where) -> dict:
     if section is None:
         section = {}
     if not isinstance(section, Mapping):
-        raise ConfigError(f"{where}: expected a mapping, got {_type_name(section)}")
-    hints = typing.get_type_hints(CarlaSettings)
-    fields = [f.name for f in dataclasses.fields(CarlaSettings)]
-    _reject_unknown(dict(section), fields, where)
-    resolved = dataclasses.asdict(CarlaSettings())
-    for key, value in section.items():
-        resolved[key] = _check_type(value, hints[key], where.child(key))
-    for key in ("timeout", "timestep", "startup_timeout", "sensor_timeout"):
-        if resolved[key] <= 0:
-            raise ConfigError(f"{where.child(key)}: must be > 0, got {resolved[key]}")
-    for key in ("port", "base_port"):
-        port = resolved[key]
-        if port is not None and not 1 <= port <= 65532:
-            raise ConfigError(f"{where.child(key)}: port must be in 1..65532, got {port}")
-    if resolved["retries_on_error"] < 1:
-        raise ConfigError(f"{where.child('retries_on_error')}: must be >= 1")
-    return resolved
-
-
-def _resolve_experiment(section: Any, where: _Where) -> dict:
-    if section is None:
-        section = {}
-    if not isinstance(section, Mapping):
-        raise ConfigError(f"{where}: expected a mapping, got {_type_name(section)}")
+        raise ConfigError(f"{where}: expected a mapping, got {type_name(section)}")
     type_path = section.get("type")
     if type_path is None:
         raise ConfigError(
@@ -310,34 +141,34 @@ def _resolve_experiment(section: Any, where: _Where) -> dict:
             "'package.module:ClassName'"
         )
     if not isinstance(type_path, str):
-        raise ConfigError(f"{where.child('type')}: expected str, got {_type_name(type_path)}")
+        raise ConfigError(f"{where.child('type')}: expected str, got {type_name(type_path)}")
     experiment_class = import_experiment(type_path, str(where.child("type")))
     defaults = experiment_defaults(experiment_class)
     _validate_against(section, defaults, where, "")
     merged = merge(defaults, section)
-    _coerce_floats(merged, defaults)
+    coerce_floats(merged, defaults)
     _validate_experiment_values(merged, where)
     return merged
 
 
-def _validate_against(value: Mapping, defaults: Mapping, where: _Where, dotted: str) -> None:
+def _validate_against(value: Mapping, defaults: Mapping, where: Where, dotted: str) -> None:
     """Unknown keys and types, checked against the defaults' own types."""
-    _reject_unknown(dict(value), list(defaults), where)
+    reject_unknown(dict(value), list(defaults), where)
     for key, user in value.items():
         path = f"{dotted}.{key}" if dotted else key
         default = defaults[key]
-        if path in _EXPERIMENT_TYPES:
-            _check_type(user, _EXPERIMENT_TYPES[path], where.child(key))
+        if path in EXPERIMENT_TYPES:
+            check_type(user, EXPERIMENT_TYPES[path], where.child(key))
         elif isinstance(default, Mapping):
             if not isinstance(user, Mapping):
-                raise ConfigError(f"{where.child(key)}: expected a mapping, got {_type_name(user)}")
-            if path not in _OPEN_MAPPINGS:
+                raise ConfigError(f"{where.child(key)}: expected a mapping, got {type_name(user)}")
+            if path not in OPEN_MAPPINGS:
                 _validate_against(user, default, where.child(key), path)
         elif default is not None:
-            _check_type(user, _default_type(default), where.child(key))
+            check_type(user, default_type(default), where.child(key))
 
 
-def _validate_experiment_values(config: dict, where: _Where) -> None:
+def _validate_experiment_values(config: dict, where: Where) -> None:
     hero = where.child("hero")
     for name, sensor in config["hero"]["sensors"].items():
         _validate_sensor(name, sensor, hero.child("sensors").child(name))
@@ -357,81 +188,34 @@ def _validate_experiment_values(config: dict, where: _Where) -> None:
     _validate_weather(config["weather"], where.child("weather"))
 
 
-def _validate_sensor(name: str, sensor: Any, where: _Where) -> None:
-    from rllib_integration.sensors.factory import known_sensor_types
-
+def _validate_sensor(name: str, sensor: Any, where: Where) -> None:
     if not isinstance(sensor, Mapping):
-        raise ConfigError(f"{where}: expected a mapping with a 'type', got {_type_name(sensor)}")
+        raise ConfigError(f"{where}: expected a mapping with a 'type', got {type_name(sensor)}")
     sensor_type = sensor.get("type")
     if not isinstance(sensor_type, str):
         raise ConfigError(f"{where.child('type')}: missing; e.g. 'sensor.camera.rgb'")
     if ":" not in sensor_type and sensor_type not in known_sensor_types():
         raise ConfigError(
             f"{where.child('type')}: unknown sensor type '{sensor_type}'"
-            + _suggest(sensor_type, known_sensor_types())
+            + suggest(sensor_type, known_sensor_types())
         )
     if "transform" in sensor:
         parse_transform(sensor["transform"], where.child("transform"))
 
 
-def _validate_weather(weather: str | dict, where: _Where) -> None:
+def _validate_weather(weather: str | dict, where: Where) -> None:
     if isinstance(weather, str):
         if weather not in WEATHER_PRESETS:
             raise ConfigError(
-                f"{where}: unknown weather preset '{weather}'" + _suggest(weather, WEATHER_PRESETS)
+                f"{where}: unknown weather preset '{weather}'" + suggest(weather, WEATHER_PRESETS)
             )
         return
-    _reject_unknown(weather, WEATHER_PARAMETERS, where)
+    reject_unknown(weather, WEATHER_PARAMETERS, where)
     for key, value in weather.items():
-        _check_type(value, float, where.child(key))
-
-
-def parse_transform(value: Any, where: Any = "transform") -> tuple[float, ...]:
-    """ "x,y,z,roll,pitch,yaw" (or a list of 6 numbers) -> 6 floats."""
-    numbers = _numbers(value, where)
-    if len(numbers) != 6:
-        raise ConfigError(f"{where}: expected 6 numbers 'x,y,z,roll,pitch,yaw', got {value!r}")
-    return numbers
-
-
-def parse_spawn_point(value: Any, where: Any = "spawn_point") -> tuple[float, ...]:
-    """ "x,y,z" or "x,y,z,roll,pitch,yaw" -> 3 or 6 floats."""
-    numbers = _numbers(value, where)
-    if len(numbers) not in (3, 6):
-        raise ConfigError(f"{where}: expected 'x,y,z' or 'x,y,z,roll,pitch,yaw', got {value!r}")
-    return numbers
-
-
-def _numbers(value: Any, where: Any) -> tuple[float, ...]:
-    if isinstance(value, str):
-        parts = [p.strip() for p in value.split(",")]
-    elif isinstance(value, list | tuple):
-        parts = list(value)
-    else:
-        raise ConfigError(f"{where}: expected comma-separated numbers, got {_type_name(value)}")
-    try:
-        return tuple(float(p) for p in parts)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{where}: expected numbers, got {value!r}") from None
+        check_type(value, float, where.child(key))
 
 
 # ---------------------------------------------------------------- helpers
-
-
-class _Where:
-    """A key's location for messages: '<file>:<line>: env_config.carla.timeout'."""
-
-    def __init__(self, source: str, dotted: str, lines: dict[str, int] | None = None):
-        self.source = source
-        self.dotted = dotted
-        self.lines = lines or {}
-
-    def child(self, key: str) -> _Where:
-        return _Where(self.source, f"{self.dotted}.{key}", self.lines)
-
-    def __str__(self) -> str:
-        line = self.lines.get(self.dotted)
-        return f"{self.source}:{line}: {self.dotted}" if line else f"{self.source}: {self.dotted}"
 
 
 def key_lines(text: str) -> dict[str, int]:
@@ -457,95 +241,3 @@ def key_lines(text: str) -> dict[str, int]:
     if root is not None:
         walk(root, "")
     return lines
-
-
-def _reject_unknown(value: Mapping, valid: Any, where: _Where) -> None:
-    valid = list(valid)
-    for key in value:
-        if key not in valid:
-            raise ConfigError(f"{where.child(str(key))}: unknown key" + _suggest(str(key), valid))
-
-
-def _suggest(word: str, choices: Any) -> str:
-    choices = [str(c) for c in choices]
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.5)
-    if close:
-        return f"; did you mean '{close[0]}'?"
-    return f"; valid: {', '.join(sorted(choices))}" if choices else ""
-
-
-def _default_type(default: Any) -> Any:
-    if isinstance(default, bool):
-        return bool
-    if isinstance(default, float):
-        return float
-    return type(default)
-
-
-def _check_type(value: Any, expected: Any, where: _Where) -> Any:
-    """Return value (ints widened to float where a float is expected) or raise ConfigError."""
-    if _matches(value, expected):
-        return float(value) if _wants_float(value, expected) else value
-    if typing.get_origin(expected) is Literal:
-        choices = typing.get_args(expected)
-        raise ConfigError(
-            f"{where}: expected one of {', '.join(map(str, choices))}, got {value!r}"
-            + (_suggest(value, choices) if isinstance(value, str) else "")
-        )
-    raise ConfigError(f"{where}: expected {_describe(expected)}, got {_type_name(value)} {value!r}")
-
-
-def _matches(value: Any, expected: Any) -> bool:
-    origin = typing.get_origin(expected)
-    if origin in (typing.Union, types.UnionType):
-        return any(_matches(value, arg) for arg in typing.get_args(expected))
-    if origin is Literal:
-        return value in typing.get_args(expected)
-    if expected is None or expected is type(None):
-        return value is None
-    if expected is float:
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    if expected is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if expected is dict:
-        return isinstance(value, Mapping)
-    return isinstance(value, expected)
-
-
-def _wants_float(value: Any, expected: Any) -> bool:
-    if isinstance(value, bool) or not isinstance(value, int):
-        return False
-    args = typing.get_args(expected) or (expected,)
-    return float in args and int not in args
-
-
-def _coerce_floats(config: dict, defaults: Mapping) -> None:
-    for key, default in defaults.items():
-        value = config.get(key)
-        if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
-            config[key] = float(value)
-        elif isinstance(default, Mapping) and isinstance(value, dict):
-            _coerce_floats(value, default)
-
-
-def _describe(expected: Any) -> str:
-    origin = typing.get_origin(expected)
-    if origin in (typing.Union, types.UnionType):
-        return " or ".join(_describe(a) for a in typing.get_args(expected))
-    if expected is None or expected is type(None):
-        return "null"
-    if expected is dict:
-        return "a mapping"
-    if expected is list:
-        return "a list"
-    return getattr(expected, "__name__", str(expected))
-
-
-def _type_name(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, Mapping):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    return type(value).__name__

@@ -1,18 +1,24 @@
 """Sensor base classes: CARLA sensors (server-side actors) and pseudo-sensors (computed client-side).
 
-Both deliver one reading per frame to the core's SensorInterface, keyed by the frame it belongs to.
+A sensor is built from its YAML attributes and a `SimulatorView`, and knows nothing of who
+collects its readings: `start(deliver)` hands it the callback that files one reading under the
+frame it belongs to (the registry passes the collector's `put`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import carla
 
-from rllib_integration.config import parse_transform
+from rllib_integration.defaults import parse_transform
 
 if TYPE_CHECKING:
-    from rllib_integration.carla_core import CarlaCore
+    from rllib_integration.sim_view import SimulatorView
+
+# deliver(sensor name, frame, reading)
+Deliver = Callable[[str, int, Any], None]
 
 
 class BaseSensor:
@@ -28,6 +34,16 @@ class BaseSensor:
     def __init__(self, name: str):
         self.name = name
 
+    def start(self, deliver: Deliver) -> None:
+        """Begin sending readings to `deliver` (once the collector knows the sensor)."""
+
+    def actor_ids(self) -> list[int]:
+        """Ids of the server-side actors this sensor holds (none for pseudo-sensors)."""
+        return []
+
+    def abandon(self) -> None:
+        """Drop server-side resources without calling the server (it is dead or hung)."""
+
     def destroy(self) -> None:
         """Release what the sensor holds; called once when the hero is destroyed."""
 
@@ -39,10 +55,10 @@ class PseudoSensor(BaseSensor):
     reading to the experiment as this frame's data.
     """
 
-    def __init__(self, name: str, attributes: dict, core: CarlaCore):
+    def __init__(self, name: str, attributes: dict, view: SimulatorView):
         super().__init__(name)
         self.attributes = dict(attributes)
-        self.core = core
+        self.view = view
 
     def tick(self, frame: int, snapshot: carla.WorldSnapshot) -> Any:
         raise NotImplementedError(f"{type(self).__name__} must define tick()")
@@ -55,10 +71,9 @@ class CarlaSensor(BaseSensor):
     # Keys of the YAML entry that are ours, not blueprint attributes.
     _OWN_KEYS = ("type", "transform")
 
-    def __init__(self, name: str, attributes: dict, core: CarlaCore):
+    def __init__(self, name: str, attributes: dict, view: SimulatorView):
         super().__init__(name)
-        self.interface = core.sensor_interface
-        blueprint = core.world.get_blueprint_library().find(attributes["type"])
+        blueprint = view.world.get_blueprint_library().find(attributes["type"])
         if blueprint.has_attribute("role_name"):
             blueprint.set_attribute("role_name", name)
         for key, value in attributes.items():
@@ -68,18 +83,32 @@ class CarlaSensor(BaseSensor):
                 raise ValueError(f"sensor '{name}': {attributes['type']} has no attribute '{key}'")
             blueprint.set_attribute(key, _attribute_text(value))
         sensor_tick = float(attributes.get("sensor_tick", 0.0))
-        self.every_frame = sensor_tick <= core.timestep
+        self.every_frame = sensor_tick <= view.timestep
         transform = make_transform(attributes.get("transform", "0,0,0,0,0,0"))
-        self.actor = core.world.spawn_actor(blueprint, transform, attach_to=core.hero)
-        self.interface.register(self)
-        self.actor.listen(self._on_data)
+        self.actor: carla.Sensor | None = view.world.spawn_actor(
+            blueprint, transform, attach_to=view.hero
+        )
 
     def parse(self, data: Any) -> Any:
         raise NotImplementedError
 
-    def _on_data(self, data: Any) -> None:
-        # Runs in the client's streaming thread: parse (copying out of CARLA's buffer) and queue.
-        self.interface.put(self.name, data.frame, self.parse(data))
+    def start(self, deliver: Deliver) -> None:
+        name = self.name
+
+        def on_data(data: Any) -> None:
+            # Runs in the client's streaming thread: parse (copying out of CARLA's buffer), file.
+            deliver(name, data.frame, self.parse(data))
+
+        if self.actor is not None:
+            self.actor.listen(on_data)
+
+    def actor_ids(self) -> list[int]:
+        return [self.actor.id] if self.actor is not None else []
+
+    def abandon(self) -> None:
+        actor, self.actor = self.actor, None
+        if actor is not None and actor.is_listening:
+            actor.stop()  # client-side unsubscribe; no RPC to the dead server
 
     def destroy(self) -> None:
         if self.actor is None:

@@ -14,7 +14,7 @@ from gymnasium.utils.env_checker import check_env
 
 from rllib_integration.carla_env import CarlaEnv
 from rllib_integration.config import ConfigError
-from rllib_integration.server import ServerError
+from rllib_integration.supervisor.simulator import ServerError
 from tests.conftest import client_code, run_client
 from tests.integration.scenarios import env_config
 
@@ -230,7 +230,7 @@ def test_npc_traffic_drives_and_is_respawned_per_episode(make_env):
     assert info["distance"] > 1.0 and info["speed"] > 1.0  # the hero's control was applied
     moved = [v.get_location().distance(start[i]) for i, v in npcs().items()]
     assert min(moved) > 2.0, moved  # the Traffic Manager drives them, in step with the world
-    from rllib_integration.server import port_is_free
+    from rllib_integration.supervisor.simulator import port_is_free
 
     # The Traffic Manager (in the traffic process) serves on the block's TM port.
     assert core.tm_port == core.server.ports.traffic_manager
@@ -350,7 +350,7 @@ def test_close_stops_the_launched_server_group(make_env):
     assert group_members(pgid)
     env.close()
     assert group_members(pgid) == []
-    from rllib_integration.server import port_is_free
+    from rllib_integration.supervisor.simulator import port_is_free
 
     assert port_is_free(ports.rpc) and port_is_free(ports.streaming)
 
@@ -593,7 +593,7 @@ def test_long_run_keeps_threads_memory_and_buffers_bounded(make_env):
         env.reset(seed=episode)
         for _ in range(100):
             env.step(1)
-        stores = env.core.sensor_interface._readings
+        stores = env.core.collector._readings
         assert all(len(store) <= 2 for store in stores.values()), {
             k: len(v) for k, v in stores.items()
         }

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from rllib_integration.sensors.base import BaseSensor
-from rllib_integration.sensors.interface import SensorInterface, SensorTimeoutError
+from rllib_integration.sensors.collector import SensorCollector, SensorTimeoutError
 
 
 class Regular(BaseSensor):
@@ -20,7 +20,7 @@ class Event(BaseSensor):
 
 
 def make_interface(*sensors):
-    interface = SensorInterface()
+    interface = SensorCollector()
     for sensor in sensors:
         interface.register(sensor)
     return interface

@@ -1,4 +1,4 @@
-"""Port blocks, command lines and process ownership of server.py (no simulator needed)."""
+"""Port blocks, command lines and process ownership of supervisor/simulator.py (no simulator needed)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import psutil
 import pytest
 
 from rllib_integration.config import carla_settings
-from rllib_integration.server import (
+from rllib_integration.supervisor.simulator import (
     PORTS_PER_BLOCK,
     PortBlock,
     ServerError,
@@ -68,7 +68,7 @@ def test_concurrent_processes_get_distinct_blocks():
     code = textwrap.dedent(
         f"""
         import time
-        from rllib_integration.server import reserve_port_block
+        from rllib_integration.supervisor.simulator import reserve_port_block
         print(reserve_port_block(0, {base}).rpc, flush=True)
         time.sleep(3)  # hold the reservation while the others reserve
         """
@@ -240,7 +240,7 @@ def _running(pid: int) -> bool:
 
 def test_traffic_process_reports_a_missing_server_on_its_protocol_line():
     port = free_base_port()
-    command = [sys.executable, "-m", "rllib_integration.traffic_host", "127.0.0.1", str(port)]
+    command = [sys.executable, "-m", "rllib_integration.traffic.host", "127.0.0.1", str(port)]
     result = subprocess.run(
         [*command, str(port + 3), "1.0"], capture_output=True, text=True, timeout=60
     )

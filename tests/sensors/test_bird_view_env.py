@@ -1,4 +1,4 @@
-"""`sensor.birdview` inside CarlaEnv on the embedded server: the factory, CarlaCore's tick,
+"""`sensor.birdview` inside CarlaEnv on the embedded server: the registry, CarlaCore's step,
 frame matching, resets reusing the static map, and episode recordings."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import pytest
 
 from rllib_integration.base_experiment import BaseExperiment
 from rllib_integration.carla_env import CarlaEnv
-from rllib_integration.sensors.bird_view import BirdViewSensor
 from rllib_integration.sensors.birdview import palette
+from rllib_integration.sensors.birdview.sensor import BirdViewSensor
 from tests.sensors.birdview_helpers import centroid
 
 
@@ -84,7 +84,7 @@ def test_birdview_in_carla_env_every_step_reused_across_resets_and_recorded(tmp_
     env = env_factory(env_config(bev))
     observation, _ = env.reset(seed=0)
     assert env.observation_space.contains(observation)
-    sensor = env.core.sensor_interface.sensors["bev"]
+    sensor = env.core.collector.sensors["bev"]
     assert isinstance(sensor, BirdViewSensor) and sensor.cache.source == "built"
     assert BirdViewSensor.observation_space(bev).shape == (192, 192, 4)
     for _ in range(8):
@@ -102,7 +102,7 @@ def test_birdview_in_carla_env_every_step_reused_across_resets_and_recorded(tmp_
     assert 9 <= first_recording.frames <= 11
 
     env.reset(seed=1)  # a new episode: new sensor, same static map from memory
-    second = env.core.sensor_interface.sensors["bev"]
+    second = env.core.collector.sensors["bev"]
     assert second is not sensor and second.cache.source == "memory"
     assert first_recording.closed
     stored = iio.imread(first_recording.path)

@@ -22,7 +22,8 @@ PPM = 5.0
 SCENE = """
 import json, math, sys, types
 import numpy as np
-from rllib_integration.sensors.bird_view import BirdViewSensor
+from rllib_integration.sensors.birdview.sensor import BirdViewSensor
+from rllib_integration.sim_view import SimulatorView
 
 settings = world.get_settings()
 settings.synchronous_mode = True
@@ -59,7 +60,8 @@ walker = place("walker.pedestrian.0001", 5 * right)
 for actor in (hero, car, bike):
     actor.set_simulate_physics(False)
 world.tick()
-core = types.SimpleNamespace(world=world, map=carla_map, hero=hero)
+core = SimulatorView(types.SimpleNamespace(client=client, world=world, map=carla_map, hero=hero,
+                                           frame=0, timestep=0.05))
 LAYERS = ["road", "lane_markings", "hero", "vehicles", "two_wheelers", "walkers"]
 
 def centroid(mask):

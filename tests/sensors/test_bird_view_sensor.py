@@ -10,7 +10,8 @@ import pytest
 
 carla = pytest.importorskip("carla")
 
-from rllib_integration.sensors.bird_view import BirdViewSensor  # noqa: E402
+from rllib_integration.sensors.birdview.sensor import BirdViewSensor  # noqa: E402
+from rllib_integration.sim_view import SimulatorView  # noqa: E402
 from tests.sensors.birdview_helpers import STRAIGHT_XODR, centroid  # noqa: E402
 
 
@@ -44,6 +45,14 @@ class World:
         ]
 
 
+def view_of(world, carla_map, hero) -> SimulatorView:
+    """A SimulatorView over stand-ins: what the sensor is built from in an env."""
+    simulator = types.SimpleNamespace(
+        client=None, world=world, map=carla_map, hero=hero, frame=0, timestep=0.05
+    )
+    return SimulatorView(simulator)
+
+
 @pytest.fixture
 def scene(tmp_path):
     hero = Actor(1, "vehicle.tesla.model3", 50.0, 1.75, role_name="hero")
@@ -55,7 +64,7 @@ def scene(tmp_path):
     world = World(
         [hero, light, Actor(2, "sensor.other.gnss", 50.0, 1.75), Actor(9, "spectator", 0, 0)]
     )
-    core = types.SimpleNamespace(world=world, map=carla.Map("Straight", STRAIGHT_XODR), hero=hero)
+    core = view_of(world, carla.Map("Straight", STRAIGHT_XODR), hero)
     layers = ["hero", "vehicles", "two_wheelers", "traffic_lights_red", "traffic_lights_green"]
     attributes = {
         "type": "sensor.birdview",
@@ -106,9 +115,7 @@ def test_missing_hero_and_bad_record_option_are_clear_errors(scene, tmp_path):
     world, _, sensor = scene
     with pytest.raises(RuntimeError, match="sensor 'bev': the hero is not in the world at frame 8"):
         sensor.tick(8, [s for s in world.snapshot() if s.id != 1])
-    core = types.SimpleNamespace(
-        world=world, map=carla.Map("Straight", STRAIGHT_XODR), hero=world.actors[1]
-    )
+    core = view_of(world, carla.Map("Straight", STRAIGHT_XODR), world.actors[1])
     with pytest.raises(ValueError, match=r"sensor 'cam': record: .*\.gif or \.mp4"):
         BirdViewSensor("cam", {"record": str(tmp_path / "x.avi"), "cache_dir": str(tmp_path)}, core)
     with pytest.raises(ValueError, match=r"sensor 'cam': unknown option\(s\) \['zoom'\]"):

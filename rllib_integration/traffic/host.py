@@ -11,7 +11,9 @@ stdin/stdout, one JSON object per line:
     {"op": "close"}                                     -> {"ok": true}, then exit
 Errors come back as {"ok": false, "error": "..."}.
 
-    python -m rllib_integration.traffic_host HOST PORT TM_PORT TIMEOUT
+    python -m rllib_integration.traffic.host HOST PORT TM_PORT TIMEOUT
+
+The env's side of the pipe is `traffic/host_client.py`. This module imports nothing of the package.
 """
 
 from __future__ import annotations

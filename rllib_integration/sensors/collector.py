@@ -1,4 +1,4 @@
-"""Frame-matched collection of sensor readings.
+"""SensorCollector: frame-matched collection of sensor readings.
 
 Each sensor has its own store keyed by frame. `get_data(frame)` waits for exactly that frame's
 reading from every sensor that reports each frame, drops older readings, and gives each event
@@ -18,7 +18,9 @@ class SensorTimeoutError(RuntimeError):
     """A sensor did not deliver the requested frame in time (the server may be hung or dead)."""
 
 
-class SensorInterface:
+class SensorCollector:
+    """The readings of the hero's sensors, filed by frame; `get_data(frame)` hands out one frame."""
+
     def __init__(self) -> None:
         self._sensors: dict[str, BaseSensor] = {}
         self._readings: dict[str, dict[int, Any]] = {}

@@ -1,8 +1,13 @@
-"""CarlaCore: one simulator, its world, the hero with its sensors, NPC traffic, and the tick.
+"""CarlaCore: one simulator, its world, the hero with its sensors, NPC traffic, and the step.
 
-It owns the server it launched (see server.py), connects the real `carla` client once the
-server accepts connections, runs the world synchronously at a fixed step, and turns a dead or
+It owns the server it launched (`supervisor/simulator.py`), connects the real `carla` client once
+the server accepts connections, runs the world synchronously at a fixed step, and turns a dead or
 hung server into `SimulatorFailure` so that the env can truncate the episode and `recover()`.
+
+The parts it owns (sensors, traffic) and the experiment see the simulator only through
+`self.view`, a read-only `SimulatorView`; only the core advances the world. One step
+(`step(control)`): the episode's `ControlPath` applies the hero's control and ticks, the
+pseudo-sensors render that frame, and the collector hands out every sensor's reading of it.
 """
 
 from __future__ import annotations
@@ -16,12 +21,14 @@ from typing import Any
 
 import carla
 
-from rllib_integration.config import CarlaSettings, carla_settings, parse_spawn_point
+from rllib_integration.core.control_path import ControlPath, choose_control_path
+from rllib_integration.defaults import CarlaSettings, carla_settings, parse_spawn_point
 from rllib_integration.sensors.base import PseudoSensor
-from rllib_integration.sensors.factory import create_sensor
-from rllib_integration.sensors.interface import SensorInterface, SensorTimeoutError
-from rllib_integration.server import ServerError, SimulatorServer
-from rllib_integration.traffic import BackgroundTraffic
+from rllib_integration.sensors.collector import SensorCollector, SensorTimeoutError
+from rllib_integration.sensors.registry import create_sensor
+from rllib_integration.sim_view import SimulatorView
+from rllib_integration.supervisor.simulator import ServerError, SimulatorServer
+from rllib_integration.traffic.background import BackgroundTraffic
 
 logger = logging.getLogger(__name__)
 
@@ -40,12 +47,14 @@ class CarlaCore:
     def __init__(self, config: CarlaSettings | Mapping, spread_index: int = 0):
         self.config = config if isinstance(config, CarlaSettings) else carla_settings(config)
         self.server = SimulatorServer(self.config, spread_index)
-        self.sensor_interface = SensorInterface()
+        self.collector = SensorCollector()
         self.client: carla.Client | None = None
         self.world: carla.World | None = None
         self.map: carla.Map | None = None
         self.hero: carla.Actor | None = None
-        self.traffic = BackgroundTraffic(self)
+        self.view = SimulatorView(self)
+        self.traffic = BackgroundTraffic(self.view, self.server, self.config)
+        self._control_path: ControlPath | None = None
         self.frame = 0
         self.restarts = 0
         self.spawn_point_count = 0  # hero spawn points to choose from at the last reset
@@ -123,15 +132,24 @@ class CarlaCore:
             self._set_weather(experiment_config["weather"])
             if self.traffic.spawned and background["respawn_per_episode"]:
                 self.traffic.destroy()
+            started_npcs = False
             if not self.traffic.spawned:
-                self.traffic.spawn(background, self._rng)
+                started_npcs = self.traffic.spawn(background, self._rng)
+            # The one decision of the episode's step route: through the traffic helper while
+            # it runs (its Traffic Manager must step with every tick), else direct.
+            self._control_path = choose_control_path(
+                self.traffic.host, self.world, self.config.timeout
+            )
+            if started_npcs:
+                self.advance()
+                self.traffic.start_walkers()
             self._spawn_hero(experiment_config["hero"], spawn_point)
         except RuntimeError as exc:
             if isinstance(exc, SetupError | SimulatorFailure):
                 raise
-            self._check_alive(exc)
+            self._raise_if_server_lost(exc)
             raise
-        return self.tick(None)
+        return self.step(None)
 
     @property
     def tm_port(self) -> int:
@@ -219,14 +237,14 @@ class CarlaCore:
                 "(all occupied or off the map); give more hero.spawn_points or fewer NPCs"
             )
         # The hero must exist in the client's episode state before sensors attach to it.
-        self.tick_world()
+        self.advance()
         self._pseudo_sensors = []
         for name, attributes in hero_config["sensors"].items():
             try:
-                sensor = create_sensor(name, dict(attributes), self)
+                sensor = create_sensor(name, dict(attributes), self.view, self.collector)
             except (ValueError, RuntimeError) as exc:
-                if not self.server.is_alive() or "time-out" in str(exc):
-                    raise
+                if isinstance(exc, RuntimeError):
+                    self._raise_if_server_lost(exc)
                 self._destroy_hero()  # leave nothing half-built behind
                 raise SetupError(f"hero.sensors.{name}: {exc}") from exc
             if isinstance(sensor, PseudoSensor):
@@ -239,16 +257,14 @@ class CarlaCore:
         listen(), so the data of the first frames can be lost and must not be waited for."""
         deadline = time.monotonic() + self.config.sensor_timeout
         while True:
-            frame = self.tick_world()
-            snapshot = self.world.get_snapshot()
-            for sensor in self._pseudo_sensors:
-                self.sensor_interface.put(sensor.name, frame, sensor.tick(frame, snapshot))
+            frame = self.advance()
+            self._render_pseudo_sensors(frame)
             remaining = deadline - time.monotonic()
             # Short waits while some stream may not be subscribed yet; once every sensor has
             # delivered something, this frame's data is only late: wait for it in full.
-            live = self.sensor_interface.all_delivered()
+            live = self.collector.all_delivered()
             try:
-                self.sensor_interface.get_data(frame, max(0.0, remaining if live else 0.05))
+                self.collector.get_data(frame, max(0.0, remaining if live else 0.05))
                 return
             except SensorTimeoutError as exc:
                 if time.monotonic() >= deadline:
@@ -256,26 +272,46 @@ class CarlaCore:
 
     # ---------------------------------------------------------------- stepping
 
-    def tick(self, control: carla.VehicleControl | None) -> dict[str, tuple[int, Any]]:
-        """Apply `control` to the hero, advance one step and return this frame's sensor data."""
+    def step(self, control: carla.VehicleControl | None) -> dict[str, tuple[int, Any]]:
+        """Apply `control` to the hero, advance one frame and return that frame's sensor data."""
         try:
-            if control is not None and not self.traffic.ticks_the_world:
-                self.hero.apply_control(control)
-            frame = self.tick_world(control)
-            if self._pseudo_sensors:
-                snapshot = self.world.get_snapshot()
-                for sensor in self._pseudo_sensors:
-                    self.sensor_interface.put(sensor.name, frame, sensor.tick(frame, snapshot))
+            frame = self._apply_and_tick(control)
+            self._render_pseudo_sensors(frame)
             if self.config.show_display:
                 self._follow_hero_with_spectator()
-            return self.sensor_interface.get_data(frame, self.config.sensor_timeout)
+            return self.collector.get_data(frame, self.config.sensor_timeout)
         except SensorTimeoutError as exc:
             raise SimulatorFailure(f"{exc}; server {self.server}") from exc
         except RuntimeError as exc:
             if isinstance(exc, SimulatorFailure):
                 raise
-            self._check_alive(exc)
+            self._raise_if_server_lost(exc)
             raise
+
+    def advance(self) -> int:
+        """Advance the world one frame without a control for the hero; returns the new frame."""
+        return self._apply_and_tick(None)
+
+    def _apply_and_tick(self, control: carla.VehicleControl | None) -> int:
+        """One synchronous tick along this episode's control path, with the configured timeout."""
+        if not self.server.is_alive():
+            raise SimulatorFailure(f"the simulator is not running ({self.server})")
+        if self._control_path is None:
+            raise RuntimeError("CarlaCore: no episode set up (reset_episode first)")
+        try:
+            self.frame = self._control_path.apply_and_tick(self.hero, control)
+        except RuntimeError as exc:
+            raise SimulatorFailure(
+                f"world.tick() failed after {self.config.timeout} s ({exc}); server {self.server}"
+            ) from exc
+        return self.frame
+
+    def _render_pseudo_sensors(self, frame: int) -> None:
+        if not self._pseudo_sensors:
+            return
+        snapshot = self.world.get_snapshot()
+        for sensor in self._pseudo_sensors:
+            self.collector.put(sensor.name, frame, sensor.tick(frame, snapshot))
 
     def _follow_hero_with_spectator(self) -> None:
         """With a window, keep the view 5 m behind and 3 m above the hero (as the original)."""
@@ -284,38 +320,20 @@ class CarlaCore:
         back.z += 3.0
         self.world.get_spectator().set_transform(carla.Transform(back, transform.rotation))
 
-    def tick_world(self, control: carla.VehicleControl | None = None) -> int:
-        """One synchronous world tick with the configured timeout; returns the new frame.
-
-        `control` is for the hero when the traffic process ticks (it sends both in order).
-        """
-        if not self.server.is_alive():
-            raise SimulatorFailure(f"the simulator is not running ({self.server})")
-        try:
-            if self.traffic.ticks_the_world:
-                hero_id = self.hero.id if self.hero is not None else 0
-                self.frame = self._wait_for_frame(self.traffic.tick(hero_id, control))
-            else:
-                self.frame = self.world.tick(self.config.timeout)
-        except RuntimeError as exc:
-            raise SimulatorFailure(
-                f"world.tick() failed after {self.config.timeout} s ({exc}); server {self.server}"
-            ) from exc
-        return self.frame
-
-    def _wait_for_frame(self, frame: int) -> int:
-        """Wait until this client has the world state of `frame` (ticked by another client)."""
-        deadline = time.monotonic() + self.config.timeout
-        while self.world.get_snapshot().frame < frame:
-            if time.monotonic() > deadline:
-                raise SimulatorFailure(f"frame {frame} never reached this client")
-            time.sleep(0.0002)
-        return frame
-
-    def _check_alive(self, exc: Exception) -> None:
-        """Turn an RPC error from a dead or unreachable server into SimulatorFailure."""
-        if not self.server.is_alive() or "time-out" in str(exc):
+    def _raise_if_server_lost(self, exc: Exception) -> None:
+        """SimulatorFailure from `exc` if the server is dead or does not answer a version query
+        within the timeout (hung); otherwise it answered, and `exc` was a real error."""
+        if not self._server_answers():
             raise SimulatorFailure(f"{exc}; server {self.server}") from exc
+
+    def _server_answers(self) -> bool:
+        if not self.server.is_alive() or self.client is None:
+            return False
+        try:
+            self.client.get_server_version()
+        except RuntimeError:
+            return False
+        return True
 
     # ---------------------------------------------------------------- recovery and cleanup
 
@@ -337,35 +355,33 @@ class CarlaCore:
         self._connect()
 
     def _forget_actors(self) -> None:
-        with contextlib.suppress(RuntimeError):
-            for sensor in self.sensor_interface.sensors.values():
-                actor = getattr(sensor, "actor", None)
-                if actor is not None and actor.is_listening:
-                    actor.stop()  # client-side unsubscribe; no RPC to the dead server
-        for sensor in self.sensor_interface.sensors.values():
-            if hasattr(sensor, "actor"):
-                sensor.actor = None
-        self.sensor_interface.destroy()
+        """Drop every actor and the connection without a call to the (dead or hung) server."""
+        for sensor in self.collector.sensors.values():
+            with contextlib.suppress(RuntimeError):
+                sensor.abandon()
+        self.collector.destroy()
         self._pseudo_sensors = []
         self.hero = None
         self.traffic.kill_host()
         self.traffic.forget()
+        self._control_path = None
         self.client = self.world = self.map = None
 
     def _destroy_hero(self) -> None:
-        self.sensor_interface.destroy()
+        self.collector.destroy()
         self._pseudo_sensors = []
         if self.hero is not None:
             hero, self.hero = self.hero, None
             hero.destroy()
 
     def spawned_actor_ids(self) -> list[int]:
-        """Ids of every actor this core spawned and still holds (hero, sensors, NPCs)."""
+        """Ids of every actor this core spawned and still holds (hero, sensors, NPCs).
+
+        For tests and diagnostics: the library itself does not need it.
+        """
         ids = [self.hero.id] if self.hero is not None else []
-        for sensor in self.sensor_interface.sensors.values():
-            actor = getattr(sensor, "actor", None)
-            if actor is not None:
-                ids.append(actor.id)
+        for sensor in self.collector.sensors.values():
+            ids += sensor.actor_ids()
         return ids + self.traffic.actor_ids
 
     def close(self) -> None:

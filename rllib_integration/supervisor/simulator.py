@@ -1,4 +1,5 @@
-"""Launch, attach to and supervise one simulator server (CarlaUE4 or the embedded one).
+"""SimulatorServer: launch, attach to and supervise one simulator server (CarlaUE4 or the
+embedded one, `rllib_integration.embedded`, which this module starts only by command line).
 
 Each launched server gets a block of consecutive ports (RPC, streaming, secondary, Traffic
 Manager), reserved by bind-probing under a file lock so that envs on one machine never collide,
@@ -8,10 +9,8 @@ runs in its own process group with its own log file, and `stop()` kills only tha
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -23,7 +22,8 @@ from pathlib import Path
 import filelock
 import psutil
 
-from rllib_integration.config import CarlaSettings
+from rllib_integration.defaults import CarlaSettings
+from rllib_integration.supervisor.process import child_environment, die_with_parent, kill_group
 
 PORTS_PER_BLOCK = 4
 # A hyphenated name: a folder "rllib_integration" in a cwd of /tmp would shadow the package.
@@ -237,7 +237,8 @@ class SimulatorServer:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group: stop() kills exactly this
-                env=self._environment(),
+                # The embedded server must import this package however the caller found it.
+                env=child_environment() if self.kind == "embedded" else None,
                 preexec_fn=die_with_parent,
             )
         try:
@@ -245,14 +246,6 @@ class SimulatorServer:
         except BaseException:
             self.stop()
             raise
-
-    def _environment(self) -> dict[str, str]:
-        env = dict(os.environ)
-        if self.kind == "embedded":
-            # The embedded server must import this package however the caller found it.
-            root = str(Path(__file__).resolve().parents[1])
-            env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-        return env
 
     def wait_ready(self) -> None:
         """Poll the RPC port until it accepts a connection (a carla.Client created before that
@@ -288,7 +281,7 @@ class SimulatorServer:
         """Kill this server's process group (only it) and release its ports."""
         process, self.process = self.process, None
         if process is not None:
-            _kill_group(process)
+            kill_group(process)
         if self.kind != "attach" and self.ports is not None:
             release_port_block(self.ports)
             self.ports = None
@@ -304,7 +297,7 @@ class SimulatorServer:
         ports = self.ports
         process, self.process = self.process, None
         if process is not None:
-            _kill_group(process)
+            kill_group(process)
         self.ports = ports
         self.start()
 
@@ -334,40 +327,7 @@ def _prune_logs(log_dir: Path, keep: int = 200) -> None:
             old.unlink()
 
 
-def die_with_parent() -> None:
-    """In the child before exec: SIGKILL it if the env's process dies without calling stop().
-
-    Otherwise a crashed env process (the carla client can abort) would orphan its server.
-    """
-    if _LIBC_PRCTL is not None:
-        _LIBC_PRCTL(_PR_SET_PDEATHSIG, signal.SIGKILL)
-
-
-_PR_SET_PDEATHSIG = 1
-# Looked up in the parent: nothing that may fork or lock may run between fork and exec.
-try:
-    _LIBC_PRCTL = ctypes.CDLL(None, use_errno=True).prctl if sys.platform == "linux" else None
-except (OSError, AttributeError):
-    _LIBC_PRCTL = None
-
-
 def _accepts_connections(host: str, port: int) -> bool:
     with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
         return True
     return False
-
-
-def _kill_group(process: subprocess.Popen, grace: float = 3.0) -> None:
-    """SIGTERM the group (SIGCONT too, in case it was stopped), then SIGKILL what is left."""
-    pgid = process.pid  # start_new_session made the server its group's leader
-    for sig in (signal.SIGTERM, signal.SIGCONT):
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pgid, sig)
-    try:
-        process.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        pass
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signal.SIGKILL)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        process.wait(timeout=grace)

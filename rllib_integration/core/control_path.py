@@ -1,0 +1,70 @@
+"""The route of the hero's control into the world, and of the tick that follows it.
+
+Chosen once per episode by `CarlaCore.reset_episode` (`choose_control_path`):
+
+- `DirectControl`: no NPC vehicles. This client applies the control to the hero and ticks the
+  world itself.
+- `ThroughTrafficHost`: NPC vehicles exist, so CARLA's Traffic Manager runs in the traffic
+  helper process and must step with every tick. The control travels to that process as JSON,
+  which applies it and ticks from its own connection (in that order); this client then waits
+  until its own view of the world has reached the new frame.
+
+Both raise RuntimeError (from the client, the pipe, or the wait) when the server does not
+answer; the core turns that into SimulatorFailure.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    import carla
+
+    from rllib_integration.traffic.host_client import TrafficHostProcess
+
+
+class ControlPath(Protocol):
+    def apply_and_tick(self, hero: carla.Actor | None, control: carla.VehicleControl | None) -> int:
+        """Apply `control` to `hero` (if both are given), tick the world once; the new frame."""
+        ...
+
+
+class DirectControl:
+    """The env's client applies the control and ticks."""
+
+    def __init__(self, world: carla.World, timeout: float):
+        self.world = world
+        self.timeout = timeout
+
+    def apply_and_tick(self, hero: carla.Actor | None, control: carla.VehicleControl | None) -> int:
+        if hero is not None and control is not None:
+            hero.apply_control(control)
+        return self.world.tick(self.timeout)
+
+
+class ThroughTrafficHost:
+    """The traffic helper process applies the control and ticks; this client waits for the frame."""
+
+    def __init__(self, host: TrafficHostProcess, world: carla.World, timeout: float):
+        self.host = host
+        self.world = world
+        self.timeout = timeout
+
+    def apply_and_tick(self, hero: carla.Actor | None, control: carla.VehicleControl | None) -> int:
+        frame = self.host.tick(hero.id if hero is not None else 0, control)
+        deadline = time.monotonic() + self.timeout
+        while self.world.get_snapshot().frame < frame:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"frame {frame} never reached this client")
+            time.sleep(0.0002)
+        return frame
+
+
+def choose_control_path(
+    host: TrafficHostProcess | None, world: carla.World, timeout: float
+) -> ControlPath:
+    """Through the traffic helper while it runs (there are NPC vehicles), else direct."""
+    if host is not None:
+        return ThroughTrafficHost(host, world, timeout)
+    return DirectControl(world, timeout)

@@ -1,0 +1,276 @@
+"""`sensor.birdview`: a bird's-eye view of the hero's surroundings, rendered in the client.
+
+YAML (every key optional except ``type``)::
+
+    birdview:
+      type: sensor.birdview
+      size: 192               # output is size x size pixels
+      radius: 19.2            # half the view's width in metres ... or pixels_per_meter: 5
+      offset: 9.6             # metres from the hero forward to the image centre (radius/2)
+      mode: rgb               # rgb: the original's picture (H, W, 3) uint8
+                              # masks: (H, W, len(layers)) uint8 of 0/1, channels in `layers` order
+      layers: [road, lane_markings, route, vehicles, walkers, hero,
+               traffic_lights_red, traffic_lights_yellow, traffic_lights_green]
+      route_width: 2.0        # metres
+      walker_scale: 2.0       # walkers drawn this much larger, as the original did
+      record: bev_{pid}_{episode}.gif  # optional: each episode's frames (.gif; .mp4 needs
+                                       # imageio-ffmpeg); {episode} counts per process
+      record_fps: 20
+      cache_dir: /some/dir    # optional: where the static map cache lives
+
+Layers: road, sidewalk, shoulder (with parking), lane_markings, route, vehicles (two-wheelers
+included), two_wheelers, walkers, hero, traffic_lights_red/yellow/green. In rgb mode all are
+drawn by default and `layers` chooses what is drawn; in masks mode the default is the list above.
+The route layer shows what the experiment passes to ``set_route(points)``. Traffic lights are
+discs at the light in rgb (as the original) and the lanes they govern (their trigger volumes) in
+masks. ``BirdViewSensor.observation_space(attributes)`` gives the matching gymnasium space.
+
+It works on any CARLA server: the static layers come from the map's OpenDRIVE (rasterised once
+per town and resolution, cached on disk, see ``birdview/cache.py``), the actors from the world
+snapshot of the same tick. The hero's heading points up and the picture is the top view seen
+from above (CARLA's +y to the right of +x). A frame costs about 0.2 ms to render at 192x192 with
+20 vehicles, 0.4-0.6 ms with the snapshot read (``benchmarks/bird_view.py``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from rllib_integration.sensors.base import PseudoSensor
+from rllib_integration.sensors.birdview import palette
+from rllib_integration.sensors.birdview.maps import static_map_for_carla_map
+from rllib_integration.sensors.birdview.recorder import FrameRecorder
+from rllib_integration.sensors.birdview.renderer import (
+    OFF,
+    TWO_WHEELER,
+    VEHICLE,
+    WALKER,
+    BirdViewRenderer,
+    Boxes,
+    TrafficLights,
+)
+from rllib_integration.sensors.birdview.settings import BirdViewSettings
+
+if TYPE_CHECKING:
+    import carla
+    import gymnasium
+
+    from rllib_integration.sim_view import SimulatorView
+
+_LIGHT = 3  # kind of a traffic light in the actor table
+_TWO_WHEELER_BASE_TYPES = {"motorcycle", "bicycle"}
+_EPISODES = itertools.count()  # numbers the `{episode}` placeholder of `record`
+_LIGHT_STATE_VALUES = {"Red": 0, "Yellow": 1, "Green": 2, "Off": 3}
+
+
+@dataclass
+class _ActorInfo:
+    kind: int | None  # VEHICLE / TWO_WHEELER / WALKER / _LIGHT, None = not drawn
+    offset: tuple[float, float] = (0.0, 0.0)  # bounding-box centre in the actor's frame
+    extent: tuple[float, float] = (0.0, 0.0)
+
+
+class BirdViewSensor(PseudoSensor):
+    """Renders one frame per world tick, in the tick's thread: no threads, no display."""
+
+    def __init__(self, name: str, attributes: dict, view: SimulatorView):
+        super().__init__(name, attributes, view)
+        self.settings = BirdViewSettings.from_attributes(attributes, f"sensor '{name}'")
+        if not view.has_hero:
+            raise ValueError(f"sensor '{name}': sensor.birdview needs a hero")
+        result = static_map_for_carla_map(
+            view.map, self.settings.pixels_per_meter, attributes.get("cache_dir")
+        )
+        self.cache = result  # where the static map came from (memory/disk/built) and how long
+        self.renderer = BirdViewRenderer(result.static, self.settings)
+        self._world = view.world
+        self._hero_id = view.hero.id
+        self._hero_arrays = _static_arrays([_box_of(view.hero)])
+        self._arrays_key: tuple[int, ...] | None = None
+        self._arrays = _static_arrays([])
+        self._infos: dict[int, _ActorInfo] = {}
+        self._lights: list[tuple[Any, np.ndarray, np.ndarray]] = []  # (actor, position, area row)
+        self._recorder = None
+        if attributes.get("record"):
+            path = str(attributes["record"]).replace("{episode}", str(next(_EPISODES)))
+            path = path.replace("{pid}", str(os.getpid()))  # env runners are processes
+            try:
+                self._recorder = FrameRecorder(path, float(attributes.get("record_fps", 20.0)))
+            except ValueError as error:  # bad suffix, fps, or MP4 without imageio-ffmpeg
+                raise ValueError(f"sensor '{name}': record: {error}") from None
+
+    @staticmethod
+    def observation_space(attributes: dict) -> gymnasium.spaces.Box:
+        """The space of this sensor's readings, for an experiment's get_observation_space()."""
+        import gymnasium
+
+        settings = BirdViewSettings.from_attributes(attributes)
+        high = 255 if settings.mode == "rgb" else 1
+        return gymnasium.spaces.Box(0, high, settings.shape, np.uint8)
+
+    @property
+    def layers(self) -> tuple[str, ...]:
+        """Channel names in masks mode (and what is drawn in rgb mode)."""
+        return self.settings.layers
+
+    @property
+    def recording(self) -> FrameRecorder | None:
+        """The recorder of this episode's frames (``record`` option), if any."""
+        return self._recorder
+
+    def set_route(self, points: np.ndarray | None) -> None:
+        """Draw this route (M, 2 or 3 world points) on the `route` layer; None clears it."""
+        self.renderer.set_route(points)
+
+    def tick(self, frame: int, snapshot: carla.WorldSnapshot) -> np.ndarray:
+        hero_tf = None
+        ids, poses = [], []  # poses: x, y, yaw of each drawn actor, flat
+        unknown = []
+        infos = self._infos
+        for actor_snapshot in snapshot:
+            actor_id = actor_snapshot.id
+            if actor_id == self._hero_id:
+                hero_tf = actor_snapshot.get_transform()
+                continue
+            info = infos.get(actor_id)
+            if info is None:
+                unknown.append(actor_snapshot)
+            elif info.kind is not None and info.kind != _LIGHT:
+                transform = actor_snapshot.get_transform()
+                location = transform.location
+                ids.append(actor_id)
+                poses += (location.x, location.y, transform.rotation.yaw)
+        if unknown:
+            self._learn(unknown, ids, poses)
+        if hero_tf is None:
+            raise RuntimeError(
+                f"sensor '{self.name}': the hero is not in the world at frame {frame}"
+            )
+
+        hero_location, hero_yaw = hero_tf.location, hero_tf.rotation.yaw
+        anchor = (hero_location.x, hero_location.y)
+        hero_pose = np.array([[anchor[0], anchor[1], hero_yaw]])
+        hero = _boxes(hero_pose, *self._hero_arrays)
+        actors = _boxes(np.array(poses).reshape(-1, 3), *self._arrays_of(ids))
+        image = self.renderer.render(anchor, hero_yaw, hero, actors, self._traffic_lights(anchor))
+        if self._recorder is not None:
+            rgb = image if self.settings.mode == "rgb" else palette.masks_to_rgb(image, self.layers)
+            self._recorder.append(rgb)
+        return image
+
+    def destroy(self) -> None:
+        if self._recorder is not None:
+            self._recorder.close()  # the file is complete now; `recording` still reports it
+
+    # -- actors ------------------------------------------------------------------------------
+
+    def _learn(self, snapshots: list, ids: list, poses: list) -> None:
+        """Look up actors seen for the first time (one batched query), then add the drawn ones."""
+        actors = {a.id: a for a in self._world.get_actors([s.id for s in snapshots])}
+        for actor_snapshot in snapshots:
+            actor = actors.get(actor_snapshot.id)
+            if actor is None:
+                continue  # not known to the client yet: ask again next tick
+            info = self._infos[actor_snapshot.id] = _info_of(actor)
+            if info.kind == _LIGHT:
+                self._lights.append(_light_entry(actor))
+            elif info.kind is not None:
+                transform = actor_snapshot.get_transform()
+                ids.append(actor_snapshot.id)
+                poses += (transform.location.x, transform.location.y, transform.rotation.yaw)
+
+    def _arrays_of(self, ids: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(offsets, extents, kinds) of these actors; reused while the same actors are seen."""
+        key = tuple(ids)
+        if key != self._arrays_key:
+            chosen = [self._infos[i] for i in ids]
+            self._arrays = _static_arrays(chosen)
+            self._arrays_key = key
+        return self._arrays
+
+    def _traffic_lights(self, anchor: tuple[float, float]) -> TrafficLights | None:
+        if not self._lights:
+            return None
+        reach = self.settings.radius * math.sqrt(2) + self.settings.offset + 30.0
+        near = [
+            entry
+            for entry in self._lights
+            if abs(entry[1][0] - anchor[0]) < reach and abs(entry[1][1] - anchor[1]) < reach
+        ]
+        if not near:
+            return None
+        states = np.array([_state_value(actor) for actor, _, _ in near], np.int64)
+        areas = np.array([area for _, _, area in near])
+        return TrafficLights(
+            positions=np.array([position for _, position, _ in near]),
+            states=states,
+            areas=Boxes(areas[:, 0:2], areas[:, 2], areas[:, 3:5]),
+        )
+
+
+def _info_of(actor) -> _ActorInfo:
+    type_id = actor.type_id
+    if type_id.startswith("vehicle."):
+        attributes = actor.attributes
+        two_wheeled = (
+            attributes.get("number_of_wheels") == "2"
+            or attributes.get("base_type") in _TWO_WHEELER_BASE_TYPES
+        )
+        kind = TWO_WHEELER if two_wheeled else VEHICLE
+    elif type_id.startswith("walker.pedestrian"):
+        kind = WALKER
+    elif type_id.startswith("traffic.traffic_light"):
+        return _ActorInfo(_LIGHT)
+    else:
+        return _ActorInfo(None)
+    box = actor.bounding_box
+    return _ActorInfo(kind, (box.location.x, box.location.y), (box.extent.x, box.extent.y))
+
+
+def _box_of(actor) -> _ActorInfo:
+    box = actor.bounding_box
+    return _ActorInfo(VEHICLE, (box.location.x, box.location.y), (box.extent.x, box.extent.y))
+
+
+def _static_arrays(infos: list[_ActorInfo]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    offsets = np.array([info.offset for info in infos], np.float64).reshape(-1, 2)
+    extents = np.array([info.extent for info in infos], np.float64).reshape(-1, 2)
+    return offsets, extents, np.array([info.kind for info in infos], np.uint8)
+
+
+def _boxes(poses: np.ndarray, offsets: np.ndarray, extents: np.ndarray, kinds) -> Boxes:
+    """(N, 3) actor x, y, yaw + box centre offsets in each actor's frame -> world boxes."""
+    if not len(poses):
+        return Boxes.empty()
+    yaws = poses[:, 2]
+    radians = np.radians(yaws)
+    cos, sin = np.cos(radians), np.sin(radians)
+    centers = poses[:, :2].copy()
+    centers[:, 0] += offsets[:, 0] * cos - offsets[:, 1] * sin
+    centers[:, 1] += offsets[:, 0] * sin + offsets[:, 1] * cos
+    return Boxes(centers, yaws, extents, kinds)
+
+
+def _light_entry(actor) -> tuple[Any, np.ndarray, np.ndarray]:
+    """(actor, position, [cx, cy, yaw, ex, ey] of the area it governs), read once: lights stand still."""
+    transform = actor.get_transform()
+    position = np.array([transform.location.x, transform.location.y])
+    volume = getattr(actor, "trigger_volume", None)
+    if volume is None:
+        return actor, position, np.array([position[0], position[1], 0.0, 0.0, 0.0])
+    center = transform.transform(volume.location)
+    yaw = transform.rotation.yaw + volume.rotation.yaw
+    return actor, position, np.array([center.x, center.y, yaw, volume.extent.x, volume.extent.y])
+
+
+def _state_value(light) -> int:
+    try:
+        return _LIGHT_STATE_VALUES.get(light.state.name, OFF)
+    except (AttributeError, RuntimeError):
+        return OFF
