@@ -76,6 +76,16 @@ class Link:
     contact_point: str | None = None  # 'start' | 'end' for roads
 
 
+@dataclass(frozen=True)
+class Crosswalk:
+    """A zebra crossing at ``s`` over the carriageway (kerb to kerb: up to the first sidewalk on
+    each side), ``length`` metres along the road; an ``<object type="crosswalk">`` as CARLA's
+    towns declare them (``carla.Map.get_crosswalks()`` returns its outline)."""
+
+    s: float
+    length: float = 4.0
+
+
 @dataclass
 class Road:
     """A road whose reference line starts at ``start`` and follows ``geometries``.
@@ -92,6 +102,7 @@ class Road:
     speed_kmh: float = 30.0
     road_type: str = "town"
     elevation: list[tuple[float, float, float, float, float]] = field(default_factory=list)
+    crosswalks: tuple[Crosswalk, ...] = ()
     junction: int = -1
     predecessor: Link | None = None
     successor: Link | None = None
@@ -313,6 +324,7 @@ def _road_xml(root: ET.Element, road: Road, roads: dict[int, Road]) -> None:
         ET.SubElement(profile, "elevation", s=_num(s0), a=_num(a), b=_num(b), c=_num(c), d=_num(d))
     ET.SubElement(el, "lateralProfile")
     lanes = ET.SubElement(el, "lanes")
+    _crosswalks_xml(el, road)
     section = ET.SubElement(lanes, "laneSection", s="0")
     if road.left:
         side = ET.SubElement(section, "left")
@@ -324,6 +336,32 @@ def _road_xml(root: ET.Element, road: Road, roads: dict[int, Road]) -> None:
     side = ET.SubElement(section, "right")
     for k in range(1, len(road.right) + 1):
         _lane_xml(side, -k, road.right[k - 1], road, roads)
+
+
+def _crosswalks_xml(el: ET.Element, road: Road) -> None:
+    if not road.crosswalks:
+        return
+    objects = ET.SubElement(el, "objects")
+    right, left = _carriageway(road.right), _carriageway(road.left)
+    for k, crosswalk in enumerate(road.crosswalks):
+        attrs = {"id": str(road.id * 100 + k), "name": "Crosswalk", "type": "crosswalk"}
+        attrs |= {"s": _num(crosswalk.s), "t": "0.0", "zOffset": "0.0", "hdg": "0.0"}
+        attrs |= {"roll": "0.0", "pitch": "0.0", "orientation": "none"}
+        attrs |= {"width": _num(left + right), "length": _num(crosswalk.length)}
+        outline = ET.SubElement(ET.SubElement(objects, "object", attrs), "outline")
+        half = crosswalk.length / 2.0  # u runs along the road, v to its left (t)
+        for u, v in ((-half, -right), (half, -right), (half, left), (-half, left), (-half, -right)):
+            ET.SubElement(outline, "cornerLocal", u=_num(u), v=_num(v), z="0.0")
+
+
+def _carriageway(lanes: list[Lane]) -> float:
+    """Width of the lanes from the centre line up to the first sidewalk."""
+    width = 0.0
+    for lane in lanes:
+        if lane.type == "sidewalk":
+            break
+        width += lane.width
+    return width
 
 
 def _lane_xml(side: ET.Element, lane_id: int, lane: Lane, road: Road, roads: dict[int, Road]):

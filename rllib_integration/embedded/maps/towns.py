@@ -1,7 +1,8 @@
 """The built-in towns, generated as OpenDRIVE: every lane leads somewhere (no dead ends), because
 CARLA's client-side Traffic Manager deletes vehicles that reach one.
 
-- ``Loop01``: a two-lane rounded rectangle, 300 m x 200 m (a lap is ~930 m), the default map.
+- ``Loop01``: a two-lane rounded rectangle, 300 m x 200 m (a lap is ~930 m), the default map,
+  with a crosswalk on each side.
 - ``Grid01``: a 4 x 4 lattice of streets 100 m apart: four 4-way junctions, eight T-junctions on
   the edges and curved corners.
 - ``Highway01``: a three-lanes-each-way ring, 1000 m x 500 m, 90 km/h, with an 8 m hill.
@@ -15,6 +16,7 @@ import math
 from collections.abc import Callable
 
 from .opendrive import (
+    Crosswalk,
     Geometry,
     Junction,
     Lane,
@@ -85,6 +87,7 @@ def loop01() -> OpenDrive:
                 right=STREET_SIDE,
                 left=STREET_SIDE,
                 center_marks=_curve_marks(geometries, BROKEN_YELLOW, SOLID_YELLOW),
+                crosswalks=(Crosswalk(50.0),),  # on the straight half side each road starts with
             )
         )
     _close_ring(odr.roads)

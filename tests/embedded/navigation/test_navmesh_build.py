@@ -17,6 +17,7 @@ from rllib_integration.embedded.navigation import (
 from rllib_integration.embedded.navigation import (
     mesh as nav_mesh,
 )
+from rllib_integration.embedded.navigation.surfaces import crosswalk_outlines
 from rllib_integration.map_geometry import MapGeometry
 from tests.conftest import CARLA_TOWNS
 from tests.embedded.navigation.helpers import CROSSWALK, ROAD, SIDEWALK, MeshView
@@ -133,3 +134,15 @@ def test_prepare_builds_in_the_background_and_reports_unusable_maps_as_none(capl
     future = nav_mesh.prepare("NoSidewalk2", xodr, ground_model("NoSidewalk2", xodr).height)
     assert future.result(timeout=60) is None
     assert "no pedestrian navigation" in caplog.text
+
+
+def test_loop01_declares_crosswalks_that_join_its_inner_and_outer_sidewalks():
+    import carla
+
+    xodr = builtin_xodr("Loop01")
+    outlines = crosswalk_outlines(carla.Map("Loop01", xodr).get_crosswalks())
+    assert len(outlines) == 4  # one per side, across both lanes and shoulders (9 m) ...
+    assert sorted(float(np.ptp(o, axis=0).max()) for o in outlines) == pytest.approx([9.0] * 4)
+    view = built("Loop01", xodr)
+    assert len(view.components({SIDEWALK})) == 2  # ... between the two rings of sidewalk
+    assert len(view.components({SIDEWALK, CROSSWALK})) == 1
