@@ -215,3 +215,10 @@ def client_code(server: EmbeddedServerHandle, body: str, timeout: float = 5.0) -
         "world = client.get_world()\n"
     )
     return prelude + textwrap.dedent(body)
+
+
+def run_module(module: str, *args: str, timeout: float = 120.0) -> subprocess.CompletedProcess:
+    """``python -m module args...`` from the checkout's root, output captured as text."""
+    return subprocess.run(
+        [PYTHON, "-m", module, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout
+    )

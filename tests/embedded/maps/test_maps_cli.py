@@ -3,22 +3,16 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 from rllib_integration.embedded.maps import BUILTIN_TOWNS, builtin_xodr
+from tests.conftest import run_module
 
 ROOT = Path(__file__).resolve().parents[3]
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "rllib_integration.embedded.maps", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_module("rllib_integration.embedded.maps", *args)
 
 
 def test_list_check_and_export(tmp_path):
