@@ -68,6 +68,8 @@ RULES: dict[str, tuple[str, ...]] = {
         f"{RI}.sensors.birdview.sensor",
     ),
     f"{RI}.sensors.bird_view": (f"{RI}.sensors.birdview.sensor",),  # the old path, an alias
+    # Routes: planning, route files and scoring on the plain `carla` API, read through the view.
+    f"{RI}.routes*": (f"{RI}.routes.*", f"{RI}.sim_view"),
     # The simulator side of one env.
     f"{RI}.core": (),
     f"{RI}.core.control_path": (f"{RI}.traffic.host_client",),

@@ -1,6 +1,6 @@
 """Route completion, infractions and the Driving Score of a hero on its route, tick by tick.
 
-    tracker = RouteTracker(route, world, hero, carla_map)
+    tracker = RouteTracker(route, world, hero, carla_map)   # or .from_view(route, view)
     ...                                   # every tick, after world.tick():
     new = tracker.update(collision_events)    # this tick's infractions
     info["route"] = tracker.result()
@@ -25,7 +25,7 @@ import collections
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import carla
 import numpy as np
@@ -42,6 +42,9 @@ from .score import (
     infraction_penalty,
 )
 from .signals import RedLightMonitor, StopSignMonitor
+
+if TYPE_CHECKING:
+    from rllib_integration.sim_view import SimulatorView
 
 _ON_ROAD = carla.LaneType.Driving | carla.LaneType.Parking
 SPEED_MEMORY = 1.0  # s
@@ -91,6 +94,13 @@ class RouteTracker:
         self._last_progress = 0.0
         self._last_xy: np.ndarray | None = None
         self._speeds: collections.deque[tuple[float, float]] = collections.deque()
+
+    @classmethod
+    def from_view(
+        cls, route: Route, view: SimulatorView, settings: TrackerSettings | None = None
+    ) -> RouteTracker:
+        """A tracker for the hero of a running env (an experiment's ``SimulatorView``)."""
+        return cls(route, view.world, view.hero, view.map, settings)
 
     @property
     def done(self) -> bool:
