@@ -18,6 +18,7 @@ from rllib_integration.embedded.protocol.handlers import RpcApi
 from rllib_integration.embedded.protocol.rpc_server import Dispatcher, RpcProtocol
 from rllib_integration.embedded.protocol.stream_server import StreamHub, StreamProtocol
 from rllib_integration.embedded.protocol.tm_gate import RELEASE_DELAY_S, TickGate
+from rllib_integration.embedded.protocol.world_streams import WorldStreams
 from rllib_integration.embedded.world import EPISODE_STREAM_ID, World
 
 log = logging.getLogger(__name__)
@@ -40,10 +41,11 @@ class EmbeddedServer:
         self.config = config
         self.stream_port = config.stream_port or config.rpc_port + 1
         self.hub = StreamHub()
+        self.streams = WorldStreams(self.hub, self.stream_port)
         initial_map = self.load_map(config.map)
-        self.world = World(default_library(), initial_map, self.hub, self.stream_port, config.seed)
+        self.world = World(default_library(), initial_map, self.streams, config.seed)
         self.gate = TickGate(self._tm_gate_active, config.tm_gate_delay)
-        self.api = RpcApi(self.world, self.load_map, self.available_maps, self._tick)
+        self.api = RpcApi(self.world, self.streams, self.load_map, self.available_maps, self._tick)
         self.dispatcher = Dispatcher(self.api.handlers())
         self.hub.on_subscribe = self._on_subscribe
         self.hub.valid_stream = self._valid_stream
@@ -71,8 +73,8 @@ class EmbeddedServer:
     def _on_subscribe(self, stream_id: int, transport: asyncio.Transport) -> None:
         # A new episode-stream subscriber gets the current state at once, so that `get_world`
         # in asynchronous mode and `apply_settings` never wait for the next tick.
-        if stream_id == EPISODE_STREAM_ID and self.world.last_state is not None:
-            transport.write(self.world.last_state)
+        if stream_id == EPISODE_STREAM_ID and self.streams.last_state is not None:
+            transport.write(self.streams.last_state)
 
     async def _ticker(self) -> None:
         while True:

@@ -31,16 +31,6 @@ class Attribute:
     modifiable: bool = True
     restrict_to_recommended: bool = False
 
-    def to_wire(self) -> list:
-        return [
-            self.id,
-            int(self.type),
-            self.value,
-            list(self.recommended),
-            self.modifiable,
-            self.restrict_to_recommended,
-        ]
-
 
 @dataclass(frozen=True)
 class Blueprint:
@@ -512,30 +502,23 @@ SPECTATOR = Blueprint("spectator", ("spectator",), ())
 
 
 class BlueprintLibrary:
-    """All blueprints by id, plus the wire encoding of the library (ActorDefinition list)."""
+    """All blueprints, in a fixed order (their uids on the wire), and by id."""
 
     def __init__(self, blueprints: tuple[Blueprint, ...]) -> None:
         self._by_id = {bp.id: bp for bp in blueprints}
-        self._ordered = blueprints
+        self.blueprints = blueprints
 
     def __contains__(self, blueprint_id: str) -> bool:
         return blueprint_id in self._by_id
 
     def __len__(self) -> int:
-        return len(self._ordered)
+        return len(self.blueprints)
 
     def get(self, blueprint_id: str) -> Blueprint | None:
         return self._by_id.get(blueprint_id)
 
     def ids(self) -> list[str]:
-        return [bp.id for bp in self._ordered]
-
-    def to_wire(self) -> list:
-        """Response value of get_actor_definitions: [[uid, id, tags, [ActorAttribute...]]...]."""
-        return [
-            [uid, bp.id, ",".join(bp.tags), [a.to_wire() for a in bp.attributes]]
-            for uid, bp in enumerate(self._ordered, start=1)
-        ]
+        return [bp.id for bp in self.blueprints]
 
 
 def default_library() -> BlueprintLibrary:

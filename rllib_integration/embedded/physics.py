@@ -24,26 +24,15 @@ STEER_RATE = math.radians(360.0)  # front wheels turn at most this fast (rad/s)
 
 @dataclass
 class VehicleControl:
-    throttle: float = 0.0
-    steer: float = 0.0
-    brake: float = 0.0
+    """carla.VehicleControl's fields, in its order (protocol/codec.py derives the wire from them)."""
+
+    throttle: float = 0.0  # 0..1
+    steer: float = 0.0  # -1..1
+    brake: float = 0.0  # 0..1
     hand_brake: bool = False
     reverse: bool = False
     manual_gear_shift: bool = False
     gear: int = 0
-
-    @classmethod
-    def from_wire(cls, v: list) -> VehicleControl:
-        throttle, steer, brake, hand_brake, reverse, manual, gear = v[:7]
-        return cls(
-            min(max(float(throttle), 0.0), 1.0),
-            min(max(float(steer), -1.0), 1.0),
-            min(max(float(brake), 0.0), 1.0),
-            bool(hand_brake),
-            bool(reverse),
-            bool(manual),
-            int(gear),
-        )
 
 
 @dataclass

@@ -1,31 +1,31 @@
 """The simulated world: episode, settings, frames, the actor registry and the per-tick update.
 
 One `World` lives in the server process. RPC handlers call its methods; `tick()` advances physics,
-runs the server-side sensors and publishes the episode state (and sensor data) on the stream hub.
+runs the server-side sensors and hands the episode state and the sensor payloads to its
+`StreamSink`. The world knows no wire format: the protocol layer implements the sink and makes
+every byte (protocol/codec.py).
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import struct
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
 
 from rllib_integration.embedded import physics
 from rllib_integration.embedded.blueprints import SPECTATOR, Blueprint, BlueprintLibrary
-from rllib_integration.embedded.protocol import codec
 from rllib_integration.embedded.scene import Scene, SensorPose
-from rllib_integration.embedded.sensors import EPISODE_STATE_TYPE_ID, make_sensor
+from rllib_integration.embedded.sensors import make_sensor
 from rllib_integration.embedded.sensors.collision import CollisionSensor
 
 log = logging.getLogger(__name__)
 
-EPISODE_STREAM_ID = 1
+EPISODE_STREAM_ID = 1  # the episode state's stream; sensors get the ids after it
 WORLD_EDGE_MARGIN = 20.0  # metres beyond the map bounds where the world ends
 ASYNC_DEFAULT_DELTA = 0.05
 DEFAULT_SPEED_LIMIT = 30.0  # km/h
@@ -41,12 +41,32 @@ class SpawnError(Exception):
 
 
 class StreamSink(Protocol):
-    def publish(self, stream_id: int, message: bytes) -> None: ...
+    """Where the world's output goes (implemented by protocol/world_streams.py)."""
+
     def has_subscribers(self, stream_id: int) -> bool: ...
+
+    def publish_sensor(
+        self,
+        stream_id: int,
+        type_id: int,
+        frame: int,
+        timestamp: float,
+        pose: tuple[float, ...],
+        payload: bytes,
+    ) -> None:
+        """One sensor measurement; `pose` is the sensor's (x, y, z, pitch, yaw, roll)."""
+
+    def publish_state(self, world: World) -> None:
+        """The episode state after a tick (or a new episode)."""
+
+    def describe(self, actor: Actor | None) -> object:
+        """How event sensors name an actor in their payload (None: the static world)."""
 
 
 @dataclass
 class EpisodeSettings:
+    """carla.WorldSettings' fields, in its order (protocol/codec.py derives the wire from them)."""
+
     synchronous_mode: bool = False
     no_rendering_mode: bool = False
     fixed_delta_seconds: float | None = None
@@ -59,48 +79,28 @@ class EpisodeSettings:
     actor_active_distance: float = 2000.0
     spectator_as_ego: bool = True
 
-    def to_wire(self) -> list:
-        delta = self.fixed_delta_seconds
-        values = [getattr(self, f.name) for f in fields(self)]
-        values[2] = [False] if delta is None else [True, float(delta)]
-        return values
 
-    @classmethod
-    def from_wire(cls, v: list) -> EpisodeSettings:
-        if not isinstance(v, list) or len(v) < 11:
-            raise ValueError("EpisodeSettings must be an array of 11 fields")
-        fixed = v[2]
-        delta = float(fixed[1]) if isinstance(fixed, list) and fixed and fixed[0] else None
-        if delta is not None and not delta > 0.0:
-            delta = None
-        return cls(
-            bool(v[0]),
-            bool(v[1]),
-            delta,
-            bool(v[3]),
-            float(v[4]),
-            int(v[5]),
-            float(v[6]),
-            bool(v[7]),
-            float(v[8]),
-            float(v[9]),
-            bool(v[10]),
-        )
-
-
-DEFAULT_WEATHER = dict.fromkeys(codec.WEATHER_FIELDS, 0.0) | {
+# carla.WeatherParameters' fields, in its order, with the values a new episode starts with.
+DEFAULT_WEATHER: dict[str, float] = {
     "cloudiness": 5.0,
+    "precipitation": 0.0,
+    "precipitation_deposits": 0.0,
+    "wind_intensity": 0.0,
     "sun_azimuth_angle": 300.0,
     "sun_altitude_angle": 45.0,
+    "fog_density": 0.0,
     "fog_distance": 0.0,
     "fog_falloff": 0.2,
+    "wetness": 0.0,
     "scattering_intensity": 1.0,
     "mie_scattering_scale": 0.03,
     "rayleigh_scattering_scale": 0.0331,
+    "dust_storm": 0.0,
 }
+WEATHER_FIELDS = tuple(DEFAULT_WEATHER)
 
 
-@dataclass
+@dataclass(eq=False)  # an actor is itself: compared and hashed by identity
 class Actor:
     id: int
     blueprint: Blueprint
@@ -115,18 +115,14 @@ class Actor:
     sensor: Any = None  # ServerSensor
     light_state: int = 0
     ai_walking: bool = False  # a walker with a controller.ai.walker attached wanders
-    speed_limit: float = 30.0  # km/h, of the road under a vehicle
+    speed_limit: float = DEFAULT_SPEED_LIMIT  # km/h, of the road under a vehicle
     speed_limit_at: tuple[float, float] | None = None  # where it was last looked up
     semantic_tag: int = 0
     _next_measure: float = 0.0
-    _wire: list | None = field(default=None, repr=False)
 
     def pose(self) -> tuple[float, float, float, float, float, float]:
         b = self.body
         return (b.x, b.y, b.z, b.pitch, b.yaw, b.roll)
-
-    def bounding_box(self) -> list:
-        return codec.bounding_box(self.blueprint.box_center, self.blueprint.extent, self.id)
 
 
 def compose(parent: tuple, relative: tuple) -> tuple[float, float, float, float, float, float]:
@@ -143,10 +139,6 @@ def compose(parent: tuple, relative: tuple) -> tuple[float, float, float, float,
     return (wx, wy, pz + z1, pp + rp, pyaw + ryaw, pr + rr)
 
 
-_STATE = struct.Struct("<IB6f3f3f3ffffBBBifBBIB24x")
-assert _STATE.size == codec.ACTOR_RECORD_SIZE
-
-
 class World:
     """Episode state and actors of the embedded server."""
 
@@ -155,12 +147,10 @@ class World:
         library: BlueprintLibrary,
         world_map: Any,
         streams: StreamSink,
-        stream_port: int,
         seed: int = 0,
     ) -> None:
         self.library = library
         self.streams = streams
-        self.stream_port = stream_port
         self.rng = np.random.default_rng(seed)
         self.frame = 0
         self.elapsed = 0.0
@@ -169,7 +159,6 @@ class World:
         self._next_actor_id = 0
         self._next_stream_id = EPISODE_STREAM_ID + 1
         self._last_tick_wall = time.perf_counter()
-        self.last_state: bytes | None = None
         self.settings = EpisodeSettings()
         self.on_destroy: list[Callable[[int], None]] = []
         self._new_episode(world_map)
@@ -193,7 +182,6 @@ class World:
             SPECTATOR, {}, "spectator", physics.Body(sx, sy, sz, pitch=-45.0, collisions=False)
         )
         self.spectator.body.simulate_physics = False
-        self.last_state = None
 
     def load_episode(self, world_map: Any, reset_settings: bool) -> None:
         for actor_id in list(self.actors):
@@ -202,9 +190,6 @@ class World:
             self.settings = EpisodeSettings()
         self._new_episode(world_map)
         self.publish_state()
-
-    def episode_token(self) -> bytes:
-        return codec.token(EPISODE_STREAM_ID, self.stream_port)
 
     # ------------------------------------------------------------ actors
 
@@ -284,8 +269,8 @@ class World:
                     del self.actors[actor.id]
                     raise SpawnError(f"cannot create {blueprint_id}: {exc}") from exc
                 if hasattr(actor.sensor, "bind"):
-                    # Event sensors describe actors on the wire (rpc::Actor), which only the world knows.
-                    actor.sensor.bind(actor.id, self._wire_of_id)
+                    # Event sensors name actors in their payload, as the protocol layer describes them.
+                    actor.sensor.bind(actor.id, self._describe_id)
         return actor
 
     def _check_free(self, body: physics.Body) -> None:
@@ -316,30 +301,8 @@ class World:
             raise KeyError(f"actor {actor_id} not found")
         return actor
 
-    def _wire_of_id(self, actor_id: int) -> list:
-        actor = self.actors.get(actor_id)
-        return self.actor_wire(actor) if actor is not None else world_edge_wire()
-
-    def actor_wire(self, actor: Actor) -> list:
-        """rpc::Actor: [id, parent, description, bounding box, semantic tags, stream token]."""
-        if actor._wire is None:
-            types = actor.blueprint.attribute_types()
-            description = [
-                0,
-                actor.blueprint.id,
-                [[k, int(types[k]), v] for k, v in actor.attributes.items()],
-            ]
-            tags = bytes([actor.semantic_tag]) if actor.semantic_tag else b""
-            token = codec.token(actor.stream_id, self.stream_port) if actor.stream_id else b""
-            actor._wire = [
-                actor.id,
-                actor.parent_id,
-                description,
-                actor.bounding_box(),
-                tags,
-                token,
-            ]
-        return actor._wire
+    def _describe_id(self, actor_id: int) -> object:
+        return self.streams.describe(self.actors.get(actor_id))
 
     def set_transform(self, actor: Actor, pose: tuple[float, ...]) -> None:
         if not all(math.isfinite(v) for v in pose):
@@ -365,6 +328,7 @@ class World:
         contacts = self._step_physics(dt)
         self._follow_parents()
         self._run_sensors(contacts)
+        self._update_speed_limits()
         self.publish_state()
         return self.frame
 
@@ -498,10 +462,10 @@ class World:
             for actor in self.actors.values():
                 if isinstance(actor.sensor, CollisionSensor):
                     detectors.setdefault(actor.parent_id, []).append(actor.sensor)
+            describe = self.streams.describe
             for me, other, impulse in collisions:
                 for sensor in detectors.get(me.id, ()):
-                    other_wire = self.actor_wire(other) if other else world_edge_wire()
-                    sensor.record(self.actor_wire(me), other_wire, impulse)
+                    sensor.record(describe(me), describe(other), impulse)
         for actor in list(self.actors.values()):
             sensor = actor.sensor
             if sensor is None:
@@ -509,9 +473,8 @@ class World:
             if isinstance(sensor, CollisionSensor):
                 events = sensor.drain()
                 if events and self.streams.has_subscribers(actor.stream_id):
-                    header = codec.sensor_header(0, self.frame, self.elapsed, actor.pose())
                     for payload in events:
-                        self.streams.publish(actor.stream_id, codec.framed(header, payload))
+                        self._publish(actor, sensor.type_id, payload)
                 continue
             if not self.streams.has_subscribers(actor.stream_id):
                 continue
@@ -529,10 +492,12 @@ class World:
                 continue
             if payload is None:
                 continue
-            header = codec.sensor_header(
-                int(sensor.type_id), self.frame, self.elapsed, actor.pose()
-            )
-            self.streams.publish(actor.stream_id, codec.framed(header, payload))
+            self._publish(actor, sensor.type_id, payload)
+
+    def _publish(self, actor: Actor, type_id: int, payload: bytes) -> None:
+        self.streams.publish_sensor(
+            actor.stream_id, int(type_id), self.frame, self.elapsed, actor.pose(), payload
+        )
 
     def scene(self) -> Scene:
         physical = [a for a in self.actors.values() if a.kind in ("vehicle", "walker", "prop")]
@@ -578,44 +543,13 @@ class World:
     # ------------------------------------------------------------ episode state
 
     def publish_state(self) -> None:
-        self.last_state = self.state_message()
-        self.streams.publish(EPISODE_STREAM_ID, self.last_state)
+        self.streams.publish_state(self)
 
-    def state_message(self) -> bytes:
-        header = codec.sensor_header(EPISODE_STATE_TYPE_ID, self.frame, self.elapsed)
-        episode = codec.EPISODE_HEADER.pack(self.episode_id, time.time(), self.delta, 0, 0, 0, 0)
-        pack = _STATE.pack
-        speed_limit = self._speed_limits()
-        records = []
-        for actor in self.actors.values():
-            b = actor.body
-            v = actor.vehicle
-            if v is not None:
-                c = v.control
-                records.append(
-                    pack(
-                        actor.id, 1, b.x, b.y, b.z, b.pitch, b.yaw, b.roll,
-                        *b.velocity, *b.angular_velocity, *b.acceleration,
-                        c.throttle, c.steer, c.brake, c.hand_brake, c.reverse,
-                        c.manual_gear_shift, c.gear, speed_limit.get(actor.id, DEFAULT_SPEED_LIMIT),
-                        3, 0, 0, 0,
-                    )
-                )  # fmt: skip
-            else:
-                records.append(
-                    pack(
-                        actor.id, 1, b.x, b.y, b.z, b.pitch, b.yaw, b.roll,
-                        *b.velocity, *b.angular_velocity, *b.acceleration,
-                        0.0, 0.0, 0.0, 0, 0, 0, 0, 0.0, 0, 0, 0, 0,
-                    )
-                )  # fmt: skip
-        return codec.framed(header, episode, *records)
-
-    def _speed_limits(self) -> dict[int, float]:
+    def _update_speed_limits(self) -> None:
         """Speed limit under each vehicle, re-queried only after it moved a few metres."""
         ground = self.map.ground if self.map is not None else None
         if ground is None:
-            return {}
+            return
         stale = [
             a
             for a in self.actors.values()
@@ -633,13 +567,6 @@ class World:
             for a, limit in zip(stale, limits, strict=True):
                 a.speed_limit = limit if limit > 0 else DEFAULT_SPEED_LIMIT
                 a.speed_limit_at = (a.body.x, a.body.y)
-        return {a.id: a.speed_limit for a in self.actors.values() if a.vehicle is not None}
-
-
-def world_edge_wire() -> list:
-    """rpc::Actor for the static world (what a vehicle hits at the edge of the map)."""
-    description = [0, "static.wall", [["role_name", 4, "world_edge"]]]
-    return [0, 0, description, codec.bounding_box((0, 0, 0), (0, 0, 0), 0), b"", b""]
 
 
 __all__ = ["Actor", "EpisodeSettings", "SpawnError", "World"]

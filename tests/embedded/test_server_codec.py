@@ -2,19 +2,23 @@
 
 import struct
 
+import carla
 import msgpack
 import pytest
 
 from rllib_integration.embedded.blueprints import default_library
+from rllib_integration.embedded.physics import VehicleControl
 from rllib_integration.embedded.protocol import codec
 from rllib_integration.embedded.protocol.rpc_server import Dispatcher, Handler, ProtocolError
+from rllib_integration.embedded.sensors import camera
+from rllib_integration.embedded.world import DEFAULT_WEATHER, WEATHER_FIELDS, EpisodeSettings, World
 
 
 def test_binary_layouts_match_carla_0916():
     assert codec.SENSOR_HEADER.size == 48
     assert codec.EPISODE_HEADER.size == 36
-    assert codec.IMAGE_HEADER.size == 12
-    assert codec.ACTOR_DTYPE.itemsize == 119
+    assert camera.IMAGE_HEADER.size == 12
+    assert codec.VEHICLE_RECORD.size == codec.OTHER_RECORD.size == 119
 
 
 def test_token_layout():
@@ -75,5 +79,101 @@ def test_blueprint_library_has_carla_ids_and_attributes():
     assert lidar["channels"] == "32" and lidar["range"] == "10.0"
     assert library.get("walker.pedestrian.0001") is not None
     assert library.get("controller.ai.walker") is not None
-    wire = library.to_wire()
+    wire = codec.actor_definitions(library)
     assert all(len(d) == 4 and isinstance(d[2], str) for d in wire)
+
+
+# ---------------------------------------------------------------- pinned to the carla client
+
+
+def _properties(carla_type) -> set[str]:
+    return {name for name, value in vars(carla_type).items() if isinstance(value, property)}
+
+
+def _changed(value):
+    if isinstance(value, bool):
+        return not value
+    return 0.25 if value is None else value + 3
+
+
+@pytest.mark.parametrize(
+    "carla_type, names, defaults",
+    [
+        (carla.VehicleControl, *zip(*vars(VehicleControl()).items(), strict=True)),
+        (carla.WorldSettings, *zip(*vars(EpisodeSettings()).items(), strict=True)),
+        (carla.WeatherParameters, WEATHER_FIELDS, tuple(DEFAULT_WEATHER.values())),
+    ],
+    ids=["VehicleControl", "EpisodeSettings", "WeatherParameters"],
+)
+def test_field_lists_are_the_carla_types_in_constructor_order(carla_type, names, defaults):
+    """The wire order of these values is the order of the carla type's fields."""
+    assert set(names) == _properties(carla_type)
+    base = [0.0 if value is None else value for value in defaults]
+    for i, name in enumerate(names):
+        args = list(base)
+        args[i] = _changed(defaults[i])
+        assert getattr(carla_type(*args), name) == pytest.approx(args[i]), name
+
+
+# ---------------------------------------------------------------- values
+
+
+def test_settings_round_trip_and_fixed_delta_is_an_optional():
+    settings = EpisodeSettings(
+        synchronous_mode=True, fixed_delta_seconds=0.05, max_substeps=7, spectator_as_ego=False
+    )
+    wire = codec.settings_to_wire(settings)
+    assert len(wire) == 11 and wire[2] == [True, 0.05] and wire[5] == 7
+    assert codec.settings_from_wire(wire) == settings
+    assert codec.settings_to_wire(EpisodeSettings())[2] == [False]
+    # a non-positive delta means "variable time step"; numbers arrive as any msgpack type
+    wire[2], wire[0], wire[5] = [True, 0.0], 1, 7.0
+    parsed = codec.settings_from_wire(wire)
+    assert parsed.fixed_delta_seconds is None and parsed.synchronous_mode is True
+    assert isinstance(parsed.max_substeps, int)
+    with pytest.raises(ValueError, match="EpisodeSettings must be an array of 11 fields"):
+        codec.settings_from_wire(wire[:10])
+
+
+def test_vehicle_control_is_clamped_and_typed():
+    control = codec.vehicle_control_from_wire([2.0, -3.0, 0.5, 1, 0, 1, 3.0])
+    assert control == VehicleControl(1.0, -1.0, 0.5, True, False, True, 3)
+    assert isinstance(control.gear, int) and control.hand_brake is True
+    with pytest.raises(ValueError, match="VehicleControl must be an array of 7 fields"):
+        codec.vehicle_control_from_wire([0.5, 0.0])
+
+
+def test_weather_wire_is_fourteen_floats_in_order():
+    weather = {name: float(i) for i, name in enumerate(WEATHER_FIELDS)}
+    wire = codec.weather_to_wire(weather)
+    assert wire == [float(i) for i in range(14)]
+    assert codec.weather_from_wire(wire) == weather
+    with pytest.raises(ValueError, match="WeatherParameters needs 14 fields"):
+        codec.weather_from_wire(wire[:13])
+
+
+class _NoStreams:
+    def has_subscribers(self, stream_id):
+        return False
+
+
+def test_state_message_layout_matches_the_reference():
+    """Offsets from reference/carla_wire_protocol.md §2.4 (ActorDynamicState, 119 B)."""
+    world = World(default_library(), None, _NoStreams())
+    car = world.spawn("vehicle.tesla.model3", {}, (10.0, -2.0, 0.5, 0.0, 90.0, 0.0))
+    car.vehicle.control = VehicleControl(0.5, -0.25, 0.75, True, False, True, 2)
+    world.frame, world.elapsed, world.delta = 42, 2.1, 0.05
+    message = codec.state_message(world)
+    (size,) = struct.unpack_from("<I", message)
+    assert size == len(message) - 4 == 48 + 36 + 2 * 119  # the spectator and the car
+    assert struct.unpack_from("<QQd", message, 4) == (17, 42, 2.1)
+    assert struct.unpack_from("<Q", message, 4 + 48)[0] == world.episode_id
+    record = message[4 + 48 + 36 + 119 :]
+    assert struct.unpack_from("<IB", record) == (car.id, 1)
+    assert struct.unpack_from("<3f", record, 5) == (10.0, -2.0, 0.5)
+    assert struct.unpack_from("<3f", record, 65) == (0.5, -0.25, 0.75)
+    assert struct.unpack_from("<3Bi", record, 77) == (1, 0, 1, 2)
+    assert struct.unpack_from("<fB", record, 84) == (30.0, 3)  # speed limit, light Off
+    assert record[95:] == bytes(24)
+    spectator = message[4 + 48 + 36 : 4 + 48 + 36 + 119]
+    assert spectator[65:] == bytes(54)  # not a vehicle: the union stays zero

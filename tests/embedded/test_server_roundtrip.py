@@ -86,6 +86,32 @@ v.destroy()
     assert r["bbox"] == pytest.approx([2.396, 1.082, 0.744], abs=1e-3)
 
 
+def test_every_field_of_weather_settings_and_control_round_trips(server):
+    """Each value comes back as sent (the order itself is pinned in test_server_codec.py)."""
+    body = """
+def fields(value):
+    names = [n for n, p in vars(type(value)).items() if isinstance(p, property)]
+    return {n: getattr(value, n) for n in names}
+weather = carla.WeatherParameters(*[float(i + 1) for i in range(14)])
+world.set_weather(weather)
+s = carla.WorldSettings(True, True, 0.04, False, 0.02, 7, 5.0, False, 1500.0, 1000.0, False)
+world.apply_settings(s)
+got_settings = world.get_settings()
+v = world.spawn_actor(library.find("vehicle.audi.a2"), spawn_points[4])
+control = carla.VehicleControl(0.5, -0.25, 0.75, True, True, True, 2)
+v.apply_control(control)
+world.tick()
+result(weather=[fields(weather), fields(world.get_weather())],
+       settings=[fields(s), fields(got_settings)], control=[fields(control), fields(v.get_control())])
+v.destroy()
+world.apply_settings(carla.WorldSettings(True, False, 0.05))
+"""
+    r, _ = run_on_server(server, body)
+    for name in ("weather", "settings", "control"):
+        sent, received = r[name]
+        assert received == pytest.approx(sent), name
+
+
 def test_throttle_moves_forward_along_heading_and_brake_stops(server):
     body = """
 v = world.spawn_actor(library.find("vehicle.lincoln.mkz_2017"), spawn_points[1])

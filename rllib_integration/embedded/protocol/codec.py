@@ -1,80 +1,34 @@
-"""Encoders for CARLA 0.9.16 wire values (msgpack shapes and the binary stream layouts).
+"""Every CARLA 0.9.16 wire shape the server reads or writes, in one place.
 
-Shapes follow reference/carla_wire_protocol.md §1.2 and §2.4; all binary layouts are packed
-little-endian. msgpack-c on the client is strict: bools must be bools, byte arrays must be bin.
+msgpack values of the RPCs (Response<T>, transforms, actors, settings, weather, controls, batch
+commands) and the binary layouts of the streaming port (sensor header, episode state). Shapes
+follow reference/carla_wire_protocol.md §1.2 and §2.4; binary layouts are packed little-endian.
+msgpack-c on the client is strict: bools must be bools, byte arrays must be bin.
+
+The simulation (`world.py`, `physics.py`) knows nothing of these shapes; sensor payloads are the
+one exception, each sensor module owning the layout of its own data.
 """
 
 from __future__ import annotations
 
 import struct
+import time
+from dataclasses import fields
+from operator import attrgetter
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-SENSOR_HEADER = struct.Struct("<QQd3f3f")  # type, frame, timestamp, location, rotation: 48 B
-EPISODE_HEADER = struct.Struct("<Qdf3iI")  # episode, platform time, delta, map origin, state: 36 B
-IMAGE_HEADER = struct.Struct("<IIf")  # width, height, fov: 12 B
-ACTOR_RECORD_SIZE = 119
+from rllib_integration.embedded.blueprints import Attribute, Blueprint, BlueprintLibrary
+from rllib_integration.embedded.physics import VehicleControl
+from rllib_integration.embedded.sensors import EPISODE_STATE_TYPE_ID
+from rllib_integration.embedded.world import WEATHER_FIELDS, EpisodeSettings
 
-# ActorDynamicState: id, actor_state, transform, velocity, angular velocity, acceleration, union.
-ACTOR_DTYPE = np.dtype(
-    {
-        "names": [
-            "id",
-            "state",
-            "transform",
-            "velocity",
-            "angular_velocity",
-            "acceleration",
-            "throttle",
-            "steer",
-            "brake",
-            "hand_brake",
-            "reverse",
-            "manual_gear_shift",
-            "gear",
-            "speed_limit",
-            "tl_state",
-            "has_tl",
-            "tl_id",
-            "failure",
-        ],
-        "formats": [
-            "<u4",
-            "u1",
-            ("<f4", 6),
-            ("<f4", 3),
-            ("<f4", 3),
-            ("<f4", 3),
-            "<f4",
-            "<f4",
-            "<f4",
-            "u1",
-            "u1",
-            "u1",
-            "<i4",
-            "<f4",
-            "u1",
-            "u1",
-            "<u4",
-            "u1",
-        ],
-        "offsets": [0, 4, 5, 29, 41, 53, 65, 69, 73, 77, 78, 79, 80, 84, 88, 89, 90, 94],
-        "itemsize": ACTOR_RECORD_SIZE,
-    }
-)
-assert SENSOR_HEADER.size == 48 and EPISODE_HEADER.size == 36
+if TYPE_CHECKING:
+    from rllib_integration.embedded.map_source import ServerMap
+    from rllib_integration.embedded.world import Actor, World
 
-TOKEN_PROTOCOL_TCP = 1
-TOKEN_ADDRESS_UNSET = 0  # the client substitutes the host it connected to
-
-
-def token(stream_id: int, port: int) -> bytes:
-    """24-byte streaming token: stream id, port, TCP, address left for the client to fill."""
-    return struct.pack("<IHBB16s", stream_id, port, TOKEN_PROTOCOL_TCP, TOKEN_ADDRESS_UNSET, b"")
-
-
-def token_stream_id(data: bytes) -> int:
-    return struct.unpack_from("<I", data)[0]
+# ---------------------------------------------------------------- Response<T>, tokens
 
 
 def ok(value: object) -> list:
@@ -93,6 +47,18 @@ VOID_OK: list = [[False]]
 def void_error(message: str) -> list:
     """Response<void> error."""
     return [[True, [message]]]
+
+
+TOKEN_PROTOCOL_TCP = 1
+TOKEN_ADDRESS_UNSET = 0  # the client substitutes the host it connected to
+
+
+def token(stream_id: int, port: int) -> bytes:
+    """24-byte streaming token: stream id, port, TCP, address left for the client to fill."""
+    return struct.pack("<IHBB16s", stream_id, port, TOKEN_PROTOCOL_TCP, TOKEN_ADDRESS_UNSET, b"")
+
+
+# ---------------------------------------------------------------- geometry
 
 
 def vec3(v: tuple[float, float, float] | list | np.ndarray) -> list:
@@ -121,6 +87,263 @@ def bounding_box(center: tuple, extent: tuple, actor_id: int) -> list:
     return [vec3(center), vec3(extent), [0.0, 0.0, 0.0], int(actor_id)]
 
 
+# ---------------------------------------------------------------- blueprints and actors
+
+
+def actor_definitions(library: BlueprintLibrary) -> list:
+    """get_actor_definitions: [[uid, id, tags, [ActorAttribute...]]...]."""
+    return [
+        [uid, bp.id, ",".join(bp.tags), [_attribute(a) for a in bp.attributes]]
+        for uid, bp in enumerate(library.blueprints, start=1)
+    ]
+
+
+def _attribute(a: Attribute) -> list:
+    """ActorAttribute: [id, type, value, recommended values, modifiable, restricted]."""
+    return [
+        a.id,
+        int(a.type),
+        a.value,
+        list(a.recommended),
+        a.modifiable,
+        a.restrict_to_recommended,
+    ]
+
+
+def parse_actor_description(description: list) -> tuple[str, dict[str, str]]:
+    """ActorDescription [uid, id, [[attr, type, value]...]] -> (blueprint id, attributes)."""
+    if not isinstance(description, list) or len(description) < 3:
+        raise ValueError("ActorDescription must be [uid, id, attributes]")
+    _, blueprint_id, attributes = description[:3]
+    if not isinstance(blueprint_id, str):
+        raise ValueError("blueprint id must be a string")
+    values = {}
+    for attribute in attributes:
+        key, _, value = attribute[:3]
+        values[str(key)] = str(value)
+    return blueprint_id, values
+
+
+def actor_bounding_box(actor: Actor) -> list:
+    return bounding_box(actor.blueprint.box_center, actor.blueprint.extent, actor.id)
+
+
+def actor_wire(actor: Actor, stream_port: int) -> list:
+    """rpc::Actor: [id, parent, description, bounding box, semantic tags, stream token]."""
+    types = actor.blueprint.attribute_types()
+    description = [
+        0,
+        actor.blueprint.id,
+        [[k, int(types[k]), v] for k, v in actor.attributes.items()],
+    ]
+    tags = bytes([actor.semantic_tag]) if actor.semantic_tag else b""
+    stream = token(actor.stream_id, stream_port) if actor.stream_id else b""
+    return [actor.id, actor.parent_id, description, actor_bounding_box(actor), tags, stream]
+
+
+def world_edge_wire() -> list:
+    """rpc::Actor for the static world (what a vehicle hits at the edge of the map)."""
+    description = [0, "static.wall", [["role_name", 4, "world_edge"]]]
+    return [0, 0, description, bounding_box((0, 0, 0), (0, 0, 0), 0), b"", b""]
+
+
+# ---------------------------------------------------------------- episode settings, map, weather
+
+_SETTINGS = tuple(f.name for f in fields(EpisodeSettings))  # CARLA's field (and wire) order
+_FIXED_DELTA = _SETTINGS.index("fixed_delta_seconds")
+# Every other field is a bool, int or float, as its default says.
+_PLAIN_SETTINGS = tuple(
+    (i, name, type(getattr(EpisodeSettings, name)))
+    for i, name in enumerate(_SETTINGS)
+    if i != _FIXED_DELTA
+)
+
+
+def settings_to_wire(settings: EpisodeSettings) -> list:
+    """rpc::EpisodeSettings; fixed_delta_seconds is an optional: [False] or [True, delta]."""
+    values = [getattr(settings, name) for name in _SETTINGS]
+    delta = settings.fixed_delta_seconds
+    values[_FIXED_DELTA] = [False] if delta is None else [True, float(delta)]
+    return values
+
+
+def settings_from_wire(v: list) -> EpisodeSettings:
+    if not isinstance(v, list) or len(v) < len(_SETTINGS):
+        raise ValueError(f"EpisodeSettings must be an array of {len(_SETTINGS)} fields")
+    values = {name: convert(v[i]) for i, name, convert in _PLAIN_SETTINGS}
+    fixed = v[_FIXED_DELTA]
+    delta = float(fixed[1]) if isinstance(fixed, list) and fixed and fixed[0] else None
+    values["fixed_delta_seconds"] = delta if delta is not None and delta > 0.0 else None
+    return EpisodeSettings(**values)
+
+
+def map_info(world_map: ServerMap) -> list:
+    """get_map_info: [map path, [spawn point transforms]]."""
+    return [world_map.path, [transform(p) for p in world_map.spawn_points]]
+
+
+def weather_to_wire(weather: dict[str, float]) -> list:
+    """rpc::WeatherParameters: the fields in WEATHER_FIELDS order (carla.WeatherParameters')."""
+    return [weather[k] for k in WEATHER_FIELDS]
+
+
+def weather_from_wire(v: list) -> dict[str, float]:
+    if not isinstance(v, list) or len(v) < len(WEATHER_FIELDS):
+        raise ValueError(f"WeatherParameters needs {len(WEATHER_FIELDS)} fields")
+    return {k: float(x) for k, x in zip(WEATHER_FIELDS, v, strict=False)}
+
+
+# ---------------------------------------------------------------- controls
+
+_CONTROL = tuple(f.name for f in fields(VehicleControl))  # carla.VehicleControl's order
+_CONTROL_TYPES = tuple(type(getattr(VehicleControl, name)) for name in _CONTROL)
+# Pedals and steering are clamped to carla.VehicleControl's documented ranges.
+_CONTROL_RANGES = {"throttle": (0.0, 1.0), "steer": (-1.0, 1.0), "brake": (0.0, 1.0)}
+_CONTROL_LIMITS = tuple(_CONTROL_RANGES.get(name) for name in _CONTROL)
+_control_values = attrgetter(*_CONTROL)  # VehicleControl -> its fields, in wire order
+
+
+def vehicle_control_from_wire(v: list) -> VehicleControl:
+    """rpc::VehicleControl: the fields of carla.VehicleControl, in order."""
+    if not isinstance(v, list) or len(v) < len(_CONTROL):
+        raise ValueError(f"VehicleControl must be an array of {len(_CONTROL)} fields")
+    values = []
+    for convert, limits, raw in zip(_CONTROL_TYPES, _CONTROL_LIMITS, v, strict=False):
+        value = convert(raw)
+        values.append(value if limits is None else min(max(value, limits[0]), limits[1]))
+    return VehicleControl(*values)
+
+
+def parse_ackermann_control(v: list) -> tuple[float, float]:
+    """rpc::VehicleAckermannControl [steer (rad), steer_speed, speed, acceleration, jerk]
+    -> (steer, speed)."""
+    steer, _, speed, _, _ = (float(x) for x in v[:5])
+    return steer, speed
+
+
+def parse_walker_control(v: list) -> tuple[tuple[float, float, float], float]:
+    """rpc::WalkerControl [direction, speed, jump] -> (direction, speed)."""
+    return parse_vec3(v[0]), float(v[1])
+
+
+def parse_light_state(state: int | list) -> int:
+    """rpc::VehicleLightState is an array holding one u32 bitmask (a bare int is accepted)."""
+    return int(state[0] if isinstance(state, list) and len(state) == 1 else state)
+
+
+# VehiclePhysicsControl (0.9.16 field order): the indices this server reads.
+PHYSICS_CONTROL_FIELDS = 17
+_PHYSICS_MASS, _PHYSICS_WHEELS, _WHEEL_MAX_STEER = 11, 15, 2
+
+
+def default_physics_control(bp: Blueprint) -> list:
+    """VehiclePhysicsControl with plausible passenger-car values for a vehicle blueprint."""
+    wheel_positions = [
+        (bp.wheelbase / 2, -bp.extent[1] * 0.8),
+        (bp.wheelbase / 2, bp.extent[1] * 0.8),
+        (-bp.wheelbase / 2, -bp.extent[1] * 0.8),
+        (-bp.wheelbase / 2, bp.extent[1] * 0.8),
+    ]
+    wheels = [
+        [3.5, 0.25, bp.max_steer_deg if i < 2 else 0.0, 37.0, 1500.0, 3000.0 if i >= 2 else 0.0,
+         3.0, 20.0, 3000.0, [x * 100, y * 100, 30.0]]
+        for i, (x, y) in enumerate(wheel_positions)
+    ]  # fmt: skip
+    return [
+        [[0.0, 400.0], [1890.0, 500.0], [5730.0, 400.0]],  # torque_curve
+        5800.0,  # max_rpm
+        1.0,  # moi
+        0.15,  # damping_rate_full_throttle
+        2.0,  # damping_rate_zero_throttle_clutch_engaged
+        0.35,  # damping_rate_zero_throttle_clutch_disengaged
+        True,  # use_gear_autobox
+        0.5,  # gear_switch_time
+        10.0,  # clutch_strength
+        4.0,  # final_ratio
+        [[4.0, 0.2, 0.65], [2.0, 0.5, 0.65], [1.5, 0.5, 0.65], [1.1, 0.5, 0.65]],  # forward_gears
+        float(bp.mass or 1500.0),  # mass
+        0.3,  # drag_coefficient
+        [0.0, 0.0, 0.0],  # center_of_mass
+        [[0.0, 1.0], [20.0, 0.9], [60.0, 0.8], [120.0, 0.7]],  # steering_curve
+        wheels,
+        False,  # use_sweep_wheel_collision
+    ]
+
+
+def parse_physics_control(control: list) -> tuple[float, float | None]:
+    """VehiclePhysicsControl -> (mass, largest wheel max steer angle or None without wheels)."""
+    if not isinstance(control, list) or len(control) < PHYSICS_CONTROL_FIELDS:
+        raise ValueError("bad VehiclePhysicsControl")
+    wheels = control[_PHYSICS_WHEELS]
+    steer = max(float(w[_WHEEL_MAX_STEER]) for w in wheels) if wheels else None
+    return float(control[_PHYSICS_MASS]), steer
+
+
+# ---------------------------------------------------------------- batch commands
+
+# Command variant indices of carla::rpc::Command (wire protocol doc §1.2).
+(
+    CMD_SPAWN,
+    CMD_DESTROY,
+    CMD_VEHICLE_CONTROL,
+    CMD_ACKERMANN,
+    CMD_WALKER_CONTROL,
+    CMD_PHYSICS_CONTROL,
+    CMD_TRANSFORM,
+    CMD_WALKER_STATE,
+    CMD_TARGET_VELOCITY,
+    CMD_TARGET_ANGULAR_VELOCITY,
+    CMD_IMPULSE,
+    CMD_FORCE,
+    CMD_ANGULAR_IMPULSE,
+    CMD_TORQUE,
+    CMD_SIMULATE_PHYSICS,
+    CMD_ENABLE_GRAVITY,
+    CMD_AUTOPILOT,
+    CMD_DEBUG_TELEMETRY,
+    CMD_LIGHT_STATE,
+    CMD_LOCATION,
+    CMD_CONSOLE,
+    CMD_TRAFFIC_LIGHT_STATE,
+) = range(22)
+
+
+def parse_command(command: list) -> tuple[int, list]:
+    """Command [[index, body]] -> (index, body)."""
+    index, body = command[0]
+    return int(index), body
+
+
+def parse_spawn_command(
+    body: list,
+) -> tuple[str, dict[str, str], tuple[float, ...], int, list]:
+    """SpawnActor [description, transform, parent (optional id), ..., do_after commands]
+    -> (blueprint id, attributes, pose, parent id or 0, do_after)."""
+    description, pose, parent, _, _, do_after = body[:6]
+    parent_id = int(parent[1]) if parent and parent[0] else 0
+    blueprint_id, attributes = parse_actor_description(description)
+    return blueprint_id, attributes, parse_transform(pose), parent_id, do_after or []
+
+
+# ---------------------------------------------------------------- streaming port
+
+SENSOR_HEADER = struct.Struct("<QQd3f3f")  # type, frame, timestamp, location, rotation: 48 B
+EPISODE_HEADER = struct.Struct("<Qdf3iI")  # episode, platform time, delta, map origin, state: 36 B
+
+# ActorDynamicState: id, actor state (1 = active), transform (x, y, z, pitch, yaw, roll), velocity,
+# angular velocity, acceleration (65 B), then a 54-byte union whose variant depends on the actor.
+ACTOR_RECORD_SIZE = 119
+_DYNAMIC_STATE = "<IB6f3f3f3f"
+# Vehicles: the VehicleControl fields, speed limit (km/h), traffic light state (3 = Off), has a
+# traffic light, its id, failure state; zero padded.
+VEHICLE_RECORD = struct.Struct(_DYNAMIC_STATE + "fffBBBi" + "fBBIB" + "24x")
+OTHER_RECORD = struct.Struct(_DYNAMIC_STATE + "54x")  # the union left zero
+assert SENSOR_HEADER.size == 48 and EPISODE_HEADER.size == 36
+assert VEHICLE_RECORD.size == OTHER_RECORD.size == ACTOR_RECORD_SIZE
+ACTIVE = 1
+TRAFFIC_LIGHT_OFF = 3
+
+
 def sensor_header(type_id: int, frame: int, timestamp: float, pose: tuple = (0.0,) * 6) -> bytes:
     return SENSOR_HEADER.pack(type_id, frame, timestamp, *pose)
 
@@ -131,44 +354,28 @@ def framed(*parts: bytes) -> bytes:
     return struct.pack("<I", size) + b"".join(parts)
 
 
-# EpisodeSettings field order (11 fields in 0.9.16).
-SETTINGS_FIELDS = (
-    "synchronous_mode",
-    "no_rendering_mode",
-    "fixed_delta_seconds",
-    "substepping",
-    "max_substep_delta_time",
-    "max_substeps",
-    "max_culling_distance",
-    "deterministic_ragdolls",
-    "tile_stream_distance",
-    "actor_active_distance",
-    "spectator_as_ego",
-)
-
-WEATHER_FIELDS = (
-    "cloudiness",
-    "precipitation",
-    "precipitation_deposits",
-    "wind_intensity",
-    "sun_azimuth_angle",
-    "sun_altitude_angle",
-    "fog_density",
-    "fog_distance",
-    "fog_falloff",
-    "wetness",
-    "scattering_intensity",
-    "mie_scattering_scale",
-    "rayleigh_scattering_scale",
-    "dust_storm",
-)
-
-VEHICLE_CONTROL_FIELDS = (
-    "throttle",
-    "steer",
-    "brake",
-    "hand_brake",
-    "reverse",
-    "manual_gear_shift",
-    "gear",
-)
+def state_message(world: World) -> bytes:
+    """The episode-state message (type 17): header, episode header, one record per actor."""
+    header = sensor_header(EPISODE_STATE_TYPE_ID, world.frame, world.elapsed)
+    episode = EPISODE_HEADER.pack(world.episode_id, time.time(), world.delta, 0, 0, 0, 0)
+    vehicle, other = VEHICLE_RECORD.pack, OTHER_RECORD.pack
+    records = []
+    for actor in world.actors.values():
+        b = actor.body
+        if actor.vehicle is not None:
+            records.append(
+                vehicle(
+                    actor.id, ACTIVE, b.x, b.y, b.z, b.pitch, b.yaw, b.roll,
+                    *b.velocity, *b.angular_velocity, *b.acceleration,
+                    *_control_values(actor.vehicle.control),
+                    actor.speed_limit, TRAFFIC_LIGHT_OFF, 0, 0, 0,
+                )
+            )  # fmt: skip
+        else:
+            records.append(
+                other(
+                    actor.id, ACTIVE, b.x, b.y, b.z, b.pitch, b.yaw, b.roll,
+                    *b.velocity, *b.angular_velocity, *b.acceleration,
+                )
+            )  # fmt: skip
+    return framed(header, episode, *records)

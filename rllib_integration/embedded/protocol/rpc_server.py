@@ -81,7 +81,7 @@ class Dispatcher:
             return codec.VOID_OK
         if handler.kind == "raw":
             return value
-        return [[1, value]]
+        return codec.ok(value)
 
 
 class ProtocolError(Exception):

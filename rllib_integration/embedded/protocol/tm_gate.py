@@ -21,8 +21,8 @@ import asyncio
 import time
 from collections.abc import Callable
 
-CMD_APPLY_VEHICLE_CONTROL = 2
-CMD_SET_VEHICLE_LIGHT_STATE = 18
+from rllib_integration.embedded.protocol.codec import CMD_LIGHT_STATE, CMD_VEHICLE_CONTROL
+
 # After the tick, world.tick() sets its flag within this; a plain sleep because event-loop timers
 # round up to whole milliseconds (epoll), which would cost a millisecond per tick.
 RELEASE_DELAY_S = 0.0003
@@ -41,7 +41,7 @@ def is_tm_control_batch(method: str, args: list) -> bool:
             index = command[0][0]
         except (TypeError, IndexError, KeyError):
             return False
-        if index not in (CMD_APPLY_VEHICLE_CONTROL, CMD_SET_VEHICLE_LIGHT_STATE):
+        if index not in (CMD_VEHICLE_CONTROL, CMD_LIGHT_STATE):
             return False
     return True
 

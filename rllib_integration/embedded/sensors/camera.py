@@ -29,6 +29,7 @@ from rllib_integration.embedded.sensors.raycast import (
     f32,
 )
 
+IMAGE_HEADER = struct.Struct("<IIf")  # width, height, fov: 12 B
 MAX_DEPTH = 1000.0  # metres; CARLA's depth encoding saturates here (the sky)
 DEPTH_SCALE = 256**3 - 1
 
@@ -264,7 +265,7 @@ class CameraSensor:
         require(0.0 < self.fov < 180.0, f"camera attribute 'fov'={self.fov} must be in (0, 180)")
         self.type_id = SENSOR_TYPE_IDS[f"sensor.camera.{self.kind}"]
         self._rays = camera_rays(self.width, self.height, self.fov)
-        self._header = struct.pack("<IIf", self.width, self.height, self.fov)
+        self._header = IMAGE_HEADER.pack(self.width, self.height, self.fov)
 
     @classmethod
     def from_attributes(cls, kind: str, attributes: dict[str, str]) -> CameraSensor:

@@ -10,7 +10,6 @@ references. Wire layout (CARLA's DVSEventArraySerializer): width u32, height u32
 
 from __future__ import annotations
 
-import struct
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,7 +23,7 @@ from rllib_integration.embedded.sensors.attributes import (
     require,
     sensor_tick,
 )
-from rllib_integration.embedded.sensors.camera import CameraSensor
+from rllib_integration.embedded.sensors.camera import IMAGE_HEADER, CameraSensor
 
 DVS_EVENT = np.dtype([("x", "<u2"), ("y", "<u2"), ("t", "<i8"), ("pol", "u1")])
 MAX_EVENTS_PER_PIXEL = 16  # bounds the burst of a pixel that jumps from black to white
@@ -81,7 +80,7 @@ class DvsSensor:
         require(self.negative_threshold > 0, "dvs attribute 'negative_threshold' must be > 0")
         self._reference: np.ndarray | None = None
         self._last_ns = 0
-        self._header = struct.pack("<IIf", self.camera.width, self.camera.height, self.camera.fov)
+        self._header = IMAGE_HEADER.pack(self.camera.width, self.camera.height, self.camera.fov)
 
     @classmethod
     def from_attributes(cls, attributes: dict[str, str]) -> DvsSensor:
