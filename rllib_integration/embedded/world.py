@@ -59,8 +59,9 @@ class StreamSink(Protocol):
     def publish_state(self, world: World) -> None:
         """The episode state after a tick (or a new episode)."""
 
-    def describe(self, actor: Actor | None) -> object:
-        """How event sensors name an actor in their payload (None: the static world)."""
+    def describe(self, actor: Actor | None) -> Any:
+        """How event sensors name an actor in their payload (None: the static world); opaque
+        to the world."""
 
 
 @dataclass
@@ -160,7 +161,7 @@ class World:
         self._next_stream_id = EPISODE_STREAM_ID + 1
         self._last_tick_wall = time.perf_counter()
         self.settings = EpisodeSettings()
-        self.on_destroy: list[Callable[[int], None]] = []
+        self.on_destroy: list[Callable[[int], object]] = []
         self._new_episode(world_map)
 
     # ------------------------------------------------------------ episodes
@@ -301,7 +302,7 @@ class World:
             raise KeyError(f"actor {actor_id} not found")
         return actor
 
-    def _describe_id(self, actor_id: int) -> object:
+    def _describe_id(self, actor_id: int) -> Any:
         return self.streams.describe(self.actors.get(actor_id))
 
     def set_transform(self, actor: Actor, pose: tuple[float, ...]) -> None:

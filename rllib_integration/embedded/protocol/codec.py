@@ -245,7 +245,11 @@ def parse_walker_control(v: list) -> tuple[tuple[float, float, float], float]:
 
 def parse_light_state(state: int | list) -> int:
     """rpc::VehicleLightState is an array holding one u32 bitmask (a bare int is accepted)."""
-    return int(state[0] if isinstance(state, list) and len(state) == 1 else state)
+    if isinstance(state, list):
+        if len(state) != 1:
+            raise ValueError("VehicleLightState must be [bitmask]")
+        return int(state[0])
+    return int(state)
 
 
 # VehiclePhysicsControl (0.9.16 field order): the indices this server reads.
