@@ -11,9 +11,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from dqn_example.checkpoints import EXPORT_DIR, SPEC_FILE, CheckpointError, resolve_checkpoint
-from dqn_example.inference_cli import base_parser, check_args, evaluate, load_env_setup
-from dqn_example.training_config import ConfigError
+from dqn_example.checkpoints import EXPORT_DIR, SPEC_FILE, resolve_checkpoint
+from dqn_example.inference_cli import base_parser, evaluate, parse_and_load
 
 
 def export_dir(path: Path) -> Path:
@@ -25,15 +24,10 @@ def export_dir(path: Path) -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = base_parser(__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:1...)")
-    args = parser.parse_args(argv)
-    check_args(parser, args)
-
-    try:
-        network_dir = export_dir(args.checkpoint)
-        _, env_cls, env_config = load_env_setup(args)
-    except (ConfigError, CheckpointError) as error:
-        print(f"dqn_inference: error: {error}", file=sys.stderr)
+    setup = parse_and_load(parser, argv, "dqn_inference", export_dir)
+    if setup is None:
         return 2
+    args, network_dir = setup.args, setup.checkpoint
 
     import torch
 
@@ -49,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         batch = torch.as_tensor(observation, device=args.device).unsqueeze(0)
         return int(net(batch).argmax(dim=-1).item())
 
-    return evaluate(args, env_cls, env_config, policy)
+    return evaluate(setup, policy)
 
 
 if __name__ == "__main__":

@@ -11,21 +11,16 @@ from __future__ import annotations
 import os
 import sys
 
-from dqn_example.checkpoints import CheckpointError, resolve_checkpoint
-from dqn_example.inference_cli import base_parser, check_args, evaluate, load_env_setup
-from dqn_example.training_config import ConfigError
+from dqn_example.checkpoints import resolve_checkpoint
+from dqn_example.inference_cli import base_parser, evaluate, parse_and_load
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = base_parser(__doc__.splitlines()[0])
-    args = parser.parse_args(argv)
-    check_args(parser, args)
-    try:
-        checkpoint = resolve_checkpoint(args.checkpoint)
-        _, env_cls, env_config = load_env_setup(args)
-    except (ConfigError, CheckpointError) as error:
-        print(f"dqn_inference_ray: error: {error}", file=sys.stderr)
+    setup = parse_and_load(parser, argv, "dqn_inference_ray", resolve_checkpoint)
+    if setup is None:
         return 2
+    checkpoint = setup.checkpoint
 
     import torch
     from ray.rllib.core import (
@@ -53,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         batch = {Columns.OBS: torch.as_tensor(observation).unsqueeze(0)}
         return int(module.forward_inference(batch)[Columns.ACTIONS][0])
 
-    return evaluate(args, env_cls, env_config, policy)
+    return evaluate(setup, policy)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from pathlib import Path
 from dqn_example.checkpoints import CheckpointError, find_latest, resolve_checkpoint
 from dqn_example.training_config import (
     ConfigError,
+    add_override_argument,
     apply_overrides,
     load_training_file,
     resolved_env_config,
@@ -60,14 +61,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--address", help="Ray cluster to join (host:port or 'auto'); default: a local Ray"
     )
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config key, e.g. --set training.lr=1e-4 (repeatable; YAML values)",
-    )
+    add_override_argument(parser, "training.lr=1e-4")
     args = parser.parse_args(argv)
     if args.name in ("", ".", "..") or "/" in args.name:
         parser.error(f"argument --name: {args.name!r} is not a plain folder name")

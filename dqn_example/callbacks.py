@@ -2,7 +2,9 @@
 
 The original read `worker.env.experiment` from inside the env runner; on the current stack the
 last `info` of an episode carries everything, so no env internals are touched. Values land in
-`result["env_runners"][<metric>]` (mean over the last episodes).
+`result["env_runners"][<metric>]` and each reward term's episode total in
+`result["env_runners"]["reward_terms"][<term>]` (means over the last episodes), which Tune's
+TensorBoard log shows as `env_runners/<metric>` and `env_runners/reward_terms/<term>` curves.
 """
 
 from __future__ import annotations
@@ -40,3 +42,8 @@ class DQNCallbacks(RLlibCallback):
             value = info.get(key)
             if isinstance(value, (bool, int, float)):
                 metrics_logger.log_value(key, float(value), reduce="mean", window=WINDOW)
+        terms = info.get("reward_terms")
+        for term, value in (terms if isinstance(terms, dict) else {}).items():
+            metrics_logger.log_value(
+                ("reward_terms", term), float(value), reduce="mean", window=WINDOW
+            )

@@ -9,12 +9,9 @@ Fixed: a collision or leaving the road ends the episode (terminated) with a pena
 limit is a truncation without a bonus (the original paid +100 as a terminal); limits are in
 seconds of simulated time, not ticks; every weight and limit is a YAML key with a default here.
 Added: `lane_centre`, a per-step cost growing with the distance from the lane's centre line
-(0, off, by default as in the original).
+(0, off, by default as in the original), and `over_speed`. The reward is a sum of named terms,
+each weighted by its key under `reward:`, and `info["reward_terms"]` shows what each earned.
 The observation stays uint8 (compact replay); the network scales pixels (`qnet.py`).
-
-`info` carries the episode so far: distance (m), mean_speed (km/h), collisions, lane_invasions,
-off_road_time (s), route_completion (fraction of the time limit driven), completed (reached
-the time limit) and end_reason.
 """
 
 from __future__ import annotations
@@ -68,7 +65,66 @@ class Measurement:
     lane_offset: float  # distance from the lane's centre line / half the lane width
 
 
-class DQNExperiment(BaseExperiment):
+# Terms of the reward, each paid as `reward[name] * term` (the weight's key is the term's name).
+STEP_TERMS = (
+    "distance",
+    "over_speed",
+    "speed_gain",
+    "off_road",
+    "wrong_way",
+    "lane_centre",
+    "heading",
+)
+# Paid once, at the step that ends the episode for this reason (end_reason -> weight's key).
+END_TERMS = {
+    "collision": "collision",
+    "off_road": "off_road_end",
+    "idle": "idle",
+    "falling": "falling",
+}
+REWARD_TERMS = (*STEP_TERMS, *END_TERMS.values())
+
+
+class DQNExperiment(BaseExperiment[np.ndarray, int]):
+    """Drive on without leaving the road, on a stack of bird's-eye frames.
+
+    ## Action Space
+
+    `Discrete(29)`: row `i` of `ACTIONS` is (throttle, steer, brake): coast, brake, steering
+    {+-0.25, +-0.5, +-0.75} without throttle, and throttle {0.3, 0.6, 1.0} x steering
+    {0, +-0.25, +-0.5, +-0.75} without brake.
+
+    ## Observation Space
+
+    `Box(0, 255, (H, W, C * framestack), uint8)`: the last `framestack` frames (default 4) of
+    the `birdview_sensor` (default 64 x 64 RGB, 2 px/m), oldest first on the channel axis; after
+    a reset the first frame is repeated. Masks mode (0/1) is scaled to 0/255.
+
+    ## Rewards
+
+    The sum of the terms of `REWARD_TERMS`, each its weight under `reward:` times:
+    `distance` metres driven this step (counted up to `distance_max_speed` km/h if > 0),
+    `over_speed` km/h above `distance_max_speed`, `speed_gain` km/h gained while below
+    `speed_gain_below`, `off_road` 1 off a driving lane, `wrong_way` 1 against the lane,
+    `lane_centre` the distance from the lane centre in half lane widths (0..1), `heading` 1 when
+    off-heading by more than asin(`heading_sin_threshold`) without correcting steer; and once at
+    the end: `collision`, `off_road_end`, `idle`, `falling`. Defaults in `DEFAULT_CONFIG`.
+
+    ## Episode End
+
+    Terminated: a collision, off a driving lane for longer than `max_time_off_road` s, below
+    `min_fall_height`, or slower than `idle_speed` for `max_time_idle` s. Truncated: after
+    `max_time_episode` s of simulated time (no bonus).
+
+    ## Info
+
+    The episode so far: `distance` (m), `mean_speed` (km/h), `collisions`, `lane_invasions`,
+    `off_road_time` (s), `route_completion` (fraction of the time limit driven), `completed`
+    (reached the time limit), `end_reason` (running, collision, off_road, falling, idle,
+    time_limit) and `reward_terms` (term -> what it earned this episode, weighted; they sum to
+    the episode's return).
+    """
+
     DEFAULT_CONFIG: ClassVar[dict] = {
         "hero": {
             "sensors": {
@@ -138,10 +194,7 @@ class DQNExperiment(BaseExperiment):
         shape = (height, width, channels * int(self.config["framestack"]))
         return spaces.Box(0, 255, shape, np.uint8)
 
-    def get_actions(self) -> tuple[tuple[float, float, float], ...]:
-        return ACTIONS
-
-    def compute_action(self, action: Any) -> carla.VehicleControl:
+    def compute_action(self, action: int) -> carla.VehicleControl:
         throttle, steer, brake = ACTIONS[int(action)]
         self.last_action = (throttle, steer, brake)
         return carla.VehicleControl(
@@ -164,9 +217,9 @@ class DQNExperiment(BaseExperiment):
         self.lane_invasions = 0
         self.collided_this_step = False
         self.end_reason = END_RUNNING
+        self.reward_totals = dict.fromkeys(REWARD_TERMS, 0.0)
         self._previous: Measurement | None = None
         self._current: Measurement | None = None
-        self._info: dict = {}
 
     def get_observation(self, sensor_data: dict[str, tuple[int, Any]]) -> tuple[np.ndarray, dict]:
         frame = sensor_data[self.config["birdview_sensor"]][1]
@@ -183,9 +236,7 @@ class DQNExperiment(BaseExperiment):
         self.collided_this_step = bool(collisions)
         self.collisions += len(collisions)
         self.lane_invasions += len(_events(sensor_data, self.config["lane_invasion_sensor"]))
-        self._info = self._episode_info()
-        # The same dict is completed by get_done_status, which CarlaEnv calls before it reads it.
-        return np.concatenate(self.frames, axis=-1), self._info
+        return np.concatenate(self.frames, axis=-1), {}
 
     @property
     def _binary_masks(self) -> bool:
@@ -252,49 +303,53 @@ class DQNExperiment(BaseExperiment):
             self.end_reason = "idle"
         elif self.elapsed >= self.config["max_time_episode"] - 1e-9:
             self.end_reason = "time_limit"
-        self._info.update(self._episode_info())
         terminated = self.end_reason in ("collision", "off_road", "falling", "idle")
         return terminated, self.end_reason == "time_limit"
 
     def compute_reward(self, observation: Any, view: SimulatorView) -> float:
+        weights = self.reward_config
+        paid = {name: weights[name] * term for name, term in self.reward_terms(view).items()}
+        for name, value in paid.items():
+            self.reward_totals[name] += value
+        return float(sum(paid.values()))
+
+    def reward_terms(self, view: SimulatorView) -> dict[str, float]:
+        """This step's terms, unweighted, by name (a term that does not apply is 0)."""
         now = self.measure(view)
         weights = self.reward_config
         previous = self._previous
-        reward = 0.0
+        terms = dict.fromkeys(REWARD_TERMS, 0.0)
+        cap = weights["distance_max_speed"]
         if previous is not None:
             metres = float(np.linalg.norm(now.location - previous.location))
-            if weights["distance_max_speed"] > 0:
-                metres = min(metres, weights["distance_max_speed"] / 3.6 * float(view.timestep))
-            reward += weights["distance"] * metres
-            cap = weights["distance_max_speed"]
+            if cap > 0:
+                metres = min(metres, cap / 3.6 * float(view.timestep))
+            terms["distance"] = metres
             if cap > 0 and now.speed > cap:
-                reward += weights["over_speed"] * (now.speed - cap)
+                terms["over_speed"] = now.speed - cap
             if now.speed < weights["speed_gain_below"]:
-                reward += weights["speed_gain"] * (now.speed - previous.speed)
+                terms["speed_gain"] = now.speed - previous.speed
         if now.off_road:
-            reward += weights["off_road"]
+            terms["off_road"] = 1.0
         elif now.wrong_way:
-            reward += weights["wrong_way"]
+            terms["wrong_way"] = 1.0
         else:
-            reward += weights["lane_centre"] * min(now.lane_offset, 1.0)
+            terms["lane_centre"] = min(now.lane_offset, 1.0)
             if abs(now.heading_sin) > weights["heading_sin_threshold"]:
                 steer = self.last_action[1]
                 if steer * now.heading_sin >= 0:  # zero or wrong-way steering does not correct
-                    reward += weights["heading"]
-        reward += {
-            "collision": weights["collision"],
-            "off_road": weights["off_road_end"],
-            "idle": weights["idle"],
-            "falling": weights["falling"],
-        }.get(self.end_reason, 0.0)
-        return float(reward)
+                    terms["heading"] = 1.0
+        if self.end_reason in END_TERMS:
+            terms[END_TERMS[self.end_reason]] = 1.0
+        return terms
 
     # ------------------------------------------------------------------ metrics
     def route_completion(self, view: SimulatorView | None = None) -> float:
         """Fraction of the episode's time limit driven so far (1.0 = drove until the limit)."""
         return min(self.elapsed / float(self.config["max_time_episode"]), 1.0)
 
-    def _episode_info(self) -> dict:
+    def get_info(self) -> dict:
+        """The episode so far (see the class docstring's Info)."""
         mean_speed = 3.6 * self.distance / self.elapsed if self.elapsed > 0 else 0.0
         return {
             "distance": self.distance,
@@ -305,6 +360,7 @@ class DQNExperiment(BaseExperiment):
             "route_completion": self.route_completion(),
             "completed": self.end_reason == "time_limit",
             "end_reason": self.end_reason,
+            "reward_terms": dict(self.reward_totals),
         }
 
 

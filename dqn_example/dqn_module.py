@@ -23,9 +23,6 @@ from ray.rllib.utils.schedules.scheduler import Scheduler
 
 from dqn_example.qnet import QNet, QNetSpec
 
-# model_config keys this module reads (besides RLlib's auto-included epsilon/double_q).
-MODEL_CONFIG_KEYS = ("conv_filters", "hiddens", "dueling")
-
 
 def qnet_spec_from(observation_space: Any, action_space: Any, model_config: dict) -> QNetSpec:
     defaults = QNetSpec(obs_shape=observation_space.shape, num_actions=int(action_space.n))

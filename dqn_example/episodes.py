@@ -112,7 +112,7 @@ def run_episodes(
             observation, info = env.reset(
                 seed=None if seed is None else seed + index, options=options
             )
-            spawn_points = int(info.get("spawn_points", 0))
+            spawn_points = int(info["env"]["spawn_points"])
             steps, episode_return, done = 0, 0.0, False
             while not done:
                 if writer is not None:

@@ -8,15 +8,17 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dqn_example.checkpoints import CheckpointError
 from dqn_example.episodes import HEADER, format_summary, run_episodes, summary
 from dqn_example.training_config import (
-    DEFAULT_ENV,
-    TrainingFile,
+    ConfigError,
+    add_override_argument,
     apply_overrides,
-    import_object,
+    env_class,
     load_training_file,
     resolved_env_config,
     validate_sections,
@@ -41,29 +43,40 @@ def base_parser(description: str) -> argparse.ArgumentParser:
         action="store_true",
         help="start the episodes at spawn points spread evenly over the map (default: random)",
     )
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config key, e.g. --set env_config.experiment.town=Grid01",
-    )
+    add_override_argument(parser, "env_config.experiment.town=Grid01")
     return parser
 
 
-def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+@dataclass
+class InferenceSetup:
+    args: argparse.Namespace
+    checkpoint: Path  # what `find_checkpoint` made of the checkpoint argument
+    env_cls: type
+    env_config: dict
+
+
+def parse_and_load(
+    parser: argparse.ArgumentParser,
+    argv: list[str] | None,
+    program: str,
+    find_checkpoint: Callable[[Path], Path],
+) -> InferenceSetup | None:
+    """Parse and check the arguments, find the checkpoint, load the env from the YAML; on a
+    bad config or checkpoint print one clear error and return None (exit status 2)."""
+    args = parser.parse_args(argv)
     if args.episodes < 1:
         parser.error(f"argument -e/--episodes: must be >= 1, got {args.episodes}")
-
-
-def load_env_setup(args: argparse.Namespace) -> tuple[TrainingFile, type, dict]:
-    training_file = load_training_file(args.config)
-    apply_overrides(training_file, args.overrides)
-    validate_sections(training_file)
-    env_config = resolved_env_config(training_file)
-    env_cls = import_object(training_file.raw.get("env", DEFAULT_ENV), f"{args.config}: env")
-    return training_file, env_cls, env_config
+    try:
+        checkpoint = find_checkpoint(args.checkpoint)
+        training_file = load_training_file(args.config)
+        apply_overrides(training_file, args.overrides)
+        validate_sections(training_file)
+        env_config = resolved_env_config(training_file)
+        env_cls = env_class(training_file)
+    except (ConfigError, CheckpointError) as error:
+        print(f"{program}: error: {error}", file=sys.stderr)
+        return None
+    return InferenceSetup(args, checkpoint, env_cls, env_config)
 
 
 def frame_channels(observation_shape: tuple[int, ...], env_config: dict) -> int:
@@ -72,14 +85,10 @@ def frame_channels(observation_shape: tuple[int, ...], env_config: dict) -> int:
     return max(observation_shape[-1] // framestack, 1)
 
 
-def evaluate(
-    args: argparse.Namespace,
-    env_cls: type,
-    env_config: dict,
-    policy: Callable[[Any], int],
-    fps: float = 20.0,
-) -> int:
-    env = env_cls(env_config)
+def evaluate(setup: InferenceSetup, policy: Callable[[Any], int], fps: float = 20.0) -> int:
+    """Run the greedy episodes, one line each and a summary; the exit status."""
+    args, env_config = setup.args, setup.env_config
+    env = setup.env_cls(env_config)
     try:
         channels = frame_channels(env.observation_space.shape, env_config)
         print(HEADER, flush=True)

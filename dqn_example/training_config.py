@@ -15,14 +15,15 @@ stack, so RLlib's own documentation of each keyword applies unchanged:
     stop: {timesteps, time_s, episode_return, iterations}   -> Tune stop criteria
     checkpoint: {frequency, keep}                          -> Tune checkpointing
 
-Unknown sections and unknown keywords are rejected with the file and the key named.
-Nothing here starts Ray; building the config only imports RLlib.
+Unknown sections and unknown keywords are rejected with one `ConfigError` (the library's)
+naming the file, the line and the key, as the library's own config errors do; the file is read
+with the library's loader. Nothing here starts Ray; building the config only imports RLlib.
 """
 
 from __future__ import annotations
 
+import argparse
 import copy
-import importlib
 import inspect
 import re
 from dataclasses import dataclass, field
@@ -30,6 +31,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from rllib_integration.config import ConfigError, key_lines, load_yaml, resolve_env_config
+from rllib_integration.defaults import Where, import_path, suggest, type_name
 
 DEFAULT_ENV = "rllib_integration.carla_env:CarlaEnv"
 CONFIG_SECTIONS = (
@@ -51,11 +55,6 @@ STOP_METRICS = {
     "episode_return": "env_runners/episode_return_mean",
     "iterations": "training_iteration",
 }
-QNET_KEYS = ("conv_filters", "hiddens", "dueling")
-
-
-class ConfigError(ValueError):
-    """A bad training file or override; the message names the file and the key."""
 
 
 @dataclass
@@ -71,6 +70,12 @@ class RunSettings:
 class TrainingFile:
     source: str
     raw: dict[str, Any]
+    # Dotted key -> its line in the file (keys set by --set have none).
+    lines: dict[str, int] = field(default_factory=dict)
+
+    def where(self, dotted: str) -> Where:
+        """'<file>:<line>: <dotted>' for messages."""
+        return Where(self.source, dotted, self.lines)
 
 
 # PyYAML reads "1e-4" (no dot) as a string; users mean a number.
@@ -88,16 +93,20 @@ def _yaml_numbers(value: Any) -> Any:
 
 
 def load_training_file(path: Path) -> TrainingFile:
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: configuration file not found")
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML: {error}") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: the top level must be a mapping of sections")
-    return TrainingFile(str(path), _yaml_numbers(raw))
+    raw = load_yaml(path)  # the library's loader: its errors name the file (and line)
+    return TrainingFile(str(path), _yaml_numbers(raw), key_lines(Path(path).read_text()))
+
+
+def add_override_argument(parser: argparse.ArgumentParser, example: str) -> None:
+    """The `--set KEY.PATH=VALUE` option (repeatable) that `apply_overrides` applies."""
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help=f"override a config key, e.g. --set {example} (repeatable; YAML values)",
+    )
 
 
 def apply_overrides(training_file: TrainingFile, overrides: list[str]) -> None:
@@ -119,16 +128,14 @@ def apply_overrides(training_file: TrainingFile, overrides: list[str]) -> None:
                 raise ConfigError(f"--set {item!r}: {where} is not a section")
             node = child
         node[parts[-1]] = value
+        # The file's lines no longer locate this key's value (or anything below it).
+        for dotted in [d for d in training_file.lines if d == key or d.startswith(key + ".")]:
+            del training_file.lines[dotted]
 
 
-def import_object(path: str, what: str) -> Any:
-    module_name, sep, attr = path.partition(":")
-    if not sep or not module_name or not attr:
-        raise ConfigError(f"{what}: {path!r} is not of the form package.module:ClassName")
-    try:
-        return getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError) as error:
-        raise ConfigError(f"{what}: cannot import {path!r}: {error}") from None
+def env_class(tf: TrainingFile) -> type:
+    """The env class named by `env:` (default: CarlaEnv)."""
+    return import_path(tf.raw.get("env", DEFAULT_ENV), tf.where("env"))
 
 
 def _accepted_keywords(config_cls: type, method: str) -> set[str]:
@@ -148,8 +155,17 @@ def _accepted_keywords(config_cls: type, method: str) -> set[str]:
 def _section(tf: TrainingFile, name: str) -> dict[str, Any]:
     value = tf.raw.get(name) or {}
     if not isinstance(value, dict):
-        raise ConfigError(f"{tf.source}: '{name}' must be a mapping, got {type(value).__name__}")
+        raise ConfigError(f"{tf.where(name)}: must be a mapping, got {type_name(value)}")
     return value
+
+
+def _reject_unknown(tf: TrainingFile, section: str, known: Any, note: str = "") -> None:
+    known = list(known)
+    for key in _section(tf, section):
+        if key not in known:
+            raise ConfigError(
+                f"{tf.where(f'{section}.{key}')}: unknown key{note}" + suggest(str(key), known)
+            )
 
 
 def validate_sections(tf: TrainingFile) -> None:
@@ -157,25 +173,15 @@ def validate_sections(tf: TrainingFile) -> None:
     known = CONFIG_SECTIONS + RUN_KEYS + OTHER_KEYS
     for key in tf.raw:
         if key not in known:
-            raise ConfigError(
-                f"{tf.source}: unknown top-level key '{key}' (allowed: {', '.join(known)})"
-            )
+            raise ConfigError(f"{tf.where(str(key))}: unknown top-level key" + suggest(key, known))
     for name in CONFIG_SECTIONS + RUN_KEYS + ("rl_module", "env_config"):
         _section(tf, name)
     framework = tf.raw.get("framework", "torch")
     if framework != "torch":
-        raise ConfigError(f"{tf.source}: framework '{framework}' is not supported, use 'torch'")
-    for key in _section(tf, "rl_module"):
-        if key != "model_config":
-            raise ConfigError(f"{tf.source}: unknown key 'rl_module.{key}' (only model_config)")
-    for key in _section(tf, "stop"):
-        if key not in STOP_METRICS:
-            raise ConfigError(
-                f"{tf.source}: unknown key 'stop.{key}' (allowed: {', '.join(STOP_METRICS)})"
-            )
-    for key in _section(tf, "checkpoint"):
-        if key not in ("frequency", "keep"):
-            raise ConfigError(f"{tf.source}: unknown key 'checkpoint.{key}' (frequency, keep)")
+        raise ConfigError(f"{tf.where('framework')}: '{framework}' is not supported, use 'torch'")
+    _reject_unknown(tf, "rl_module", ["model_config"])
+    _reject_unknown(tf, "stop", STOP_METRICS)
+    _reject_unknown(tf, "checkpoint", ["frequency", "keep"])
 
 
 def validate(tf: TrainingFile) -> None:
@@ -184,13 +190,8 @@ def validate(tf: TrainingFile) -> None:
 
     validate_sections(tf)
     for name in CONFIG_SECTIONS:
-        accepted = _accepted_keywords(DQNConfig, name)
-        for key in _section(tf, name):
-            if key not in accepted:
-                raise ConfigError(
-                    f"{tf.source}: unknown key '{name}.{key}' "
-                    f"(not a keyword of DQNConfig.{name}() in RLlib's current API stack)"
-                )
+        note = f" (not a keyword of DQNConfig.{name}() in RLlib's current API stack)"
+        _reject_unknown(tf, name, sorted(_accepted_keywords(DQNConfig, name)), note)
 
 
 def run_settings(tf: TrainingFile) -> RunSettings:
@@ -198,14 +199,14 @@ def run_settings(tf: TrainingFile) -> RunSettings:
     settings = RunSettings()
     for key, value in _section(tf, "stop").items():
         if not isinstance(value, (int, float)) or isinstance(value, bool):
-            raise ConfigError(f"{tf.source}: 'stop.{key}' must be a number, got {value!r}")
+            raise ConfigError(f"{tf.where(f'stop.{key}')}: must be a number, got {value!r}")
         settings.stop[STOP_METRICS[key]] = value
     checkpoint = _section(tf, "checkpoint")
     for key, attr in (("frequency", "checkpoint_frequency"), ("keep", "checkpoints_to_keep")):
         if key in checkpoint:
             value = checkpoint[key]
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ConfigError(f"{tf.source}: 'checkpoint.{key}' must be an integer >= 1")
+                raise ConfigError(f"{tf.where(f'checkpoint.{key}')}: must be an integer >= 1")
             setattr(settings, attr, value)
     return settings
 
@@ -216,13 +217,7 @@ def resolved_env_config(tf: TrainingFile) -> dict:
     env_config = copy.deepcopy(_section(tf, "env_config"))
     if tf.raw.get("env", DEFAULT_ENV) != DEFAULT_ENV:
         return env_config
-    from rllib_integration.config import ConfigError as EnvConfigError
-    from rllib_integration.config import resolve_env_config
-
-    try:
-        return resolve_env_config(env_config, source=tf.source)
-    except EnvConfigError as error:
-        raise ConfigError(str(error)) from None
+    return resolve_env_config(env_config, source=tf.source, lines=tf.lines)
 
 
 def build_algorithm_config(tf: TrainingFile, callbacks: type | None = None):
@@ -233,7 +228,7 @@ def build_algorithm_config(tf: TrainingFile, callbacks: type | None = None):
     from dqn_example.dqn_module import BirdViewDQNModule
 
     validate(tf)
-    env_cls = import_object(tf.raw.get("env", DEFAULT_ENV), f"{tf.source}: env")
+    env_cls = env_class(tf)
     config = DQNConfig().framework("torch")
     config.environment(env_cls, env_config=resolved_env_config(tf))
     for name in CONFIG_SECTIONS:
@@ -246,7 +241,7 @@ def build_algorithm_config(tf: TrainingFile, callbacks: type | None = None):
             try:
                 getattr(config, name)(**kwargs)
             except (TypeError, ValueError) as error:
-                raise ConfigError(f"{tf.source}: section '{name}': {error}") from None
+                raise ConfigError(f"{tf.where(name)}: {error}") from None
     model_config = copy.deepcopy(_section(tf, "rl_module").get("model_config") or {})
     # No model_config in the spec itself, or RLlib drops epsilon/double_q (rllib.md P6).
     config.rl_module(

@@ -4,11 +4,22 @@ A subclass defines the spaces, turns an action into a `carla.VehicleControl`, bu
 observation from the frame's sensor data, and decides reward and episode end. Its own settings
 go in `DEFAULT_CONFIG` (merged over the library's experiment defaults, see `defaults.py`), so an
 omitted key always has a value. It reads the simulator through a read-only `SimulatorView`.
+
+The env calls, in this order:
+
+- at reset: `reset()`, `get_observation(sensor_data)`, `get_info()`;
+- at every step: `compute_action(action)`, then (after the world ticked) `get_observation`,
+  `get_done_status` (the one method that advances the episode's clock and counters),
+  `compute_reward` (may read what get_done_status decided), `get_info`, and
+  `route_completion`.
+
+`info` of a step is get_observation's info updated by `get_info()`, plus `info["env"]`: the
+env's own metrics (see `CarlaEnv`). The key "env" is the env's and may not be used here.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 import gymnasium as gym
 
@@ -19,11 +30,17 @@ if TYPE_CHECKING:
 
     from rllib_integration.sim_view import SimulatorView
 
+ObsType = TypeVar("ObsType")
+ActType = TypeVar("ActType")
 
-class BaseExperiment:
-    """Override the methods that raise NotImplementedError; `reset` is optional."""
 
-    # The experiment's own keys with their defaults; merged over config.EXPERIMENT_DEFAULTS.
+class BaseExperiment(Generic[ObsType, ActType]):
+    """Override the methods that raise NotImplementedError; the others are optional hooks.
+
+    Generic in the observation and action types, e.g. `BaseExperiment[np.ndarray, int]`.
+    """
+
+    # The experiment's own keys with their defaults; merged over defaults.EXPERIMENT_DEFAULTS.
     DEFAULT_CONFIG: ClassVar[dict] = {}
 
     def __init__(self, config: dict):
@@ -31,7 +48,7 @@ class BaseExperiment:
         self.config = merge(experiment_defaults(type(self)), config or {})
 
     def reset(self) -> None:
-        """Called at every env reset after the hero and its sensors exist."""
+        """Optional: called at every env reset after the hero and its sensors exist."""
 
     def get_action_space(self) -> gym.Space:
         raise NotImplementedError(f"{type(self).__name__} must define get_action_space()")
@@ -39,20 +56,25 @@ class BaseExperiment:
     def get_observation_space(self) -> gym.Space:
         raise NotImplementedError(f"{type(self).__name__} must define get_observation_space()")
 
-    def get_actions(self) -> Any:
-        """The action table, for experiments with discrete actions."""
-        raise NotImplementedError(f"{type(self).__name__} must define get_actions()")
-
-    def compute_action(self, action: Any) -> carla.VehicleControl:
+    def compute_action(self, action: ActType) -> carla.VehicleControl:
         raise NotImplementedError(f"{type(self).__name__} must define compute_action()")
 
-    def get_observation(self, sensor_data: dict[str, tuple[int, Any]]) -> tuple[Any, dict]:
+    def get_observation(self, sensor_data: dict[str, tuple[int, Any]]) -> tuple[ObsType, dict]:
         """sensor_data: name -> (frame, reading); event sensors give a list of this frame's events."""
         raise NotImplementedError(f"{type(self).__name__} must define get_observation()")
 
-    def get_done_status(self, observation: Any, view: SimulatorView) -> tuple[bool, bool]:
-        """Return (terminated, truncated). Called before compute_reward, which may read them."""
+    def get_done_status(self, observation: ObsType, view: SimulatorView) -> tuple[bool, bool]:
+        """Return (terminated, truncated). Called once per step, before compute_reward."""
         raise NotImplementedError(f"{type(self).__name__} must define get_done_status()")
 
-    def compute_reward(self, observation: Any, view: SimulatorView) -> float:
+    def compute_reward(self, observation: ObsType, view: SimulatorView) -> float:
         raise NotImplementedError(f"{type(self).__name__} must define compute_reward()")
+
+    def get_info(self) -> dict:
+        """Optional: this step's info, after the reward (e.g. the episode's metrics so far)."""
+        return {}
+
+    def route_completion(self, view: SimulatorView) -> float | None:
+        """Optional: the fraction of the episode's route driven so far, reported by the env as
+        `info["env"]["route_completion"]`; None (the default) for experiments without a route."""
+        return None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import gymnasium as gym
 import numpy as np
@@ -17,7 +17,7 @@ import numpy as np
 from rllib_integration.base_experiment import BaseExperiment
 from rllib_integration.config import carla_settings, import_experiment, resolve_env_config
 from rllib_integration.core.carla_core import CarlaCore, SimulatorFailure
-from rllib_integration.sensors.carla_sensors import Collision, LaneInvasion
+from rllib_integration.env_metrics import EnvMetrics
 from rllib_integration.supervisor.simulator import resolve_server_kind
 
 logger = logging.getLogger(__name__)
@@ -25,9 +25,69 @@ logger = logging.getLogger(__name__)
 # Envs of one worker get spread indices worker_index * ENVS_PER_WORKER + n; the port search
 # starts there and skips reserved blocks, so the spread only avoids needless probing.
 ENVS_PER_WORKER = 8
+# The key of the env's own metrics in `info`; an experiment's info may not use it.
+ENV_INFO_KEY = "env"
+
+ObsType = TypeVar("ObsType")
+ActType = TypeVar("ActType")
 
 
-class CarlaEnv(gym.Env):
+class CarlaEnv(gym.Env[ObsType, ActType]):
+    """A CARLA world with one ego vehicle (the hero), as a gymnasium environment.
+
+    ## Description
+
+    Each env owns one simulator: it launches CarlaUE4 or the embedded server (or attaches to a
+    running one), spawns the hero with the sensors of `experiment.hero.sensors` and the NPCs of
+    `experiment.background_activity`, and runs the world synchronously at
+    `carla.timestep` seconds per step. What the task is (spaces, action -> control, observation,
+    reward, episode end) is the experiment's: a `BaseExperiment` subclass named by
+    `experiment.type`.
+
+    ## Action Space
+
+    `experiment.get_action_space()`; `experiment.compute_action(action)` turns an action into
+    the hero's `carla.VehicleControl`, applied for one step.
+
+    ## Observation Space
+
+    `experiment.get_observation_space()`; built by `experiment.get_observation(sensor_data)`
+    from every sensor's reading of the current frame (`{name: (frame, reading)}`).
+
+    ## Rewards
+
+    `experiment.compute_reward(observation, view)`. A step truncated by a simulator failure
+    gives 0.0.
+
+    ## Starting State
+
+    The hero at a random free spawn point (of `hero.spawn_points`, else the map's), or at the
+    k-th with `reset(options={"spawn_point": k})`; the town of `experiment.town` (a list is
+    drawn from every `town_change_every` episodes), the weather of `experiment.weather`.
+
+    ## Episode End
+
+    Terminated or truncated as `experiment.get_done_status(observation, view)` says. A dead or
+    hung server truncates the episode (`info["env"]["simulator_failure"]`); the next `reset()`
+    restarts it, up to `carla.retries_on_error` times in a row.
+
+    ## Info
+
+    The experiment's own keys (from `get_observation` and `get_info`), and under "env" the env's
+    own: `town`, `distance` (m since the reset, planar), `speed` (m/s), `collisions` and
+    `lane_invasions` (events of the hero's collision / lane-invasion sensors, if configured),
+    `server_restarts`, `route_completion` (if the experiment reports one), `spawn_points` (at
+    reset: how many the hero could start at), and `simulator_failure` / `failure` (the
+    message) on a step the simulator failed.
+
+    ## Arguments
+
+    `config`: the `env_config` mapping (`{carla: ..., experiment: ...}`, merged over the
+    defaults in `defaults.py`; RLlib's EnvContext also gives the worker and vector index that
+    spread the ports). `render_mode`: None or "rgb_array" (the bird's-eye view, else the first
+    RGB camera).
+    """
+
     metadata: ClassVar[dict] = {"render_modes": ["rgb_array"]}
     # RLlib's new stack gives every sub-env of a runner the same vector_index (0), so envs
     # count themselves per process to get distinct port ranges.
@@ -43,7 +103,7 @@ class CarlaEnv(gym.Env):
         CarlaEnv._instances_in_process += 1
         experiment_config = self.env_config["experiment"]
         experiment_class = import_experiment(experiment_config["type"])
-        self.experiment: BaseExperiment = experiment_class(experiment_config)
+        self.experiment: BaseExperiment[ObsType, ActType] = experiment_class(experiment_config)
         self.action_space = self.experiment.get_action_space()
         self.observation_space = self.experiment.get_observation_space()
         self.render_mode = render_mode
@@ -53,7 +113,7 @@ class CarlaEnv(gym.Env):
         self._town: str | None = None
         self._last_observation: Any = None
         self._last_sensor_data: dict = {}
-        self._metrics: dict[str, Any] = {}
+        self._metrics = EnvMetrics(experiment_config["hero"]["sensors"])
 
     @property
     def episodes(self) -> int:
@@ -73,10 +133,12 @@ class CarlaEnv(gym.Env):
 
     # ---------------------------------------------------------------- gymnasium API
 
-    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[Any, dict]:
+    def reset(
+        self, *, seed: int | None = None, options: dict | None = None
+    ) -> tuple[ObsType, dict]:
         """Start an episode. `options={"spawn_point": k}` puts the hero at the k-th spawn point
-        (modulo their number; `info["spawn_points"]` says how many there are), e.g. to spread
-        evaluation episodes evenly over the map; otherwise the spawn point is random."""
+        (modulo their number; `info["env"]["spawn_points"]` says how many there are), e.g. to
+        spread evaluation episodes evenly over the map; otherwise the spawn point is random."""
         super().reset(seed=seed)
         spawn_point = (options or {}).get("spawn_point")
         if spawn_point is not None and (
@@ -104,14 +166,16 @@ class CarlaEnv(gym.Env):
         self.experiment.reset()
         observation, info = self.experiment.get_observation(sensor_data)
         self._last_observation, self._last_sensor_data = observation, sensor_data
-        self._start_metrics()
-        metrics = self._update_metrics(sensor_data)
-        return observation, {**info, **metrics, "spawn_points": self.core.spawn_point_count}
+        self._metrics.start(self.core.view, self.core.map_name, self.core.restarts)
+        env_info = self._env_info(sensor_data)
+        env_info["spawn_points"] = self.core.spawn_point_count
+        return observation, self._info(info, env_info)
 
-    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict]:
+    def step(self, action: ActType) -> tuple[ObsType, float, bool, bool, dict]:
         if self._needs_recovery:
             # The previous step already truncated; RLlib should have reset. Keep truncating.
-            return self._last_observation, 0.0, False, True, {"simulator_failure": True}
+            failed = {ENV_INFO_KEY: {"simulator_failure": True}}
+            return self._last_observation, 0.0, False, True, failed
         if self._core is None or self._core.hero is None:
             raise gym.error.ResetNeeded("CarlaEnv.step() called before reset()")
         control = self.experiment.compute_action(action)
@@ -120,13 +184,14 @@ class CarlaEnv(gym.Env):
         except SimulatorFailure as exc:
             logger.warning("simulator failure, truncating the episode: %s", exc)
             self._needs_recovery = True
-            info = {**self._metrics, "simulator_failure": True, "failure": str(exc)}
-            return self._last_observation, 0.0, False, True, info
+            env_info = {**self._metrics.snapshot(), "simulator_failure": True, "failure": str(exc)}
+            return self._last_observation, 0.0, False, True, {ENV_INFO_KEY: env_info}
+        view = self.core.view
         observation, info = self.experiment.get_observation(sensor_data)
-        terminated, truncated = self.experiment.get_done_status(observation, self.core.view)
-        reward = self.experiment.compute_reward(observation, self.core.view)
+        terminated, truncated = self.experiment.get_done_status(observation, view)
+        reward = self.experiment.compute_reward(observation, view)
         self._last_observation, self._last_sensor_data = observation, sensor_data
-        info = {**info, **self._update_metrics(sensor_data)}
+        info = self._info(info, self._env_info(sensor_data))
         return observation, float(reward), bool(terminated), bool(truncated), info
 
     def render(self) -> np.ndarray | None:
@@ -157,34 +222,22 @@ class CarlaEnv(gym.Env):
             self._town = town[int(self.np_random.integers(len(town)))]
         return self._town
 
-    def _start_metrics(self) -> None:
-        location = self.core.hero.get_location()
-        self._previous_location = np.array([location.x, location.y])
-        self._metrics = {
-            "town": self.core.map_name,
-            "distance": 0.0,
-            "speed": 0.0,
-            "collisions": 0,
-            "lane_invasions": 0,
-            "server_restarts": self.core.restarts,
-        }
+    def _env_info(self, sensor_data: Mapping[str, tuple[int, Any]]) -> dict[str, Any]:
+        view = self.core.view
+        self._metrics.update(view, sensor_data)
+        env_info = self._metrics.snapshot()
+        route = self.experiment.route_completion(view)
+        if route is not None:
+            env_info["route_completion"] = float(route)
+        return env_info
 
-    def _update_metrics(self, sensor_data: Mapping) -> dict:
-        """Episode metrics for `info`: distance (m), speed (m/s), collision and invasion counts."""
-        hero = self.core.hero
-        location = hero.get_location()
-        here = np.array([location.x, location.y])
-        velocity = hero.get_velocity()
-        self._metrics["distance"] += float(np.linalg.norm(here - self._previous_location))
-        self._previous_location = here
-        self._metrics["speed"] = float(np.linalg.norm([velocity.x, velocity.y, velocity.z]))
-        sensors = self.core.collector.sensors
-        for name, (_, events) in sensor_data.items():
-            if isinstance(sensors.get(name), Collision):
-                self._metrics["collisions"] += len(events)
-            elif isinstance(sensors.get(name), LaneInvasion):
-                self._metrics["lane_invasions"] += len(events)
-        route = getattr(self.experiment, "route_completion", None)
-        if callable(route):
-            self._metrics["route_completion"] = float(route(self.core.view))
-        return dict(self._metrics)
+    def _info(self, observation_info: dict, env_info: dict[str, Any]) -> dict[str, Any]:
+        """The experiment's info (get_observation's, updated by get_info) and the env's own."""
+        info = {**observation_info, **self.experiment.get_info()}
+        if ENV_INFO_KEY in info:
+            raise ValueError(
+                f"{type(self.experiment).__name__}: info key '{ENV_INFO_KEY}' is the env's own "
+                "(its metrics); give the experiment's value another name"
+            )
+        info[ENV_INFO_KEY] = env_info
+        return info

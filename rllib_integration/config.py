@@ -98,13 +98,16 @@ def load_config(path: str | os.PathLike) -> dict:
     return data
 
 
-def resolve_env_config(env_config: Mapping | None, source: str = "env_config") -> dict:
+def resolve_env_config(
+    env_config: Mapping | None, source: str = "env_config", lines: dict[str, int] | None = None
+) -> dict:
     """Merge `{carla: ..., experiment: ...}` over the defaults; validate; return plain dicts.
 
     Idempotent: resolving an already resolved env_config gives the same dict. The result holds
-    only builtins, so RLlib can pickle it to its workers.
+    only builtins, so RLlib can pickle it to its workers. `source` and `lines` (dotted key ->
+    line, see `key_lines`) say where the mapping came from, for error messages.
     """
-    return _resolve(env_config, Where(source, "env_config"))
+    return _resolve(env_config, Where(source, "env_config", lines))
 
 
 def _resolve(env_config: Mapping | None, where: Where) -> dict:

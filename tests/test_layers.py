@@ -86,12 +86,13 @@ RULES: dict[str, tuple[str, ...]] = {
     # The RL face: experiments see the simulator through the view only.
     f"{RI}.base_experiment": (f"{RI}.defaults", f"{RI}.sim_view"),
     f"{RI}.config": (f"{RI}.defaults", f"{RI}.base_experiment", f"{RI}.sensors.registry"),
+    f"{RI}.env_metrics": (f"{RI}.sim_view",),
     f"{RI}.carla_env": (
         f"{RI}.base_experiment",
         f"{RI}.config",
         f"{RI}.core.carla_core",
         f"{RI}.defaults",
-        f"{RI}.sensors.carla_sensors",
+        f"{RI}.env_metrics",
         f"{RI}.supervisor.simulator",
     ),
     # The example uses the library's public modules only; the library never imports it.

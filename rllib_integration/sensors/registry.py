@@ -32,9 +32,8 @@ def sensor_class(name: str, sensor_type: object) -> type[BaseSensor]:
     if isinstance(sensor_type, str) and sensor_type in PSEUDO_SENSORS:
         return PSEUDO_SENSORS[sensor_type]
     if not isinstance(sensor_type, str) or ":" not in sensor_type:
-        raise ValueError(
-            f"sensor '{name}': unknown type '{sensor_type}'; known: {', '.join(known_sensor_types())}"
-        )
+        known = ", ".join(known_sensor_types())
+        raise ValueError(f"sensor '{name}': unknown type '{sensor_type}'; known: {known}")
     cls = import_path(sensor_type, f"sensor '{name}'")
     if not (isinstance(cls, type) and issubclass(cls, PseudoSensor)):
         raise ValueError(f"sensor '{name}': '{sensor_type}' is not a PseudoSensor subclass")

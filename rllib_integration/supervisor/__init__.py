@@ -1,1 +1,2 @@
-"""The child processes an env owns: the simulator server, and the helpers shared with the traffic process."""
+"""The child processes an env owns: the simulator server, and the helpers shared with the
+traffic process."""

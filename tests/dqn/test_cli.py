@@ -17,11 +17,17 @@ def assert_clean_error(result, *fragments: str) -> None:
 @pytest.mark.parametrize(
     ("args", "fragments"),
     [
-        (["missing.yaml"], ["missing.yaml", "not found"]),
-        ([str(CONFIG), "--set", "training.lrr=1e-4"], ["dqn_config.yaml", "'training.lrr'"]),
-        ([str(CONFIG), "--set", "trainng.lr=1e-4"], ["unknown top-level key 'trainng'"]),
+        (["missing.yaml"], ["missing.yaml: cannot read config file"]),
+        (
+            [str(CONFIG), "--set", "training.lrr=1e-4"],
+            ["dqn_config.yaml: training.lrr: unknown key", "did you mean 'lr'"],
+        ),
+        (
+            [str(CONFIG), "--set", "trainng.lr=1e-4"],
+            ["trainng: unknown top-level key; did you mean 'training'"],
+        ),
         ([str(CONFIG), "--set", "training.lr"], ["--set 'training.lr'", "KEY.PATH=VALUE"]),
-        ([str(CONFIG), "--set", "stop.timesteps=many"], ["'stop.timesteps' must be a number"]),
+        ([str(CONFIG), "--set", "stop.timesteps=many"], ["stop.timesteps: must be a number"]),
         (
             [str(CONFIG), "--set", "env_config.experiment.framestak=3"],
             ["env_config.experiment.framestak", "did you mean 'framestack'"],

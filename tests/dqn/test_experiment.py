@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import textwrap
 
-from dqn_example.dqn_experiment import ACTIONS, DQNExperiment
+import pytest
+
+from dqn_example.dqn_experiment import ACTIONS, REWARD_TERMS, DQNExperiment
 from tests.dqn.helpers import assert_no_servers_left, run_python
 
 # The original's table (reference §6.1), row by row: throttle, steer, brake.
@@ -59,6 +61,7 @@ def run(env, action, limit=400):
     frames = np.split(first, 4, axis=-1)
     return {"terminated": terminated, "truncated": truncated, "rewards": rewards,
             "info": {k: v for k, v in info.items() if isinstance(v, (int, float, str, bool))},
+            "reward_terms": info["reward_terms"], "env_info": info["env"],
             "stack_ok": stack_ok, "reset_frames_equal": all(np.array_equal(frames[0], f) for f in frames),
             "dtype": str(obs.dtype), "shape": list(obs.shape)}
 
@@ -102,11 +105,20 @@ def test_episode_ends_rewards_and_info_on_the_embedded_server(tmp_path):
     assert info["distance"] > 1.0 and info["mean_speed"] > 2.0
     assert info["collisions"] == 0 and info["off_road_time"] == 0.0
     assert 0 < sum(limit["rewards"]) < 0.5 * len(limit["rewards"]) + 5  # distance-sized, no bonus
+    # Each named term's episode total; together they are the episode's return.
+    terms = limit["reward_terms"]
+    assert list(terms) == list(REWARD_TERMS)
+    assert sum(terms.values()) == pytest.approx(sum(limit["rewards"]), abs=1e-9)
+    assert terms["distance"] > 1.0 and terms["collision"] == terms["idle"] == 0.0
+    # The env's own metrics stand beside the experiment's, under "env".
+    assert limit["env_info"]["distance"] > 1.0 and limit["env_info"]["collisions"] == 0
 
     capped = out["capped"]["rewards"]
     assert max(capped) <= 0.1 + 1e-6 and max(limit["rewards"]) > 0.2
     assert min(capped) < -1.0  # over 3.6 km/h costs 1 per km/h above it
     assert sum(capped) < sum(limit["rewards"])
+    assert out["capped"]["reward_terms"]["over_speed"] < -1.0
+    assert out["capped"]["reward_terms"]["distance"] <= 0.1 * 20 + 1e-6
 
     # lane_centre pays -1 per step at the lane edge: straight on stays near the centre.
     centred, drifting = out["centred"]["rewards"], out["drifting"]["rewards"]
@@ -117,6 +129,7 @@ def test_episode_ends_rewards_and_info_on_the_embedded_server(tmp_path):
     assert (idle["terminated"], idle["truncated"]) == (True, False)
     assert idle["info"]["end_reason"] == "idle" and not idle["info"]["completed"]
     assert idle["rewards"][-1] <= -99.0  # the idle penalty
+    assert idle["reward_terms"]["idle"] == -100.0
     assert 5 <= len(idle["rewards"]) <= 8  # just over 0.5 s of 0.1 s steps
 
     off_road = out["off_road"]

@@ -61,6 +61,21 @@ def test_training_reports_each_iteration_and_writes_checkpoints(trained):
     assert_no_servers_left(trained["logs"])
 
 
+def test_each_reward_term_is_a_tensorboard_curve(trained):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from dqn_example.dqn_experiment import REWARD_TERMS
+
+    trial = latest_checkpoint(trained["experiment"]).parent
+    last = json.loads((trial / "result.json").read_text().splitlines()[-1])
+    terms = last["env_runners"]["reward_terms"]
+    assert set(terms) == set(REWARD_TERMS)
+    assert terms["distance"] != 0.0  # at least one finished episode drove somewhere
+    events = EventAccumulator(str(trial)).Reload()
+    curves = {tag for tag in events.Tags()["scalars"] if "/reward_terms/" in tag}
+    assert curves == {f"ray/tune/env_runners/reward_terms/{term}" for term in REWARD_TERMS}
+
+
 def test_exported_network_matches_the_rllib_module(trained):
     import torch
     from ray.rllib.core.columns import Columns

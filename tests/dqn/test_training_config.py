@@ -10,6 +10,7 @@ from dqn_example.training_config import (
     apply_overrides,
     build_algorithm_config,
     load_training_file,
+    resolved_env_config,
     run_settings,
 )
 from tests.dqn.helpers import CONFIG, ROOT
@@ -64,13 +65,13 @@ def test_stop_and_checkpoint_settings():
 @pytest.mark.parametrize(
     ("override", "message"),
     [
-        ("framework=tf2", "framework 'tf2' is not supported"),
-        ("rl_module.spec=x", "unknown key 'rl_module.spec'"),
-        ("stop.reward=1", "unknown key 'stop.reward'"),
-        ("checkpoint.frequency=0", "'checkpoint.frequency' must be an integer >= 1"),
-        ("env_runners.num_workers=2", "unknown key 'env_runners.num_workers'"),
-        ("training=[1]", "'training' must be a mapping"),
-        ("env=nowhere:Env", "cannot import 'nowhere:Env'"),
+        ("framework=tf2", "framework: 'tf2' is not supported"),
+        ("rl_module.spec=x", "rl_module.spec: unknown key; valid: model_config"),
+        ("stop.reward=1", "stop.reward: unknown key"),
+        ("checkpoint.frequency=0", "checkpoint.frequency: must be an integer >= 1"),
+        ("env_runners.num_workers=2", "env_runners.num_workers: unknown key"),
+        ("training=[1]", "training: must be a mapping, got a list"),
+        ("env=nowhere:Env", "env: cannot import module 'nowhere'"),
         ("training.lr.value=1", "--set 'training.lr.value=1': training.lr is not a section"),
     ],
 )
@@ -82,3 +83,31 @@ def test_bad_values_name_the_file_and_key(override, message):
         build_algorithm_config(tf)
     where = "--set" if message.startswith("--set") else "dqn_config.yaml"
     assert message in str(raised.value) and where in str(raised.value)
+
+
+def test_errors_in_the_file_name_its_line(tmp_path):
+    """As the library's config errors do: file, line, dotted key, closest valid key."""
+    text = CONFIG.read_text()
+    lines = text.splitlines()
+    training = lines.index("training:")
+    lines.insert(training + 1, "  lrr: 0.001")
+    experiment = next(i for i, line in enumerate(lines) if line.strip() == "experiment:")
+    indent = lines[experiment + 1][
+        : len(lines[experiment + 1]) - len(lines[experiment + 1].lstrip())
+    ]
+    path = tmp_path / "bad.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ConfigError) as raised:
+        build_algorithm_config(load_training_file(path))
+    assert str(raised.value).startswith(f"{path}:{training + 2}: training.lrr: unknown key")
+    assert "did you mean 'lr'?" in str(raised.value)
+
+    lines.pop(training + 1)
+    lines.insert(experiment + 1, f"{indent}framestak: 3")  # first key under experiment:
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ConfigError) as raised:
+        run_settings(tf := load_training_file(path))
+        resolved_env_config(tf)
+    where = f"{path}:{experiment + 2}: env_config.experiment.framestak: unknown key"
+    assert str(raised.value).startswith(where), str(raised.value)
+    assert "did you mean 'framestack'?" in str(raised.value)

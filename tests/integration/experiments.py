@@ -23,9 +23,6 @@ class DriveStraight(BaseExperiment):
     def get_observation_space(self) -> gym.Space:
         return gym.spaces.Box(low=0.0, high=100.0, shape=(2,), dtype=np.float32)
 
-    def get_actions(self) -> list[float]:
-        return list(self.config["throttles"])
-
     def compute_action(self, action) -> carla.VehicleControl:
         self.steps += 1
         return carla.VehicleControl(throttle=float(self.config["throttles"][int(action)]))
@@ -63,3 +60,15 @@ class RouteExperiment(DriveStraight):
 
     def route_completion(self, core) -> float:
         return self.steps / self.config["max_steps"]
+
+
+class OwnDistance(DriveStraight):
+    """Reports its own `distance` (a fixed stand-in), which the env must not write over."""
+
+    def get_info(self) -> dict:
+        return {"distance": -1.0, "steps": self.steps}
+
+
+class ClaimsEnvKey(DriveStraight):
+    def get_info(self) -> dict:
+        return {"env": "mine"}

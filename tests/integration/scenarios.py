@@ -49,13 +49,13 @@ def server_survives_signal(sig_name: str, n_vehicles: str = "0") -> None:
         _, reward, terminated, truncated, info = env.step(2)
         detected_after = time.monotonic() - started
         assert truncated and not terminated and reward == 0.0, (terminated, truncated)
-        assert info["simulator_failure"] is True
+        assert info["env"]["simulator_failure"] is True
         assert detected_after < 10, detected_after
         observation, info = env.reset()
         new_pid = env.core.server.process.pid
         assert new_pid != old_pid
         assert not psutil.pid_exists(old_pid) or psutil.Process(old_pid).status() == "zombie"
-        assert info["server_restarts"] == 1
+        assert info["env"]["server_restarts"] == 1
         if int(n_vehicles):
             npcs = [
                 a
@@ -88,7 +88,7 @@ def one_env_reports_port(barrier_dir: str, parties: str = "4") -> None:
             assert time.monotonic() < deadline, "the other processes never started"
             time.sleep(0.05)
         results = drive(env, 20)
-        assert results[-1][4]["distance"] > 0
+        assert results[-1][4]["env"]["distance"] > 0
         print(f"PORT {env.core.server.rpc_port} PID {env.core.server.process.pid}", flush=True)
     finally:
         env.close()

@@ -28,7 +28,6 @@ def test_defaults_merge_through_the_class_hierarchy_and_omitted_keys_have_values
     [
         ("get_action_space", ()),
         ("get_observation_space", ()),
-        ("get_actions", ()),
         ("compute_action", (0,)),
         ("get_observation", ({},)),
         ("get_done_status", (None, None)),
@@ -42,3 +41,9 @@ def test_methods_left_out_raise_not_implemented(method, args):
     with pytest.raises(NotImplementedError, match=f"Incomplete must define {method}"):
         getattr(Incomplete({}), method)(*args)
     assert Incomplete({}).reset() is None  # reset is optional
+
+
+def test_optional_hooks_have_neutral_defaults():
+    experiment = DriveStraight({})
+    assert experiment.get_info() == {}
+    assert experiment.route_completion(None) is None  # no route: the env reports none

@@ -59,7 +59,7 @@ def test_full_episode_loop_and_next_episode(make_env):
     env = make_env(env_config(max_steps=25))
     observation, info = env.reset(seed=3)
     assert env.observation_space.contains(observation)
-    assert env.episodes == 1 and info["town"] == "Loop01" and info["distance"] == 0.0
+    assert env.episodes == 1 and info["env"]["town"] == "Loop01" and info["env"]["distance"] == 0.0
     server = env.core.server
     steps, rewards = 0, []
     while True:
@@ -70,11 +70,11 @@ def test_full_episode_loop_and_next_episode(make_env):
         if terminated or truncated:
             break
     assert steps == 25 and truncated and not terminated
-    assert info["distance"] > 1.0 and info["speed"] > 1.0  # the hero really drove
+    assert info["env"]["distance"] > 1.0 and info["env"]["speed"] > 1.0  # the hero really drove
     assert rewards[-1] > rewards[0]  # reward = speed, which grew
     old_hero = env.core.hero.id
     _, info = env.reset()
-    assert env.episodes == 2 and info["distance"] == 0.0
+    assert env.episodes == 2 and info["env"]["distance"] == 0.0
     assert env.core.hero.id != old_hero and env.core.server is server  # same server, new hero
     assert not env.step(0)[3]
 
@@ -165,7 +165,7 @@ def test_collision_events_arrive_in_their_frame_and_are_counted(make_env):
         assert all(spawn_frame < event["frame"] <= core.frame for event in events[1])
         assert events[1][0]["other_actor_id"] == blocker.id
         assert events[1][0]["intensity"] > 0
-        assert info["collisions"] == len(events[1])
+        assert info["env"]["collisions"] == len(events[1])
     finally:
         blocker.destroy()
 
@@ -181,7 +181,7 @@ def test_four_envs_in_one_process_get_distinct_ports_and_run(make_env):
     ports = {port for b in blocks for port in (b.rpc, b.streaming, b.secondary, b.traffic_manager)}
     assert len(ports) == 16
     assert len({env.core.server.process.pid for env in envs}) == 4
-    assert all(env.step(2)[4]["distance"] > 0 for env in envs)
+    assert all(env.step(2)[4]["env"]["distance"] > 0 for env in envs)
 
 
 def test_four_envs_in_four_processes_get_distinct_ports_and_run(tmp_path):
@@ -227,7 +227,9 @@ def test_npc_traffic_drives_and_is_respawned_per_episode(make_env):
         assert frame == core.frame == core.world.get_snapshot().frame
         geo = core.map.transform_to_geolocation(core.hero.get_location())
         np.testing.assert_allclose(gnss[:2], [geo.latitude, geo.longitude], rtol=0, atol=1e-9)
-    assert info["distance"] > 1.0 and info["speed"] > 1.0  # the hero's control was applied
+    assert (
+        info["env"]["distance"] > 1.0 and info["env"]["speed"] > 1.0
+    )  # the hero's control was applied
     moved = [v.get_location().distance(start[i]) for i, v in npcs().items()]
     assert min(moved) > 2.0, moved  # the Traffic Manager drives them, in step with the world
     from rllib_integration.supervisor.simulator import port_is_free
@@ -265,7 +267,23 @@ def test_info_reports_route_completion_when_the_experiment_has_a_route(make_env)
     env = make_env(config)
     env.reset(seed=0)
     infos = [env.step(2)[4] for _ in range(5)]
-    assert [info["route_completion"] for info in infos] == [0.1, 0.2, 0.3, 0.4, 0.5]
+    assert [info["env"]["route_completion"] for info in infos] == [0.1, 0.2, 0.3, 0.4, 0.5]
+
+
+def test_the_env_never_writes_over_the_experiments_info(make_env):
+    config = env_config(max_steps=10)
+    config["experiment"]["type"] = "tests.integration.experiments:OwnDistance"
+    env = make_env(config)
+    _, info = env.reset(seed=0)
+    assert info["distance"] == -1.0 and info["steps"] == 0 and info["env"]["distance"] == 0.0
+    for _ in range(5):
+        _, _, _, _, info = env.step(2)
+    assert info["distance"] == -1.0 and info["steps"] == 5  # the experiment's, after the step
+    assert info["env"]["distance"] > 0.0 and "route_completion" not in info["env"]
+    config["experiment"]["type"] = "tests.integration.experiments:ClaimsEnvKey"
+    clash = make_env(config)
+    with pytest.raises(ValueError, match="ClaimsEnvKey: info key 'env' is the env's own"):
+        clash.reset(seed=0)
 
 
 def test_town_changes_across_resets_and_loads_only_on_change(make_env):
@@ -273,8 +291,8 @@ def test_town_changes_across_resets_and_loads_only_on_change(make_env):
     seen, worlds = [], []
     for episode in range(6):
         _, info = env.reset(seed=episode if episode == 0 else None)
-        assert env.core.map.name.endswith(info["town"])
-        seen.append(info["town"])
+        assert env.core.map.name.endswith(info["env"]["town"])
+        seen.append(info["env"]["town"])
         worlds.append(env.core.world.id)
         assert not env.step(2)[3]
     assert set(seen) == {"Loop01", "Grid01"}, seen
@@ -430,7 +448,7 @@ def test_reset_option_spawn_point_picks_that_point_modulo_their_number(make_env)
     env = make_env(env_config())
     _, info = env.reset(seed=0)
     points = env.core.map.get_spawn_points()
-    assert info["spawn_points"] == len(points) > 5
+    assert info["env"]["spawn_points"] == len(points) > 5
 
     def hero_at(index: int) -> bool:
         location = env.core.hero.get_location()
@@ -440,7 +458,7 @@ def test_reset_option_spawn_point_picks_that_point_modulo_their_number(make_env)
     for requested, expected in ((5, 5), (len(points) + 2, 2), (np.int64(0), 0)):
         _, info = env.reset(options={"spawn_point": requested})
         assert hero_at(expected), requested
-        assert info["spawn_points"] == len(points)
+        assert info["env"]["spawn_points"] == len(points)
     # Without the option the point is random: ten seeded resets do not all land on one point.
     starts = set()
     for seed in range(10):
@@ -539,7 +557,7 @@ def test_the_carla_launch_path_runs_an_episode(tmp_path, make_env):
     ]
     assert env.core.server.kind == "carla"
     results = [env.step(2) for _ in range(5)]
-    assert results[-1][3] and results[-1][4]["distance"] > 0
+    assert results[-1][3] and results[-1][4]["env"]["distance"] > 0
 
 
 def test_resets_do_not_leak_actors_or_sensor_streams(make_env):

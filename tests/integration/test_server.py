@@ -60,7 +60,9 @@ def test_a_block_with_any_port_in_use_is_skipped():
         busy.listen()
         block = reserve_port_block(0, base)
         release_port_block(block)
-    assert block.rpc == base + PORTS_PER_BLOCK
+    # The next block, or a later one if some other process holds one of its ports (the range
+    # overlaps the machine's ephemeral ports, which other tests' connections use).
+    assert block.rpc >= base + PORTS_PER_BLOCK and (block.rpc - base) % PORTS_PER_BLOCK == 0
 
 
 def test_concurrent_processes_get_distinct_blocks():

@@ -30,9 +30,6 @@ class BirdViewDrive(BaseExperiment):
     def get_observation_space(self) -> gym.Space:
         return BirdViewSensor.observation_space(self.config["hero"]["sensors"]["bev"])
 
-    def get_actions(self) -> list[float]:
-        return [0.0, 1.0]
-
     def compute_action(self, action) -> carla.VehicleControl:
         self.steps += 1
         return carla.VehicleControl(throttle=float(action))
