@@ -79,7 +79,8 @@ def _network_options() -> argparse.ArgumentParser:
     group.add_argument("--subnet-id", help="launch into this subnet (default: the default VPC)")
     group.add_argument("--ssh-cidr", action="append", default=[], metavar="CIDR",
                        help="allow SSH from this address/CIDR (repeatable; default: your public "
-                       "IP as seen by checkip.amazonaws.com). 0.0.0.0/0 opens SSH to everyone")  # fmt: skip
+                       "IP as seen by checkip.amazonaws.com); a reused group's other SSH sources "
+                       "are removed. 0.0.0.0/0 opens SSH to everyone")  # fmt: skip
     group.add_argument("--poll-interval", type=float, default=15.0,
                        help="seconds between AWS status polls (default: 15)")  # fmt: skip
     group.add_argument("--boot-timeout", type=float, default=900.0,

@@ -25,6 +25,7 @@ from typing import Any
 import boto3
 import botocore.exceptions
 
+from aws import ingress
 from aws.errors import HelperError
 from aws.signals import signals_deferred, signals_held
 
@@ -192,30 +193,13 @@ def parse_cidr(text: str) -> str:
         raise HelperError(f"--ssh-cidr {text!r} is not an IP address or CIDR block") from None
 
 
-def _world_open_non_ssh(permissions: list[dict]) -> list[str]:
-    """Rules that open anything but port 22 to the whole internet (Ray's ports must not be)."""
-    found = []
-    for perm in permissions:
-        world = [r["CidrIp"] for r in perm.get("IpRanges", []) if r["CidrIp"] == "0.0.0.0/0"]
-        world += [r["CidrIpv6"] for r in perm.get("Ipv6Ranges", []) if r["CidrIpv6"] == "::/0"]
-        ssh_only = (
-            perm.get("IpProtocol") == "tcp" and perm.get("FromPort") == perm.get("ToPort") == 22
-        )
-        if world and not ssh_only:
-            ports = (
-                "all traffic"
-                if perm.get("IpProtocol") == "-1"
-                else f"{perm.get('IpProtocol')} {perm.get('FromPort')}-{perm.get('ToPort')}"
-            )
-            found.append(f"{ports} from {', '.join(world)}")
-    return found
-
-
 def ensure_security_group(client: Any, name: str, vpc_id: str, ssh_cidrs: list[str]) -> str:
-    """Reuse or create the group: SSH from `ssh_cidrs`, all traffic within the group, nothing else.
+    """Reuse or create the group: SSH from exactly `ssh_cidrs`, all traffic within the group.
 
     Ray does not add rules to a group you name in `SecurityGroupIds`, and head and workers talk on
-    many ports (GCS 6379, object manager, worker ports), hence the self-referencing rule.
+    many ports (GCS 6379, object manager, worker ports), hence the self-referencing rule. A reused
+    group that opens any other port to the internet is refused; SSH sources no longer asked for
+    (the caller's old addresses) are removed.
     """
     found = client.describe_security_groups(
         Filters=[
@@ -224,9 +208,9 @@ def ensure_security_group(client: Any, name: str, vpc_id: str, ssh_cidrs: list[s
         ]
     )["SecurityGroups"]
     if found:
-        group = found[0]
-        group_id = group["GroupId"]
-        wide_open = _world_open_non_ssh(group.get("IpPermissions", []))
+        group_id = found[0]["GroupId"]
+        permissions = found[0].get("IpPermissions", [])
+        wide_open = ingress.world_open_ports(permissions)
         if wide_open:
             raise HelperError(
                 f"security group {name} ({group_id}) allows {'; '.join(wide_open)}: that exposes "
@@ -240,40 +224,11 @@ def ensure_security_group(client: Any, name: str, vpc_id: str, ssh_cidrs: list[s
             VpcId=vpc_id,
             TagSpecifications=[{"ResourceType": "security-group", "Tags": tags(name, "network")}],
         )["GroupId"]
-        group = {"IpPermissions": []}
+        permissions = []
         log.info("created security group %s (%s)", name, group_id)
-    present_cidrs = {
-        r["CidrIp"]
-        for p in group["IpPermissions"]
-        if p.get("IpProtocol") == "tcp" and p.get("FromPort") == 22 and p.get("ToPort") == 22
-        for r in p.get("IpRanges", [])
-    }
-    self_rule = any(
-        p.get("IpProtocol") == "-1"
-        and any(pair.get("GroupId") == group_id for pair in p.get("UserIdGroupPairs", []))
-        for p in group["IpPermissions"]
-    )
-    wanted = []
-    for cidr in ssh_cidrs:
-        if ":" in cidr:
-            wanted.append(
-                {
-                    "IpProtocol": "tcp",
-                    "FromPort": 22,
-                    "ToPort": 22,
-                    "Ipv6Ranges": [{"CidrIpv6": cidr, "Description": "SSH"}],
-                }
-            )
-        elif cidr not in present_cidrs:
-            wanted.append(
-                {
-                    "IpProtocol": "tcp",
-                    "FromPort": 22,
-                    "ToPort": 22,
-                    "IpRanges": [{"CidrIp": cidr, "Description": "SSH"}],
-                }
-            )
-    if not self_rule:
+    add, stale = ingress.ssh_changes(permissions, ssh_cidrs)
+    wanted = [ingress.ssh_permission(cidr) for cidr in add]
+    if not ingress.has_self_rule(permissions, group_id):
         wanted.append({"IpProtocol": "-1", "UserIdGroupPairs": [{"GroupId": group_id}]})
     for permission in wanted:
         try:
@@ -281,6 +236,12 @@ def ensure_security_group(client: Any, name: str, vpc_id: str, ssh_cidrs: list[s
         except botocore.exceptions.ClientError as error:
             if _error_code(error) != "InvalidPermission.Duplicate":
                 raise
+    if stale:
+        revoke = [ingress.ssh_permission(cidr, description=None) for cidr in stale]
+        client.revoke_security_group_ingress(GroupId=group_id, IpPermissions=revoke)
+        log.warning("removed SSH access from %s (no longer asked for)", ", ".join(stale))
+    if ingress.world_open(ssh_cidrs):
+        log.warning("SSH (port 22) is open to the internet: %s", ", ".join(ssh_cidrs))
     return group_id
 
 

@@ -45,43 +45,138 @@ def test_security_group_ssh_from_caller_only_and_all_traffic_within(aws: AwsEnv)
         [("tcp", 22, 22, "203.0.113.7/32"), ("-1", None, None, group["GroupId"])], key=str
     )
     assert not any("0.0.0.0/0" in rule or "::/0" in rule for rule in _rules(group))
-    # Reused on the next launch; a new caller address is added, nothing is duplicated.
-    _launch(aws, "--no-wait-ssh", "--ssh-cidr", "203.0.113.0/24")
+    # Reused on the next launch: nothing is duplicated.
+    _launch(aws, "--no-wait-ssh", "--ssh-cidr", "203.0.113.7/32")
     assert _rules(_group(aws)) == sorted(
-        [
-            ("tcp", 22, 22, "203.0.113.7/32"),
-            ("tcp", 22, 22, "203.0.113.0/24"),
-            ("-1", None, None, group["GroupId"]),
-        ],
-        key=str,
+        [("tcp", 22, 22, "203.0.113.7/32"), ("-1", None, None, group["GroupId"])], key=str
     )
 
 
-def test_security_group_open_to_the_world_on_ray_ports_is_refused(aws: AwsEnv):
-    vpc = aws.ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"][0]
-    group_id = aws.ec2.create_security_group(
-        GroupName="legacy", Description="like the original tool's", VpcId=vpc["VpcId"]
-    )["GroupId"]
+def test_reused_group_loses_the_callers_old_ssh_addresses(aws: AwsEnv):
+    _launch(aws, "--no-wait-ssh", "--ssh-cidr", "203.0.113.7", "--ssh-cidr", "2001:db8::7")
+    group = _group(aws)
+    # A rule added by hand on another port is not the helper's to remove.
     aws.ec2.authorize_security_group_ingress(
-        GroupId=group_id,
+        GroupId=group["GroupId"],
         IpPermissions=[
             {
                 "IpProtocol": "tcp",
                 "FromPort": 8265,
-                "ToPort": 8300,
-                "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
+                "ToPort": 8265,
+                "IpRanges": [{"CidrIp": "10.0.0.0/16"}],
             }
         ],  # fmt: skip
     )
+    # The caller moved: the next launch allows SSH from the new address only.
     result = aws.run(
+        "launch", "--image", BASE_IMAGE_ID, "--instance-type", "t3.micro", "--poll-interval",
+        "0.1", "--no-wait-ssh", "--ssh-cidr", "198.51.100.9",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert _rules(_group(aws)) == sorted(
+        [
+            ("tcp", 22, 22, "198.51.100.9/32"),
+            ("tcp", 8265, 8265, "10.0.0.0/16"),
+            ("-1", None, None, group["GroupId"]),
+        ],
+        key=str,
+    )
+    assert "removed SSH access from 203.0.113.7/32, 2001:db8::7/128" in result.stderr
+
+
+def _tcp(first: int, last: int, *cidrs: str) -> dict:
+    v4 = [{"CidrIp": c} for c in cidrs if ":" not in c]
+    v6 = [{"CidrIpv6": c} for c in cidrs if ":" in c]
+    return {
+        "IpProtocol": "tcp",
+        "FromPort": first,
+        "ToPort": last,
+        "IpRanges": v4,
+        "Ipv6Ranges": v6,
+    }
+
+
+# Rules that open Ray's ports to the whole internet (most without naming 0.0.0.0/0 or ::/0), and
+# what the refusal must say.
+WORLD_OPEN_RULES = {
+    "ipv4-all": ([_tcp(8265, 8300, "0.0.0.0/0")], "tcp 8265-8300 from 0.0.0.0/0"),
+    "ipv4-halves": (
+        [_tcp(8265, 8300, "0.0.0.0/1"), _tcp(8265, 8300, "128.0.0.0/1")],
+        "tcp 8265-8300 from 0.0.0.0/1, 128.0.0.0/1",
+    ),
+    "ipv4-wide-prefix": ([_tcp(6379, 6379, "16.0.0.0/4")], "tcp 6379 from 16.0.0.0/4"),
+    "ipv6-halves": ([_tcp(6379, 6379, "::/1", "8000::/1")], "tcp 6379 from ::/1, 8000::/1"),
+    "ipv6-global-unicast": ([_tcp(8265, 8265, "2000::/3")], "tcp 8265 from 2000::/3"),
+    "all-traffic-halves": (
+        [{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/1"}, {"CidrIp": "128.0.0.0/1"}]}],
+        "all traffic from 0.0.0.0/1, 128.0.0.0/1",
+    ),
+    "every-port-but-ssh": (
+        [_tcp(0, 65535, "0.0.0.0/0")],
+        "tcp 0-21 from 0.0.0.0/0; tcp 23-65535 from 0.0.0.0/0:",
+    ),
+    # Two /8s are fine alone; where their port ranges overlap they reach more than one /8.
+    "overlapping-ranges": (
+        [_tcp(6000, 6380, "11.0.0.0/8"), _tcp(6379, 6400, "12.0.0.0/8")],
+        "allows tcp 6379-6380 from 11.0.0.0/8, 12.0.0.0/8:",
+    ),
+}
+
+
+def _legacy_group(aws: AwsEnv, permissions: list[dict]) -> str:
+    vpc = aws.ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"][0]
+    group_id = aws.ec2.create_security_group(
+        GroupName="legacy", Description="like the original tool's", VpcId=vpc["VpcId"]
+    )["GroupId"]
+    for permission in permissions:
+        aws.ec2.authorize_security_group_ingress(GroupId=group_id, IpPermissions=[permission])
+    return group_id
+
+
+def _launch_with_legacy_group(aws: AwsEnv):
+    return aws.run(
         "launch", "--image", BASE_IMAGE_ID, "--security-group", "legacy", "--ssh-cidr", "10.0.0.1",
         "--no-wait-ssh", "--poll-interval", "0.1",
     )  # fmt: skip
-    assert result.returncode == 1
-    assert f"security group legacy ({group_id}) allows tcp 8265-8300 from 0.0.0.0/0" in (
-        result.stderr
-    )
+
+
+@pytest.mark.parametrize(
+    ("permissions", "expected"), WORLD_OPEN_RULES.values(), ids=WORLD_OPEN_RULES.keys()
+)
+def test_ray_ports_open_to_the_world_are_refused(aws: AwsEnv, permissions, expected):
+    group_id = _legacy_group(aws, permissions)
+    result = _launch_with_legacy_group(aws)
+    assert result.returncode == 1, result.stderr
+    assert f"security group legacy ({group_id}) allows " in result.stderr
+    assert expected in result.stderr
+    assert "exposes Ray's ports to the internet" in result.stderr
     assert aws.live_instances() == []
+
+
+def test_ray_ports_open_to_one_network_are_accepted(aws: AwsEnv):
+    _legacy_group(
+        aws,
+        [
+            _tcp(6379, 6379, "10.0.0.0/8", "2001:db8::/32"),
+            _tcp(8265, 8265, "11.0.0.0/8"),
+            # SSH from the world is the SSH rule's business (it is replaced), not a Ray port.
+            _tcp(22, 22, "0.0.0.0/0"),
+        ],
+    )
+    result = _launch_with_legacy_group(aws)
+    assert result.returncode == 0, result.stderr
+    ssh = [rule for rule in _rules(_group(aws, "legacy")) if rule[1] == 22]
+    assert ssh == [("tcp", 22, 22, "10.0.0.1/32")]
+    assert "removed SSH access from 0.0.0.0/0" in result.stderr
+
+
+def test_ssh_opened_to_the_world_on_request_is_said(aws: AwsEnv):
+    result = aws.run(
+        "launch", "--image", BASE_IMAGE_ID, "--no-wait-ssh", "--poll-interval", "0.1",
+        "--ssh-cidr", "0.0.0.0/1", "--ssh-cidr", "128.0.0.0/1",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "SSH (port 22) is open to the internet: 0.0.0.0/1, 128.0.0.0/1" in result.stderr
 
 
 class _CheckIp(http.server.BaseHTTPRequestHandler):
