@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import shlex
 import signal
 import sys
@@ -108,6 +109,10 @@ def _add_create_image(sub: Any, common: Any, network: Any, ssh: Any) -> None:
                    help="owner for a name pattern (default: amazon)")  # fmt: skip
     p.add_argument("--remote-dir", default="carla-rllib-install",
                    help="where the scripts go on the builder (relative: from the home directory)")  # fmt: skip
+    p.add_argument("--script-env", nargs="+", action="extend", type=_assignment, default=[],
+                   metavar="NAME=VALUE",
+                   help="set these in the scripts' environment, e.g. CARLA_SHA256=... for "
+                   "install.sh (visible in the builder's process list: no secrets)")  # fmt: skip
     p.add_argument("--script-timeout", type=float, default=7200.0,
                    help="seconds each script may run (default: 7200)")  # fmt: skip
     p.add_argument("--image-timeout", type=float, default=7200.0,
@@ -116,6 +121,13 @@ def _add_create_image(sub: Any, common: Any, network: Any, ssh: Any) -> None:
                    help="also write ImageId and SecurityGroupIds into this cluster YAML's "
                    "node_configs (comments kept), e.g. dqn_example/dqn_autoscaler.yaml")  # fmt: skip
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def _assignment(text: str) -> tuple[str, str]:
+    name, equals, value = text.partition("=")
+    if not equals or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        raise argparse.ArgumentTypeError(f"{text!r} is not NAME=VALUE")
+    return name, value
 
 
 def _add_launch(sub: Any, common: Any, network: Any, ssh: Any) -> None:
@@ -269,6 +281,7 @@ def cmd_create_image(args: argparse.Namespace) -> int:
         base_image_owner=args.base_image_owner,
         access=_access_settings(args),
         remote_dir=args.remote_dir,
+        script_env=dict(args.script_env),
         boot_timeout=args.boot_timeout,
         script_timeout=args.script_timeout,
         image_timeout=args.image_timeout,

@@ -32,6 +32,7 @@ class BuildSettings:
     base_image_owner: str = ec2.DEFAULT_BASE_IMAGE_OWNER
     access: ec2.AccessSettings = field(default_factory=ec2.AccessSettings)
     remote_dir: str = "carla-rllib-install"
+    script_env: dict[str, str] = field(default_factory=dict)  # added to each script's environment
     boot_timeout: float = 900.0
     script_timeout: float = 7200.0
     image_timeout: float = 7200.0
@@ -142,7 +143,7 @@ def _run_scripts(client: Any, settings: BuildSettings, instance_id: str, key_fil
             session.put(path, f"{remote_dir.rstrip('/')}/{path.name}")
         for script in settings.scripts:
             log.warning("running %s on %s", script.name, instance_id)
-            command = ssh_remote.remote_script_command(remote_dir, script.name)
+            command = ssh_remote.remote_script_command(remote_dir, script.name, settings.script_env)
             status = session.run(command, timeout=settings.script_timeout)
             if status != 0:
                 raise HelperError(f"installation script {script} exited with status {status}")

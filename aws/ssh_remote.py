@@ -248,5 +248,10 @@ def connect(
             raise
 
 
-def remote_script_command(remote_dir: str, script_name: str) -> str:
-    return f"cd {shlex.quote(remote_dir)} && ./{shlex.quote(script_name)}"
+def remote_script_command(
+    remote_dir: str, script_name: str, environment: dict[str, str] | None = None
+) -> str:
+    """A shell command running `script_name` in `remote_dir` with `environment` added."""
+    assignments = [shlex.quote(f"{name}={value}") for name, value in (environment or {}).items()]
+    prefix = f"env {' '.join(assignments)} " if assignments else ""
+    return f"cd {shlex.quote(remote_dir)} && {prefix}./{shlex.quote(script_name)}"

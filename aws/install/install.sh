@@ -7,10 +7,15 @@
 # Safe to re-run: finished steps are skipped, downloads resume, nothing is appended twice.
 #
 # Run by `aws_helper.py create-image --installation-scripts aws/install/install.sh`, which uploads
-# requirements.txt beside it. Settings (environment variables, defaults in brackets):
+# requirements.txt beside it (its --script-env NAME=VALUE sets the variables below for the run).
+# Settings (environment variables, defaults in brackets):
 #   CARLA_VERSION [0.9.16]   CARLA_DIR [~/CARLA_$CARLA_VERSION]   CARLA_URL [CARLA's release bucket]
 #   ADDITIONAL_MAPS [0]      set to 1 to import AdditionalMaps_$CARLA_VERSION (Town06, Town07, ...)
 #   MAPS_URL                 [CARLA's release bucket]
+#   CARLA_SHA256, MAPS_SHA256 []  the archives' expected SHA-256, checked before unpacking: a
+#                            mismatch stops the install and deletes the archive. CARLA publishes
+#                            no checksums, so unset means: print the hash (to pin next time)
+#                            and say the archive was not verified.
 #   VENV_DIR [~/carla-rllib-venv]   PYTHON [python3]   REQUIREMENTS [requirements.txt beside this]
 #   SKIP_APT [0]             set to 1 when the system packages are already there
 set -euo pipefail
@@ -26,12 +31,19 @@ VENV_DIR="${VENV_DIR:-$HOME/carla-rllib-venv}"
 PYTHON="${PYTHON:-python3}"
 REQUIREMENTS="${REQUIREMENTS:-$here/requirements.txt}"
 SKIP_APT="${SKIP_APT:-0}"
+CARLA_SHA256="${CARLA_SHA256:-}"
+MAPS_SHA256="${MAPS_SHA256:-}"
 ENV_FILE="$HOME/.carla-rllib-env.sh"
 
 say() { printf 'install.sh: %s\n' "$*"; }
+warn() { printf 'install.sh: warning: %s\n' "$*" >&2; }
 die() { printf 'install.sh: error: %s\n' "$*" >&2; exit 1; }
 
-# Fail before the long downloads if the Python or the requirements are unusable.
+# Fail before the long downloads if a setting, the Python or the requirements are unusable.
+for name in CARLA_SHA256 MAPS_SHA256; do
+    [[ -z "${!name}" || "${!name}" =~ ^[0-9a-fA-F]{64}$ ]] \
+        || die "$name=${!name} is not a SHA-256 (64 hexadecimal digits)"
+done
 [[ -f "$REQUIREMENTS" ]] || die "no requirements file at $REQUIREMENTS (set REQUIREMENTS=...)"
 command -v "$PYTHON" >/dev/null || die "$PYTHON not found (set PYTHON=...)"
 "$PYTHON" -c 'import sys; sys.exit(not ((3, 10) <= sys.version_info[:2] <= (3, 12)))' \
@@ -57,11 +69,24 @@ download() {  # url, destination: resumable, and only a complete file gets the f
     mv "$2.part" "$2"
 }
 
+verify() {  # file, url, name of the variable holding the expected SHA-256
+    local actual expected="${!3}"
+    say "checking the SHA-256 of $2"
+    actual="$(sha256sum "$1" | cut -d ' ' -f 1)"
+    if [[ -z "$expected" ]]; then
+        warn "$3 is not set, so $2 was not verified; its SHA-256 is $actual (set $3=$actual to pin it)"
+    elif [[ "$actual" != "${expected,,}" ]]; then
+        rm -f "$1"
+        die "SHA-256 of $2 is $actual, expected $expected ($3): not the archive you pinned, or a corrupt download; deleted it"
+    fi
+}
+
 if [[ -f "$CARLA_DIR/.carla-rllib-installed" ]]; then
     say "CARLA $CARLA_VERSION already in $CARLA_DIR"
 else
     archive="$CARLA_DIR.tar.gz"
     download "$CARLA_URL" "$archive"
+    verify "$archive" "$CARLA_URL" CARLA_SHA256
     say "extracting into $CARLA_DIR"
     rm -rf "$CARLA_DIR.partial"
     mkdir -p "$CARLA_DIR.partial"
@@ -79,6 +104,7 @@ if [[ "$ADDITIONAL_MAPS" == 1 ]]; then
     else
         mkdir -p "$CARLA_DIR/Import"
         download "$MAPS_URL" "$CARLA_DIR/Import/AdditionalMaps_$CARLA_VERSION.tar.gz"
+        verify "$CARLA_DIR/Import/AdditionalMaps_$CARLA_VERSION.tar.gz" "$MAPS_URL" MAPS_SHA256
         say "importing the additional maps"
         (cd "$CARLA_DIR" && ./ImportAssets.sh) || die "ImportAssets.sh failed"
         rm -f "$CARLA_DIR/Import/AdditionalMaps_$CARLA_VERSION.tar.gz"

@@ -45,8 +45,13 @@ def test_create_image_end_to_end_then_reuse_then_refuse_duplicate(aws_ssh: AwsEn
     uploaded = aws.work / "pins.txt"
     uploaded.write_text("ray==2.60.0\n")
     first = _script(aws, "01-first.sh", 'echo "first script ran in $(pwd)"\necho done > marker\n')
-    second = _script(aws, "02-second.sh", 'test -f pins.txt && echo "pins: $(cat pins.txt)"\n')
-    args = _create(aws, "carla-rllib-test-1", first, second, extra=("--debug",))
+    second = _script(
+        aws,
+        "02-second.sh",
+        'test -f pins.txt && echo "pins: $(cat pins.txt)"\necho "[$GREETING]"\n',
+    )
+    extra = ("--debug", "--script-env", "GREETING=hello 'world'", "--script-env", "EMPTY=")
+    args = _create(aws, "carla-rllib-test-1", first, second, extra=extra)
     args[args.index("--upload") + 1 : args.index("--upload") + 1] = [str(uploaded)]
     result = aws.run(*args)
     assert result.returncode == 0, result.stderr
@@ -58,6 +63,7 @@ def test_create_image_end_to_end_then_reuse_then_refuse_duplicate(aws_ssh: AwsEn
     assert "pins: ray==2.60.0" in result.stderr
     assert result.stderr.index("first script ran") < result.stderr.index("pins:")
     assert "02-second.sh finished (exit status 0)" in result.stderr
+    assert "[hello 'world']" in result.stderr  # --script-env reached the script, quoting intact
 
     # The AMI exists and is available; the paste-ready lines name it and the group.
     images = _images(aws, "carla-rllib-test-1")
@@ -114,6 +120,14 @@ def test_create_image_end_to_end_then_reuse_then_refuse_duplicate(aws_ssh: AwsEn
         duplicate.stderr
     )
     assert len(_all_instances(aws)) == launched
+
+
+def test_script_env_must_be_name_equals_value(aws: AwsEnv):
+    script = _script(aws, "ok.sh", "echo fine\n")
+    result = aws.run(*_create(aws, "bad-env", script, extra=("--script-env", "1X=y")))
+    assert result.returncode == 2
+    assert "--script-env: '1X=y' is not NAME=VALUE" in result.stderr
+    assert aws.live_instances() == []
 
 
 def _assert_failed_cleanly(aws: AwsEnv, result, name: str, message: str) -> None:

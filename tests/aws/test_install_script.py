@@ -3,6 +3,7 @@ served from 127.0.0.1 (stand-ins with CARLA's layout) and apt skipped."""
 
 from __future__ import annotations
 
+import hashlib
 import http.server
 import io
 import shutil
@@ -42,6 +43,10 @@ CARLA = _tarball(
 )
 MAPS = _tarball({"CarlaUE4/Content/Carla/Maps/Town07.umap": "map\n"})
 NO_CARLA = _tarball({"README": "not carla\n"})
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 @pytest.fixture
@@ -98,9 +103,13 @@ def _run(env: dict[str, str]) -> subprocess.CompletedProcess:
 
 def test_install_provisions_carla_venv_and_environment_and_reruns_cleanly(tmp_path, archive_server):
     url, requests = archive_server
-    env = _env(tmp_path, url)
+    # Pinned checksums (upper case, as some tools print them) that match: the install goes on.
+    env = _env(tmp_path, url, CARLA_SHA256=_sha256(CARLA).upper(), MAPS_SHA256=_sha256(MAPS))
     first = _run(env)
     assert first.returncode == 0, first.stderr
+    assert f"checking the SHA-256 of {url}/carla.tar.gz" in first.stdout
+    assert f"checking the SHA-256 of {url}/maps.tar.gz" in first.stdout
+    assert "warning" not in first.stderr
     carla = Path(env["HOME"]) / "CARLA_0.9.16"
     assert (carla / "CarlaUE4.sh").is_file()
     assert (carla / "CarlaUE4/Content/Carla/Maps/Town07.umap").is_file()  # maps imported
@@ -138,6 +147,41 @@ def test_install_refuses_an_archive_without_carla_and_keeps_no_partial_install(
     assert result.returncode == 1
     assert f"install.sh: error: {url}/bad.tar.gz holds no CarlaUE4.sh" in result.stderr
     assert not (Path(env["HOME"]) / "CARLA_0.9.16").exists()
+    # No checksum pinned: said, with the hash to pin.
+    assert (
+        f"install.sh: warning: CARLA_SHA256 is not set, so {url}/bad.tar.gz was not verified; "
+        f"its SHA-256 is {_sha256(NO_CARLA)}"
+    ) in result.stderr
+
+
+@pytest.mark.parametrize("archive", ["carla", "maps"])
+def test_install_refuses_an_archive_whose_checksum_differs(tmp_path, archive_server, archive):
+    url, requests = archive_server
+    variable = f"{archive.upper()}_SHA256"
+    pinned = _sha256(b"the release the user meant")
+    env = _env(tmp_path, url, **{variable: pinned})
+    result = _run(env)
+    assert result.returncode == 1
+    actual = _sha256(CARLA if archive == "carla" else MAPS)
+    assert (
+        f"install.sh: error: SHA-256 of {url}/{archive}.tar.gz is {actual}, expected {pinned} "
+        f"({variable})"
+    ) in result.stderr
+    home = Path(env["HOME"])
+    assert not list(home.rglob("*.tar.gz*"))  # deleted: a re-run downloads it again
+    if archive == "carla":  # nothing unpacked
+        assert not list(home.glob("CARLA_0.9.16*"))
+    else:
+        assert not (home / "CARLA_0.9.16/CarlaUE4/Content/Carla/Maps").exists()
+        assert not (home / "CARLA_0.9.16/.carla-rllib-maps-installed").exists()
+
+
+def test_install_refuses_a_malformed_checksum_before_downloading(tmp_path, archive_server):
+    url, requests = archive_server
+    result = _run(_env(tmp_path, url, CARLA_SHA256="d41d8cd98f00b204e9800998ecf8427e"))  # MD5
+    assert result.returncode == 1
+    assert "CARLA_SHA256=d41d8cd98f00b204e9800998ecf8427e is not a SHA-256" in result.stderr
+    assert requests == []
 
 
 def test_install_fails_fast_without_requirements(tmp_path, archive_server):
@@ -153,8 +197,9 @@ def test_install_fails_fast_without_requirements(tmp_path, archive_server):
 def test_create_image_runs_install_sh_over_ssh(aws_ssh, archive_server):
     """The real script, uploaded by create-image with a requirements.txt beside it, run over SSH.
 
-    A wrapper points HOME and the download URLs at the test's own places (the remote user is
-    root on this machine); install.sh finds the requirements next to itself, as on EC2.
+    --script-env points HOME and the download URL at the test's own places (the remote user is
+    root on this machine) and pins the archive's checksum; install.sh finds the requirements next
+    to itself, as on EC2.
     """
     from tests.aws.conftest import BASE_IMAGE
 
@@ -164,21 +209,19 @@ def test_create_image_runs_install_sh_over_ssh(aws_ssh, archive_server):
     home.mkdir()
     requirements = aws.work / "requirements.txt"
     requirements.write_text("# the real file would install the pinned stack\n")
-    wrapper = aws.work / "provision.sh"
-    wrapper.write_text(
-        f"#!/bin/sh\nexport HOME={home} SKIP_APT=1 CARLA_URL={url}/carla.tar.gz\n"
-        'exec bash "$(dirname "$0")/install.sh"\n'
-    )
-    wrapper.chmod(0o755)
     result = aws.run(
         "create-image", "--name", "with-install-sh", "--base-image", BASE_IMAGE,
-        "--installation-scripts", str(wrapper), "--upload", str(INSTALL), str(requirements),
+        "--installation-scripts", str(INSTALL), "--upload", str(requirements),
+        "--script-env", f"HOME={home}", "SKIP_APT=1", f"CARLA_URL={url}/carla.tar.gz",
+        f"CARLA_SHA256={_sha256(CARLA)}",
         "--remote-dir", str(aws.work / "remote"), "--ssh-cidr", "127.0.0.1/32",
         "--poll-interval", "0.1", *aws.ssh_args, timeout=300,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "install.sh: installing the pinned requirements" not in result.stderr
     assert f"{aws.work / 'remote' / 'requirements.txt'} lists no packages" in result.stderr
+    assert f"install.sh: checking the SHA-256 of {url}/carla.tar.gz" in result.stderr
+    assert "install.sh: warning" not in result.stderr
     assert "install.sh: done: CARLA_ROOT=" in result.stderr
     assert (home / "CARLA_0.9.16" / "CarlaUE4.sh").is_file()
     assert requests == ["/carla.tar.gz"]
