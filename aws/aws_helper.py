@@ -524,6 +524,20 @@ def _raise_interrupted(signum: int, frame: object) -> None:
     raise Interrupted(signum)
 
 
+def handle_signals() -> None:
+    """Ctrl-C raises KeyboardInterrupt and SIGTERM raises Interrupted, so that `finally` blocks
+    terminate what this run launched.
+
+    A signal the caller ignores stays ignored, as with any Unix tool: a background job of a
+    non-interactive shell starts with SIGINT ignored so that Ctrl-C at the terminal spares it
+    (stop such a run with SIGTERM).
+    """
+    handlers = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: _raise_interrupted}
+    for sig, handler in handlers.items():
+        if signal.getsignal(sig) is not signal.SIG_IGN:
+            signal.signal(sig, handler)
+
+
 def _setup_logging(args: argparse.Namespace) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("aws_helper: %(message)s"))
@@ -539,7 +553,7 @@ def _setup_logging(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     _setup_logging(args)
-    signal.signal(signal.SIGTERM, _raise_interrupted)  # so that `finally` cleans up on SIGTERM
+    handle_signals()
     try:
         return args.run(args)
     except HelperError as error:

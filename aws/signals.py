@@ -1,7 +1,8 @@
 """Ctrl-C and SIGTERM around the EC2 calls that create or remove billable things.
 
 Two windows must not be cut short by a signal: the `run_instances` call (until its instance id is
-known, nothing could clean the instance up) and the cleanup itself.
+known, nothing could clean the instance up) and the cleanup itself. A signal the process ignores
+stays ignored (see `aws_helper.handle_signals`).
 """
 
 from __future__ import annotations
@@ -20,8 +21,12 @@ _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 @contextlib.contextmanager
 def _handled_by(handler: Callable[[int, object], None]) -> Iterator[None]:
-    """`handler` for SIGINT and SIGTERM inside the block, then the previous handlers again."""
-    previous = {sig: signal.signal(sig, handler) for sig in _SIGNALS}
+    """`handler` for SIGINT and SIGTERM inside the block (unless ignored), then the old ones."""
+    previous = {
+        sig: signal.signal(sig, handler)
+        for sig in _SIGNALS
+        if signal.getsignal(sig) is not signal.SIG_IGN
+    }
     try:
         yield
     finally:

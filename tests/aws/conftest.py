@@ -40,6 +40,24 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+# Runs `python ARGS...` with SIGINT and SIGTERM set here rather than inherited: under nohup or as a
+# background job of a non-interactive shell, pytest itself ignores SIGINT, and an ignored signal
+# stays ignored across exec, so a child the tests signal would not behave as it does for a user.
+_WITH_DISPOSITIONS = """\
+import os, signal, sys
+ignored = {int(n) for n in sys.argv[1].split(",") if n}
+for sig in (signal.SIGINT, signal.SIGTERM):
+    signal.signal(sig, signal.SIG_IGN if sig in ignored else signal.SIG_DFL)
+os.execv(sys.executable, [sys.executable, *sys.argv[2:]])
+"""
+
+
+def python_command(*args: str, ignored: tuple[signal.Signals, ...] = ()) -> list[str]:
+    """argv for `python ARGS...` whose SIGINT/SIGTERM are at their defaults, except `ignored`."""
+    signals = ",".join(str(int(sig)) for sig in ignored)
+    return [sys.executable, "-S", "-c", _WITH_DISPOSITIONS, signals, *args]
+
+
 def _stop(process: subprocess.Popen) -> None:
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGTERM)
@@ -64,7 +82,7 @@ def moto_server(log_dir: Path, **extra_env: str) -> Iterator[str]:
     }
     log = open(log_dir / "moto.log", "wb")
     server = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        python_command("-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)),
         stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
@@ -193,9 +211,11 @@ class AwsEnv:
             text=True, timeout=timeout,
         )  # fmt: skip
 
-    def popen(self, *args: str) -> subprocess.Popen:
+    def popen(self, *args: str, ignored: tuple[signal.Signals, ...] = ()) -> subprocess.Popen:
+        """The helper in its own session, to be signalled: SIGINT and SIGTERM at their defaults
+        (as in a user's terminal), except those in `ignored`."""
         return subprocess.Popen(
-            [sys.executable, str(HELPER), *args], cwd=ROOT, env=self.env, text=True,
+            python_command(str(HELPER), *args, ignored=ignored), cwd=ROOT, env=self.env, text=True,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
         )  # fmt: skip
 

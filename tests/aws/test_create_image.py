@@ -200,3 +200,31 @@ def test_signal_mid_script_terminates_the_builder(aws_ssh: AwsEnv, sig, code):
     assert "terminating builder instance" in stderr
     assert aws_ssh.live_instances() == []
     assert _images(aws_ssh, "interrupted") == []
+
+
+def test_a_run_started_with_sigint_ignored_keeps_to_it_and_stops_on_sigterm(aws_ssh: AwsEnv):
+    """A background job of a non-interactive shell ignores SIGINT, so that Ctrl-C at the terminal
+    spares it; the helper keeps to that, as Unix tools do. SIGTERM still stops it cleanly."""
+    script = _script(aws_ssh, "wait.sh", "echo script-started\nsleep 30\ntouch finished\n")
+    process = aws_ssh.popen(*_create(aws_ssh, "sigint-ignored", script), ignored=(signal.SIGINT,))
+    try:
+        seen = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            seen.append(process.stderr.readline())
+            if "script-started" in seen[-1] or not seen[-1]:
+                break
+        assert "script-started" in "".join(seen), "".join(seen)
+        # Both pending at once: a SIGINT that was not ignored would be handled first (exit 130).
+        process.send_signal(signal.SIGINT)
+        process.send_signal(signal.SIGTERM)
+        _, rest = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    stderr = "".join(seen) + rest
+    assert process.returncode == 143, stderr
+    assert "interrupted (signal 15)" in stderr and "Ctrl-C" not in stderr
+    assert aws_ssh.live_instances() == []
+    assert _images(aws_ssh, "sigint-ignored") == []
