@@ -172,31 +172,38 @@ def test_script_timeout_terminates_the_builder(aws_ssh: AwsEnv):
     assert not (aws_ssh.work / "remote" / "finished").exists()
 
 
-@pytest.mark.parametrize(
-    ("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"]
-)
-def test_signal_mid_script_terminates_the_builder(aws_ssh: AwsEnv, sig, code):
-    script = _script(aws_ssh, "wait.sh", "echo script-started\nsleep 30\ntouch finished\n")
-    process = aws_ssh.popen(*_create(aws_ssh, "interrupted", script))
+def _signal_mid_script(aws: AwsEnv, name: str, steps, ignored=()) -> tuple[int, str]:
+    """create-image whose script prints and sleeps; each (text, signal) step waits until the text
+    has come through (the script's output streams live), then sends the signal. The helper starts
+    with SIGINT/SIGTERM at their defaults except `ignored`."""
+    body = "echo script-started\nsleep 1\necho still-running\nsleep 30\ntouch finished\n"
+    process = aws.popen(*_create(aws, name, _script(aws, "wait.sh", body)), ignored=ignored)
+    seen = []
     try:
-        # The script's output arrives while it runs (live streaming), then we interrupt.
-        deadline = time.monotonic() + 60
-        seen = []
-        while time.monotonic() < deadline:
-            line = process.stderr.readline()
-            seen.append(line)
-            if "script-started" in line or not line:
-                break
-        assert "script-started" in "".join(seen), "".join(seen)
-        assert process.poll() is None
-        process.send_signal(sig)
+        for text, sig in steps:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                seen.append(process.stderr.readline())
+                if text in seen[-1] or not seen[-1]:
+                    break
+            assert text in "".join(seen), "".join(seen)
+            assert process.poll() is None
+            process.send_signal(sig)
         _, rest = process.communicate(timeout=60)
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
-    stderr = "".join(seen) + rest
-    assert process.returncode == code, stderr
+    return process.returncode, "".join(seen) + rest
+
+
+@pytest.mark.parametrize(
+    ("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"]
+)
+def test_signal_mid_script_terminates_the_builder(aws_ssh: AwsEnv, sig, code):
+    returncode, stderr = _signal_mid_script(aws_ssh, "interrupted", [("script-started", sig)])
+    assert returncode == code, stderr
+    assert "still-running" not in stderr  # stopped at once
     assert "terminating builder instance" in stderr
     assert aws_ssh.live_instances() == []
     assert _images(aws_ssh, "interrupted") == []
@@ -205,26 +212,11 @@ def test_signal_mid_script_terminates_the_builder(aws_ssh: AwsEnv, sig, code):
 def test_a_run_started_with_sigint_ignored_keeps_to_it_and_stops_on_sigterm(aws_ssh: AwsEnv):
     """A background job of a non-interactive shell ignores SIGINT, so that Ctrl-C at the terminal
     spares it; the helper keeps to that, as Unix tools do. SIGTERM still stops it cleanly."""
-    script = _script(aws_ssh, "wait.sh", "echo script-started\nsleep 30\ntouch finished\n")
-    process = aws_ssh.popen(*_create(aws_ssh, "sigint-ignored", script), ignored=(signal.SIGINT,))
-    try:
-        seen = []
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            seen.append(process.stderr.readline())
-            if "script-started" in seen[-1] or not seen[-1]:
-                break
-        assert "script-started" in "".join(seen), "".join(seen)
-        # Both pending at once: a SIGINT that was not ignored would be handled first (exit 130).
-        process.send_signal(signal.SIGINT)
-        process.send_signal(signal.SIGTERM)
-        _, rest = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    stderr = "".join(seen) + rest
-    assert process.returncode == 143, stderr
+    steps = [("script-started", signal.SIGINT), ("still-running", signal.SIGTERM)]
+    returncode, stderr = _signal_mid_script(
+        aws_ssh, "sigint-ignored", steps, ignored=(signal.SIGINT,)
+    )
+    assert returncode == 143, stderr
     assert "interrupted (signal 15)" in stderr and "Ctrl-C" not in stderr
     assert aws_ssh.live_instances() == []
     assert _images(aws_ssh, "sigint-ignored") == []
