@@ -306,7 +306,7 @@ def _check_capacity(
     # First-fit decreasing over every node the cluster can have at max_workers (head included).
     free = [[head.cpu - driver.cpu, head.gpu - driver.gpu]] if head else []
     for name, node in nodes.items():
-        if name != head_name:
+        if name != head_name and node is not None:  # None ruled out above; said for the checker
             count = int(node_types[name].get("max_workers", config.get("max_workers", 0)))
             free += [[node.cpu, node.gpu] for _ in range(count)]
     unplaced = []

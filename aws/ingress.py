@@ -14,19 +14,21 @@ SSH_PORT = 22
 # Sources that together cover more addresses than one /8 of IPv4 (16.7 million) or one /32 of
 # IPv6 (a whole ISP allocation) count as the whole internet: no one operator's addresses span
 # more, and 0.0.0.0/0 split into halves (or a few wide prefixes) must not pass for a narrow rule.
-WIDEST_PREFIX = {4: 8, 6: 32}
+WIDEST_IPV4_PREFIX = 8
+WIDEST_IPV6_PREFIX = 32
 _ALL_PORTS = (0, 65535)
 
 
 def world_open(cidrs: Iterable[str]) -> bool:
     """Whether `cidrs` together cover more than a /8 of IPv4 or a /32 of IPv6."""
     networks = [ipaddress.ip_network(cidr, strict=False) for cidr in cidrs]
-    for version, widest in WIDEST_PREFIX.items():
-        family = [network for network in networks if network.version == version]
-        covered = sum(n.num_addresses for n in ipaddress.collapse_addresses(family))
-        if covered > 2 ** ((32 if version == 4 else 128) - widest):
-            return True
-    return False
+    v4 = [n for n in networks if isinstance(n, ipaddress.IPv4Network)]
+    v6 = [n for n in networks if isinstance(n, ipaddress.IPv6Network)]
+    v4_covered = sum(n.num_addresses for n in ipaddress.collapse_addresses(v4))
+    v6_covered = sum(n.num_addresses for n in ipaddress.collapse_addresses(v6))
+    v4_limit = 2 ** (32 - WIDEST_IPV4_PREFIX)
+    v6_limit = 2 ** (128 - WIDEST_IPV6_PREFIX)
+    return v4_covered > v4_limit or v6_covered > v6_limit
 
 
 def _sources(permission: dict) -> list[str]:
@@ -66,7 +68,7 @@ def world_open_ports(permissions: list[dict]) -> list[str]:
     if world_open(everything):
         return [f"all traffic from {', '.join(dict.fromkeys(everything))}"]
     found = []
-    for protocol in sorted({p.get("IpProtocol") for p in permissions} - {"-1"}):
+    for protocol in sorted({p["IpProtocol"] for p in permissions} - {"-1"}):
         rules = [
             (_port_range(p, protocol), _sources(p))
             for p in permissions

@@ -42,6 +42,7 @@ class SshTarget:
 
 def ssh_target(instance: dict, options: SshOptions, key_file: Path) -> SshTarget:
     """Where to connect for `instance`: --ssh-host, else its private or public address."""
+    host: str | None
     if options.host:
         host = options.host
     elif options.private_ip:
