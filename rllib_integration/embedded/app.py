@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from rllib_integration.embedded import map_source
 from rllib_integration.embedded.blueprints import default_library
+from rllib_integration.embedded.protocol.episode_switch import EpisodeSwitch
 from rllib_integration.embedded.protocol.handlers import RpcApi
 from rllib_integration.embedded.protocol.rpc_server import Dispatcher, RpcProtocol
 from rllib_integration.embedded.protocol.stream_server import StreamHub, StreamProtocol
@@ -45,7 +46,15 @@ class EmbeddedServer:
         initial_map = self.load_map(config.map)
         self.world = World(default_library(), initial_map, self.streams, config.seed)
         self.gate = TickGate(self._tm_gate_active, config.tm_gate_delay)
-        self.api = RpcApi(self.world, self.streams, self.load_map, self.available_maps, self._tick)
+        self.episodes = EpisodeSwitch(self.world.load_episode)
+        self.api = RpcApi(
+            self.world,
+            self.streams,
+            self.load_map,
+            self.available_maps,
+            self._tick,
+            self.episodes.request,
+        )
         self.dispatcher = Dispatcher(self.api.handlers())
         self.hub.on_subscribe = self._on_subscribe
         self.hub.valid_stream = self._valid_stream
@@ -66,21 +75,25 @@ class EmbeddedServer:
         return map_source.available_maps(self.config.map_dir)
 
     def _valid_stream(self, stream_id: int) -> bool:
-        if stream_id == EPISODE_STREAM_ID:
+        if self.hub.resolve(stream_id) == EPISODE_STREAM_ID:
             return True
         return any(a.stream_id == stream_id for a in self.world.actors.values())
 
     def _on_subscribe(self, stream_id: int, transport: asyncio.Transport) -> None:
         # A new episode-stream subscriber gets the current state at once, so that `get_world`
         # in asynchronous mode and `apply_settings` never wait for the next tick.
-        if stream_id == EPISODE_STREAM_ID and self.streams.last_state is not None:
+        if stream_id != EPISODE_STREAM_ID:
+            return
+        if self.streams.last_state is not None:
             transport.write(self.streams.last_state)
+        self.episodes.on_episode_subscription()
 
     async def _ticker(self) -> None:
         while True:
             settings = self.world.settings
             await asyncio.sleep(settings.fixed_delta_seconds or 0.05)
-            if not self.world.settings.synchronous_mode:
+            # While a new episode is pending the old one holds still (see episode_switch).
+            if not self.world.settings.synchronous_mode and not self.episodes.pending:
                 try:
                     self.world.tick()
                 except Exception:
@@ -91,7 +104,9 @@ class EmbeddedServer:
         self._stopping = asyncio.Event()
         host = self.config.host
         rpc = await loop.create_server(
-            lambda: RpcProtocol(self.dispatcher, self.gate if self.config.tm_gate else None),
+            lambda: RpcProtocol(
+                self.dispatcher, self.gate if self.config.tm_gate else None, self.episodes
+            ),
             host,
             self.config.rpc_port,
             reuse_address=True,

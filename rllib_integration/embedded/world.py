@@ -183,6 +183,7 @@ class World:
             SPECTATOR, {}, "spectator", physics.Body(sx, sy, sz, pitch=-45.0, collisions=False)
         )
         self.spectator.body.simulate_physics = False
+        self.map_changed = True  # the episode's first state tells clients to fetch the map again
 
     def load_episode(self, world_map: Any, reset_settings: bool) -> None:
         for actor_id in list(self.actors):
@@ -545,6 +546,7 @@ class World:
 
     def publish_state(self) -> None:
         self.streams.publish_state(self)
+        self.map_changed = False
 
     def _update_speed_limits(self) -> None:
         """Speed limit under each vehicle, re-queried only after it moved a few metres."""

@@ -363,6 +363,7 @@ assert SENSOR_HEADER.size == 48 and EPISODE_HEADER.size == 36
 assert VEHICLE_RECORD.size == OTHER_RECORD.size == ACTOR_RECORD_SIZE
 ACTIVE = 1
 TRAFFIC_LIGHT_OFF = 3
+SIMULATION_STATE_MAP_CHANGE = 1  # EpisodeState.simulation_state: clients fetch the map again
 
 
 def sensor_header(type_id: int, frame: int, timestamp: float, pose: tuple = (0.0,) * 6) -> bytes:
@@ -378,7 +379,8 @@ def framed(*parts: bytes) -> bytes:
 def state_message(world: World) -> bytes:
     """The episode-state message (type 17): header, episode header, one record per actor."""
     header = sensor_header(EPISODE_STATE_TYPE_ID, world.frame, world.elapsed)
-    episode = EPISODE_HEADER.pack(world.episode_id, time.time(), world.delta, 0, 0, 0, 0)
+    flags = SIMULATION_STATE_MAP_CHANGE if world.map_changed else 0
+    episode = EPISODE_HEADER.pack(world.episode_id, time.time(), world.delta, 0, 0, 0, flags)
     vehicle, other = VEHICLE_RECORD.pack, OTHER_RECORD.pack
     records = []
     for actor in world.actors.values():

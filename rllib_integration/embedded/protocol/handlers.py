@@ -43,7 +43,7 @@ from rllib_integration.embedded.protocol.codec import (
 from rllib_integration.embedded.protocol.ignored import ignored_handlers
 from rllib_integration.embedded.protocol.rpc_server import Handler
 from rllib_integration.embedded.protocol.world_streams import WorldStreams
-from rllib_integration.embedded.world import EPISODE_STREAM_ID, SpawnError, World
+from rllib_integration.embedded.world import SpawnError, World
 
 log = logging.getLogger(__name__)
 
@@ -64,9 +64,12 @@ class RpcApi:
         load_map: Callable[[str], Any],
         available_maps: Callable[[], list[str]],
         tick: Callable[[], int],
+        switch_episode: Callable[[Any, bool], None] | None = None,
     ) -> None:
         self.world = world
         self.streams = streams
+        # load_new_episode loads the map; the switch itself may come later (protocol/episode_switch).
+        self.switch_episode = switch_episode or world.load_episode
         self.load_map = load_map
         self.available_maps = available_maps
         self.tick = tick
@@ -195,7 +198,7 @@ class RpcApi:
         return [f"/Game/Carla/Maps/{name}" for name in self.available_maps()]
 
     def get_episode_info(self) -> list:
-        return [self.world.episode_id, [self.streams.token(EPISODE_STREAM_ID)]]
+        return [self.world.episode_id, [self.streams.episode_token()]]
 
     def set_episode_settings(self, settings: list) -> int:
         w = self.world
@@ -215,7 +218,7 @@ class RpcApi:
             new_map = generated
         else:
             new_map = self.load_map(name)
-        self.world.load_episode(new_map, bool(reset_settings))
+        self.switch_episode(new_map, bool(reset_settings))
 
     def copy_opendrive_to_file(self, xodr: str, parameters: Any = None) -> None:
         """First half of client.generate_opendrive_world: validate and keep the OpenDRIVE; the

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import msgpack
 
 from rllib_integration.embedded.protocol import codec
+from rllib_integration.embedded.protocol.episode_switch import EpisodeSwitch, LoadShield
 from rllib_integration.embedded.protocol.tm_gate import TickGate, is_tm_control_batch
 
 log = logging.getLogger(__name__)
@@ -89,36 +90,71 @@ class ProtocolError(Exception):
 
 
 class RpcProtocol(asyncio.Protocol):
-    def __init__(self, dispatcher: Dispatcher, gate: TickGate | None = None) -> None:
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        gate: TickGate | None = None,
+        episodes: EpisodeSwitch | None = None,
+    ) -> None:
         self.dispatcher = dispatcher
         self.gate = gate
+        self.episodes = episodes
         self.transport: asyncio.Transport | None = None
         self.unpacker = msgpack.Unpacker(
             raw=False, max_buffer_size=MAX_BUFFER, strict_map_key=False
         )
         self.tm_batch_tick: int | None = None  # gate.ticks at the last TM control batch
+        self.shield: LoadShield | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        if self.episodes is not None:
+            self.shield = LoadShield(self._write, self.episodes.client_ready)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.shield is not None:
+            self.shield.close()
 
     def data_received(self, data: bytes) -> None:
-        replies = []
+        replies: list[bytes] = []
         try:
             self.unpacker.feed(data)
             for message in self.unpacker:
                 if self._held_by_gate(message):
                     continue
+                if self.shield is not None and _method(message) == "load_new_episode":
+                    # Slow: never hold replies computed before it behind it.
+                    self._write(b"".join(replies))
+                    replies = []
+                    self._load(message)
+                    continue
                 reply = self.dispatcher.handle(message)
                 if reply is not None:
-                    replies.append(reply)
+                    replies.extend(self._route(message, reply))
         except Exception as exc:  # garbage: drop this client, keep serving the others
             log.warning("closing RPC connection %s: %s", self._peer(), exc)
-            if replies:
-                self.transport.write(b"".join(replies))
+            self._write(b"".join(replies))
             self.transport.close()
             return
-        if replies:
-            self.transport.write(replies[0] if len(replies) == 1 else b"".join(replies))
+        self._write(replies[0] if len(replies) == 1 else b"".join(replies))
+
+    def _load(self, message: list) -> None:
+        """load_new_episode: a successful load's reply goes through the shield."""
+        requests = self.episodes.requests
+        reply = self.dispatcher.handle(message)
+        if reply is None:
+            return
+        if self.episodes.requests != requests:
+            self.shield.loaded(reply)
+        else:
+            self._write(reply)
+
+    def _route(self, message: list, reply: bytes) -> list[bytes]:
+        return self.shield.route(_method(message), reply) if self.shield is not None else [reply]
+
+    def _write(self, data: bytes) -> None:
+        if data and self.transport is not None and not self.transport.is_closing():
+            self.transport.write(data)
 
     def _held_by_gate(self, message: object) -> bool:
         """Defer the TM worker's get_episode_settings (see tm_gate); track TM batches.
@@ -151,8 +187,15 @@ class RpcProtocol(asyncio.Protocol):
             return
         reply = self.dispatcher.handle(message)
         if reply is not None:
-            self.transport.write(reply)
+            self._write(b"".join(self._route(message, reply)))
 
     def _peer(self) -> str:
         peer = self.transport.get_extra_info("peername") if self.transport else None
         return f"{peer[0]}:{peer[1]}" if peer else "?"
+
+
+def _method(message: object) -> object:
+    """The method name of a msgpack-rpc request (None for anything else)."""
+    if isinstance(message, list) and len(message) == 4 and message[0] == REQUEST:
+        return message[2]
+    return None

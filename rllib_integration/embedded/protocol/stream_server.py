@@ -3,6 +3,11 @@
 Each message is `u32 size` + payload (already framed by the caller). A stream id may have
 several subscribers; messages for a subscriber whose socket is badly backed up are dropped
 rather than buffered without bound.
+
+A stream can also be subscribed under an alias, a fresh id that stands for it. The 0.9.16 client
+keeps one subscription per stream id and drops it by id, so two of its Episodes listening to the
+one episode stream under the same id drop each other's subscription (one being destroyed while
+the other starts, around `load_world`); under their own aliases they cannot.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from collections.abc import Callable
 log = logging.getLogger(__name__)
 
 MAX_BACKLOG = 64 * 1024 * 1024
+ALIAS_BASE = 1 << 31  # far above the ids the world gives sensors
+MAX_ALIASES = 1 << 16  # the oldest are forgotten (their Episodes are long gone)
 
 
 class StreamHub:
@@ -24,6 +31,20 @@ class StreamHub:
         self.subscribers: dict[int, set[asyncio.Transport]] = {}
         self.on_subscribe: Callable[[int, asyncio.Transport], None] | None = None
         self.valid_stream: Callable[[int], bool] = lambda stream_id: True
+        self._aliases: dict[int, int] = {}  # alias -> stream id
+        self._next_alias = ALIAS_BASE
+
+    def alias(self, stream_id: int) -> int:
+        """A new id whose subscribers receive what is published on `stream_id`."""
+        alias, self._next_alias = self._next_alias, self._next_alias + 1
+        self._aliases[alias] = stream_id
+        if len(self._aliases) > MAX_ALIASES:
+            del self._aliases[next(iter(self._aliases))]
+        return alias
+
+    def resolve(self, stream_id: int) -> int:
+        """The stream an id stands for (itself unless it is an alias)."""
+        return self._aliases.get(stream_id, stream_id)
 
     def has_subscribers(self, stream_id: int) -> bool:
         return bool(self.subscribers.get(stream_id))
@@ -39,6 +60,7 @@ class StreamHub:
                 transport.write(message)
 
     def subscribe(self, stream_id: int, transport: asyncio.Transport) -> None:
+        stream_id = self.resolve(stream_id)
         self.subscribers.setdefault(stream_id, set()).add(transport)
         if self.on_subscribe is not None:
             self.on_subscribe(stream_id, transport)

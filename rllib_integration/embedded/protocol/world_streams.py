@@ -42,6 +42,11 @@ class WorldStreams:
     def token(self, stream_id: int) -> bytes:
         return codec.token(stream_id, self.stream_port)
 
+    def episode_token(self) -> bytes:
+        """A fresh alias of the episode stream each time: every client Episode listens under its
+        own stream id (see stream_server)."""
+        return self.token(self.hub.alias(EPISODE_STREAM_ID))
+
     def describe(self, actor: Actor | None) -> list:
         """rpc::Actor of `actor` (None: the static world, e.g. the edge of the map)."""
         if actor is None:
