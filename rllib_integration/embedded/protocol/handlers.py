@@ -93,7 +93,7 @@ class RpcApi:
             "version": (lambda: SERVER_VERSION, value),
             "get_available_maps": (self.get_available_maps, value),
             "get_episode_info": (self.get_episode_info, value),
-            "get_sensor_token": (lambda stream_id: [self.streams.token(int(stream_id))], value),
+            "get_sensor_token": (self.get_sensor_token, value),
             "get_episode_settings": (lambda: codec.settings_to_wire(w.settings), value),
             "set_episode_settings": (self.set_episode_settings, value),
             "tick_cue": (self.tick_cue, value),
@@ -199,6 +199,11 @@ class RpcApi:
 
     def get_episode_info(self) -> list:
         return [self.world.episode_id, [self.streams.episode_token()]]
+
+    def get_sensor_token(self, stream_id: int) -> list:
+        # The client subscribes right after: keep the sensor's data for it (StreamHub.expect).
+        self.streams.hub.expect(int(stream_id))
+        return [self.streams.token(int(stream_id))]
 
     def set_episode_settings(self, settings: list) -> int:
         w = self.world

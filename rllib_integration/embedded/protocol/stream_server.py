@@ -8,6 +8,11 @@ A stream can also be subscribed under an alias, a fresh id that stands for it. T
 keeps one subscription per stream id and drops it by id, so two of its Episodes listening to the
 one episode stream under the same id drop each other's subscription (one being destroyed while
 the other starts, around `load_world`); under their own aliases they cannot.
+
+A client announces a subscription (`expect`, on its `get_sensor_token`) a moment before its
+connection arrives. Messages published in between are kept (a few) and written when it does, so
+`sensor.listen()` followed at once by `world.tick()` gets that tick's reading, as from CarlaUE4,
+whose ticks take long enough for the connection to be there.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import struct
+import time
 from collections.abc import Callable
 
 log = logging.getLogger(__name__)
@@ -22,6 +28,8 @@ log = logging.getLogger(__name__)
 MAX_BACKLOG = 64 * 1024 * 1024
 ALIAS_BASE = 1 << 31  # far above the ids the world gives sensors
 MAX_ALIASES = 1 << 16  # the oldest are forgotten (their Episodes are long gone)
+EXPECT_S = 2.0  # an announced subscription that does not arrive within this is forgotten
+MAX_KEPT = 16  # messages kept for an announced subscription
 
 
 class StreamHub:
@@ -33,6 +41,8 @@ class StreamHub:
         self.valid_stream: Callable[[int], bool] = lambda stream_id: True
         self._aliases: dict[int, int] = {}  # alias -> stream id
         self._next_alias = ALIAS_BASE
+        self._expected: dict[int, float] = {}  # stream id -> deadline (time.monotonic)
+        self._kept: dict[int, list[bytes]] = {}  # messages for an announced subscriber
 
     def alias(self, stream_id: int) -> int:
         """A new id whose subscribers receive what is published on `stream_id`."""
@@ -46,12 +56,21 @@ class StreamHub:
         """The stream an id stands for (itself unless it is an alias)."""
         return self._aliases.get(stream_id, stream_id)
 
+    def expect(self, stream_id: int) -> None:
+        """A subscriber to `stream_id` is on its way: keep what is published until it comes."""
+        if stream_id not in self._aliases:  # an alias's stream has its own first message
+            self._expected[stream_id] = time.monotonic() + EXPECT_S
+
     def has_subscribers(self, stream_id: int) -> bool:
-        return bool(self.subscribers.get(stream_id))
+        return bool(self.subscribers.get(stream_id)) or self._is_expected(stream_id)
 
     def publish(self, stream_id: int, message: bytes) -> None:
         targets = self.subscribers.get(stream_id)
         if not targets:
+            if self._is_expected(stream_id):
+                kept = self._kept.setdefault(stream_id, [])
+                if len(kept) < MAX_KEPT:
+                    kept.append(message)
             return
         for transport in tuple(targets):
             if transport.is_closing():
@@ -62,8 +81,19 @@ class StreamHub:
     def subscribe(self, stream_id: int, transport: asyncio.Transport) -> None:
         stream_id = self.resolve(stream_id)
         self.subscribers.setdefault(stream_id, set()).add(transport)
+        self._expected.pop(stream_id, None)
+        for message in self._kept.pop(stream_id, ()):
+            transport.write(message)
         if self.on_subscribe is not None:
             self.on_subscribe(stream_id, transport)
+
+    def _is_expected(self, stream_id: int) -> bool:
+        deadline = self._expected.get(stream_id)
+        if deadline is not None and time.monotonic() > deadline:
+            del self._expected[stream_id]
+            self._kept.pop(stream_id, None)
+            deadline = None
+        return deadline is not None
 
     def unsubscribe(self, transport: asyncio.Transport) -> None:
         for stream_id, targets in list(self.subscribers.items()):

@@ -373,3 +373,38 @@ def test_a_bad_sensor_attribute_is_one_clear_spawn_error(module_embedded_server)
     assert "channels" in r["error"] and "sensor.lidar.ray_cast" in r["error"], r
     assert r["sensors"] == []  # nothing half-spawned is left behind
     assert module_embedded_server.alive()
+
+
+FIRST_TICK = """
+import time
+hero = world.spawn_actor(library.find("vehicle.tesla.model3"), spawn_points[0])
+names = ["sensor.camera.rgb", "sensor.lidar.ray_cast", "sensor.other.radar",
+         "sensor.other.gnss", "sensor.other.imu"]
+first_frames = []
+for round_ in range(5):
+    got = {n: [] for n in names}
+    sensors = []
+    for name in names:
+        b = library.find(name)
+        if b.has_attribute("image_size_x"):
+            b.set_attribute("image_size_x", "32"); b.set_attribute("image_size_y", "24")
+        s = world.spawn_actor(b, carla.Transform(carla.Location(z=2.0)), attach_to=hero)
+        s.listen(lambda data, n=name: got[n].append(data.frame))
+        sensors.append(s)
+    frame = world.tick()  # at once: the sensors' stream connections may still be on their way
+    deadline = time.monotonic() + 5.0
+    while time.monotonic() < deadline and not all(got.values()):
+        time.sleep(0.01)
+    first_frames.append({n: (got[n][0] - frame if got[n] else None) for n in names})
+    for s in sensors:
+        s.stop(); s.destroy()
+result(first_frames=first_frames)
+hero.destroy()
+"""
+
+
+def test_every_sensor_reports_the_first_tick_after_listen(module_embedded_server):
+    # As from CarlaUE4: GNSS, IMU, cameras, lidar and radar all read the tick right after listen().
+    r, _ = run_on_server(module_embedded_server, FIRST_TICK, timeout=90)
+    for first in r["first_frames"]:
+        assert set(first.values()) == {0}, r["first_frames"]
