@@ -102,6 +102,11 @@ class GroundModel:
     # -- queries ---------------------------------------------------------------------------
 
     @property
+    def lanes(self) -> list[LaneStrip]:
+        """The lane surfaces the model was built from."""
+        return self._lanes
+
+    @property
     def flat_height(self) -> float | None:
         """The one ground height of a flat map (every lane at the same z), else None; lets a
         caller skip per-tick height queries."""

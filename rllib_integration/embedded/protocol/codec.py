@@ -27,6 +27,7 @@ from rllib_integration.embedded.world import WEATHER_FIELDS, EpisodeSettings
 
 if TYPE_CHECKING:
     from rllib_integration.embedded.map_source import ServerMap
+    from rllib_integration.embedded.scene_objects import LevelBox, SceneObject
     from rllib_integration.embedded.world import Actor, World
 
 # ---------------------------------------------------------------- Response<T>, tokens
@@ -84,8 +85,26 @@ def parse_transform(t: list) -> tuple[float, float, float, float, float, float]:
     return float(x), float(y), float(z), float(pitch), float(yaw), float(roll)
 
 
-def bounding_box(center: tuple, extent: tuple, actor_id: int) -> list:
-    return [vec3(center), vec3(extent), [0.0, 0.0, 0.0], int(actor_id)]
+def bounding_box(
+    center: tuple, extent: tuple, actor_id: int, rotation: tuple = (0.0, 0.0, 0.0)
+) -> list:
+    """BoundingBox: [location, extent, rotation (pitch, yaw, roll), actor id]."""
+    return [vec3(center), vec3(extent), vec3(rotation), int(actor_id)]
+
+
+def environment_object(obj: SceneObject) -> list:
+    """rpc::EnvironmentObject: [transform, bounding box (world), id, name, CityObjectLabel]."""
+    return [
+        transform((*obj.center, 0.0, 0.0, 0.0)),
+        bounding_box(obj.center, obj.extent, 0),
+        int(obj.id),
+        obj.name,
+        int(obj.label),
+    ]
+
+
+def level_box(box: LevelBox) -> list:
+    return bounding_box(box.center, box.extent, box.actor_id, box.rotation)
 
 
 # ---------------------------------------------------------------- blueprints and actors

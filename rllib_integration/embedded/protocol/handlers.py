@@ -14,7 +14,7 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
-from rllib_integration.embedded import physics
+from rllib_integration.embedded import physics, scene_objects
 from rllib_integration.embedded.protocol import codec
 from rllib_integration.embedded.protocol.codec import (
     CMD_ACKERMANN,
@@ -115,6 +115,8 @@ class RpcApi:
             "get_actors_by_id": (self.get_actors_by_id, value),
             "get_spectator": (lambda: self.streams.describe(w.spectator), value),
             "get_actor_bounding_box": (self.get_actor_bounding_box, value),
+            "get_all_level_BBs": (self.get_level_boxes, value),
+            "get_environment_objects": (self.get_environment_objects, value),
             "get_actor_component_world_transform": (
                 lambda actor_id, name: codec.transform(w.actor(actor_id).pose()),
                 value,
@@ -269,6 +271,13 @@ class RpcApi:
             # and aborts the client process on an error, so a vanished actor gets an empty box.
             return codec.bounding_box((0.0, 0.0, 0.0), (0.0, 0.0, 0.0), int(actor_id))
         return codec.actor_bounding_box(actor)
+
+    def get_level_boxes(self, tag: int = scene_objects.ANY) -> list:
+        return [codec.level_box(b) for b in scene_objects.level_boxes(self.world, int(tag))]
+
+    def get_environment_objects(self, tag: int = scene_objects.ANY) -> list:
+        objects = scene_objects.environment_objects(self.world, int(tag))
+        return [codec.environment_object(o) for o in objects]
 
     def get_actors_by_id(self, ids: list) -> list:
         actors = self.world.actors

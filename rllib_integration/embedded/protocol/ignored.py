@@ -31,8 +31,6 @@ _IGNORED: dict[str, tuple[Callable[..., object], str]] = {
     "update_lights_state": (lambda *args: None, VOID),
     "update_day_night_cycle": (lambda *args: None, VOID),
     # level geometry, components, bones, sockets, textures, ray casts
-    "get_level_bbs": (lambda tag=255: [], VALUE),
-    "get_environment_objects": (lambda tag=255: [], VALUE),
     "enable_environment_objects": (lambda ids, enable: None, VOID),
     "get_names_of_all_objects": (lambda: [], VALUE),
     "get_actor_component_names": (lambda actor_id: [], VALUE),
