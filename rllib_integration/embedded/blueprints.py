@@ -11,6 +11,9 @@ import zlib
 from dataclasses import dataclass
 from enum import IntEnum
 
+from rllib_integration.embedded.sensors import sensor_attributes
+from rllib_integration.embedded.sensors.attributes import Declared
+
 
 class AttrType(IntEnum):
     """carla.ActorAttributeType on the wire."""
@@ -87,14 +90,12 @@ def _tags(id_: str, *extra: str) -> tuple[str, ...]:
 
 
 # ---------------------------------------------------------------- sensors
+# A sensor blueprint's attributes: role_name, those its server-side sensor reads (declared once,
+# on the sensor's settings: sensors/attributes.py), then CARLA's that it accepts and ignores.
 
 _SENSOR_COMMON = (_s("role_name", "front"),)
-_TICK = (_f("sensor_tick", 0.0),)
 
-_CAMERA_BASE = (
-    _i("image_size_x", 800),
-    _i("image_size_y", 600),
-    _f("fov", 90.0),
+_LENS = (
     _f("lens_circle_falloff", 5.0),
     _f("lens_circle_multiplier", 0.0),
     _f("lens_k", -1.0),
@@ -137,94 +138,44 @@ _POSTPROCESS = (
     _f("chromatic_aberration_offset", 0.0),
 )
 
-_DVS = (
-    _f("positive_threshold", 0.3),
-    _f("negative_threshold", 0.3),
-    _f("sigma_positive_threshold", 0.0),
-    _f("sigma_negative_threshold", 0.0),
-    _i("refractory_period_ns", 0),
-    _b("use_log", True),
-    _f("log_eps", 0.001),
-)
-
-_LIDAR_COMMON = (
-    _i("channels", 32),
-    _f("range", 10.0),
-    _i("points_per_second", 56000),
-    _f("rotation_frequency", 10.0),
-    _f("upper_fov", 10.0),
-    _f("lower_fov", -30.0),
-    _f("horizontal_fov", 360.0),
-)
-
-_LIDAR_NOISE = (
-    _f("atmosphere_attenuation_rate", 0.004),
-    _f("dropoff_general_rate", 0.45),
-    _f("dropoff_intensity_limit", 0.8),
-    _f("dropoff_zero_intensity", 0.4),
-    _f("noise_stddev", 0.0),
-    _i("noise_seed", 0),
-)
-
-_RADAR = (
-    _f("horizontal_fov", 30.0),
-    _f("vertical_fov", 30.0),
-    _f("range", 100.0),
-    _i("points_per_second", 1500),
-    _i("noise_seed", 0),
-)
-
-_GNSS = (
-    _f("noise_alt_bias", 0.0),
-    _f("noise_alt_stddev", 0.0),
-    _f("noise_lat_bias", 0.0),
-    _f("noise_lat_stddev", 0.0),
-    _f("noise_lon_bias", 0.0),
-    _f("noise_lon_stddev", 0.0),
-    _i("noise_seed", 0),
-)
-
-_IMU = (
-    _f("noise_accel_stddev_x", 0.0),
-    _f("noise_accel_stddev_y", 0.0),
-    _f("noise_accel_stddev_z", 0.0),
-    _f("noise_gyro_bias_x", 0.0),
-    _f("noise_gyro_bias_y", 0.0),
-    _f("noise_gyro_bias_z", 0.0),
-    _f("noise_gyro_stddev_x", 0.0),
-    _f("noise_gyro_stddev_y", 0.0),
-    _f("noise_gyro_stddev_z", 0.0),
-    _i("noise_seed", 0),
-)
-
-_OBSTACLE = (
-    _f("distance", 5.0),
-    _f("hit_radius", 0.5),
-    _b("only_dynamics", False),
-    _b("debug_linetrace", False),
-)
+# Every sensor blueprint, in library order, with the attributes its sensor ignores.
+_SENSOR_IGNORED_ATTRIBUTES: dict[str, tuple[Attribute, ...]] = {
+    "sensor.camera.rgb": _LENS + _POSTPROCESS,
+    "sensor.camera.depth": _LENS,
+    "sensor.camera.semantic_segmentation": _LENS,
+    "sensor.camera.instance_segmentation": _LENS,
+    "sensor.camera.dvs": _LENS
+    + _POSTPROCESS
+    + (_f("sigma_positive_threshold", 0.0), _f("sigma_negative_threshold", 0.0)),
+    "sensor.lidar.ray_cast": (),
+    "sensor.lidar.ray_cast_semantic": (),
+    "sensor.other.radar": (),
+    "sensor.other.gnss": (),
+    "sensor.other.imu": (),
+    "sensor.other.obstacle": (_b("debug_linetrace", False),),
+    "sensor.other.collision": (),
+    "sensor.other.lane_invasion": (),  # computed by the client: no server-side sensor
+}
+SENSOR_BLUEPRINT_IDS = tuple(_SENSOR_IGNORED_ATTRIBUTES)
 
 
-def _sensor(id_: str, *groups: tuple[Attribute, ...]) -> Blueprint:
-    attributes: tuple[Attribute, ...] = sum(groups, ())
-    return Blueprint(id_, _tags(id_), _SENSOR_COMMON + attributes)
+def _declared(declared: Declared) -> Attribute:
+    name, default = declared.name, declared.default
+    if isinstance(default, bool):
+        return _b(name, default)
+    return _i(name, default) if isinstance(default, int) else _f(name, default)
 
 
-SENSOR_BLUEPRINTS: tuple[Blueprint, ...] = (
-    _sensor("sensor.camera.rgb", _CAMERA_BASE, _POSTPROCESS, _TICK),
-    _sensor("sensor.camera.depth", _CAMERA_BASE, _TICK),
-    _sensor("sensor.camera.semantic_segmentation", _CAMERA_BASE, _TICK),
-    _sensor("sensor.camera.instance_segmentation", _CAMERA_BASE, _TICK),
-    _sensor("sensor.camera.dvs", _CAMERA_BASE, _POSTPROCESS, _DVS, _TICK),
-    _sensor("sensor.lidar.ray_cast", _LIDAR_COMMON, _LIDAR_NOISE, _TICK),
-    _sensor("sensor.lidar.ray_cast_semantic", _LIDAR_COMMON, _TICK),
-    _sensor("sensor.other.radar", _RADAR, _TICK),
-    _sensor("sensor.other.gnss", _GNSS, _TICK),
-    _sensor("sensor.other.imu", _IMU, _TICK),
-    _sensor("sensor.other.obstacle", _OBSTACLE, _TICK),
-    _sensor("sensor.other.collision"),
-    _sensor("sensor.other.lane_invasion"),
-)
+def sensor_blueprints() -> tuple[Blueprint, ...]:
+    return tuple(
+        Blueprint(
+            id_,
+            _tags(id_),
+            _SENSOR_COMMON + tuple(_declared(d) for d in sensor_attributes(id_)) + ignored,
+        )
+        for id_, ignored in _SENSOR_IGNORED_ATTRIBUTES.items()
+    )
+
 
 # ---------------------------------------------------------------- vehicles
 
@@ -523,5 +474,5 @@ class BlueprintLibrary:
 
 def default_library() -> BlueprintLibrary:
     return BlueprintLibrary(
-        VEHICLE_BLUEPRINTS + WALKER_BLUEPRINTS + SENSOR_BLUEPRINTS + OTHER_BLUEPRINTS
+        VEHICLE_BLUEPRINTS + WALKER_BLUEPRINTS + sensor_blueprints() + OTHER_BLUEPRINTS
     )

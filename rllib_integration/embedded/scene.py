@@ -6,6 +6,7 @@ sensor; sensors must treat both as read-only.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -30,10 +31,13 @@ class Scene:
     extents: np.ndarray  # (N, 3) float64 half sizes
     rotations: np.ndarray  # (N, 3) float64 pitch, yaw, roll in degrees
     velocities: np.ndarray  # (N, 3) float64 world m/s
-    ground: GroundModel  # height/surface/speed_limit queries of the current map
+    ground: GroundModel | None  # height/surface/speed_limit queries of the map (None: no map)
     # Extension (not in the original contract): the map's name, for sensors that cache per map.
     map_name: str = ""
     weather: dict[str, float] = field(default_factory=dict)
+    # How a payload names an actor id (rpc::Actor, made by the server's protocol layer); None
+    # where there is no server (sensor tests).
+    describe: Callable[[int], Any] | None = None
 
     @classmethod
     def empty(cls, ground: Any = None) -> Scene:
@@ -62,3 +66,4 @@ class SensorPose:
     velocity: np.ndarray  # (3,) parent's world m/s
     acceleration: np.ndarray  # (3,) parent's world m/s^2
     angular_velocity: np.ndarray  # (3,) parent's world deg/s (as CARLA reports it)
+    actor_id: int = 0  # the sensor's own actor id

@@ -20,8 +20,7 @@ import numpy as np
 from rllib_integration.embedded import physics
 from rllib_integration.embedded.blueprints import SPECTATOR, Blueprint, BlueprintLibrary
 from rllib_integration.embedded.scene import Scene, SensorPose
-from rllib_integration.embedded.sensors import make_sensor
-from rllib_integration.embedded.sensors.collision import CollisionSensor
+from rllib_integration.embedded.sensors import Contact, EventSensor, ServerSensor, make_sensor
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +112,7 @@ class Actor:
     stream_id: int = 0
     vehicle: physics.Vehicle | None = None
     walker: physics.Walker | None = None
-    sensor: Any = None  # ServerSensor
+    sensor: ServerSensor | EventSensor | None = None
     light_state: int = 0
     ai_walking: bool = False  # a walker with a controller.ai.walker attached wanders
     speed_limit: float = DEFAULT_SPEED_LIMIT  # km/h, of the road under a vehicle
@@ -225,9 +224,16 @@ class World:
         kind = blueprint_id.split(".", 1)[0]
         kind = {"static": "prop"}.get(kind, kind)
         relative = tuple(pose) if parent_id else None
-        world_pose = compose(self.actors[parent_id].pose(), pose) if parent_id else tuple(pose)
+        x, y, z, pitch, yaw, roll = (
+            compose(self.actors[parent_id].pose(), pose) if parent_id else tuple(pose)
+        )
         body = physics.Body(
-            *world_pose,
+            x,
+            y,
+            z,
+            pitch,
+            yaw,
+            roll,
             extent=bp.extent,
             box_center=bp.box_center,
             mass=bp.mass or 1500.0,
@@ -262,17 +268,11 @@ class World:
         elif kind == "sensor":
             actor.stream_id = self._next_stream_id
             self._next_stream_id += 1
-            if blueprint_id == "sensor.other.collision":
-                actor.sensor = CollisionSensor(values)
-            else:
-                try:
-                    actor.sensor = make_sensor(blueprint_id, values)
-                except Exception as exc:
-                    del self.actors[actor.id]
-                    raise SpawnError(f"cannot create {blueprint_id}: {exc}") from exc
-                if hasattr(actor.sensor, "bind"):
-                    # Event sensors name actors in their payload, as the protocol layer describes them.
-                    actor.sensor.bind(actor.id, self._describe_id)
+            try:
+                actor.sensor = make_sensor(blueprint_id, values)
+            except Exception as exc:
+                del self.actors[actor.id]
+                raise SpawnError(f"cannot create {blueprint_id}: {exc}") from exc
         return actor
 
     def _check_free(self, body: physics.Body) -> None:
@@ -383,6 +383,7 @@ class World:
             surface = [[0, 0]] * n
         for a, (here, ahead) in zip(walkers, surface, strict=True):
             b, w = a.body, a.walker
+            assert w is not None  # wanderers are walkers
             kind = WALKABLE_CLASS.get(here, here)
             outside = self.bounds is not None and not (
                 self.bounds[0] <= xs[0] <= self.bounds[2]
@@ -458,33 +459,25 @@ class World:
     # ------------------------------------------------------------ sensors
 
     def _run_sensors(self, collisions: list) -> None:
+        contacts: dict[int, list[Contact]] = {}
+        for me, other, impulse in collisions:
+            contact = Contact(me.id, other.id if other is not None else 0, impulse)
+            contacts.setdefault(me.id, []).append(contact)
         scene: Scene | None = None
-        if collisions:
-            detectors: dict[int, list[CollisionSensor]] = {}
-            for actor in self.actors.values():
-                if isinstance(actor.sensor, CollisionSensor):
-                    detectors.setdefault(actor.parent_id, []).append(actor.sensor)
-            describe = self.streams.describe
-            for me, other, impulse in collisions:
-                for sensor in detectors.get(me.id, ()):
-                    sensor.record(describe(me), describe(other), impulse)
         for actor in list(self.actors.values()):
             sensor = actor.sensor
-            if sensor is None:
+            if sensor is None or not self.streams.has_subscribers(actor.stream_id):
                 continue
-            if isinstance(sensor, CollisionSensor):
-                events = sensor.drain()
-                if events and self.streams.has_subscribers(actor.stream_id):
-                    for payload in events:
-                        self._publish(actor, sensor.type_id, payload)
+            if isinstance(sensor, EventSensor):
+                touched = contacts.get(actor.parent_id)
+                if touched:
+                    for event in sensor.report(touched, self._describe_id):
+                        self._publish(actor, sensor.type_id, event)
                 continue
-            if not self.streams.has_subscribers(actor.stream_id):
-                continue
-            tick_period = float(getattr(sensor, "sensor_tick", 0.0) or 0.0)
-            if tick_period > 0.0:
+            if sensor.sensor_tick > 0.0:
                 if self.elapsed + 1e-9 < actor._next_measure:
                     continue
-                actor._next_measure = self.elapsed + tick_period
+                actor._next_measure = self.elapsed + sensor.sensor_tick
             if scene is None:
                 scene = self.scene()
             try:
@@ -492,9 +485,8 @@ class World:
             except Exception:
                 log.exception("sensor %s (actor %d) failed", actor.blueprint.id, actor.id)
                 continue
-            if payload is None:
-                continue
-            self._publish(actor, sensor.type_id, payload)
+            if payload is not None:
+                self._publish(actor, sensor.type_id, payload)
 
     def _publish(self, actor: Actor, type_id: int, payload: bytes) -> None:
         self.streams.publish_sensor(
@@ -527,6 +519,7 @@ class World:
             ground=self.map.ground if self.map is not None else None,
             map_name=getattr(self.map, "name", ""),
             weather=dict(self.weather),
+            describe=self._describe_id,
         )
 
     def sensor_pose(self, actor: Actor) -> SensorPose:
@@ -537,6 +530,7 @@ class World:
             location=np.array((b.x, b.y, b.z)),
             rotation=np.array((b.pitch, b.yaw, b.roll)),
             parent_id=actor.parent_id,
+            actor_id=actor.id,
             velocity=np.array(src.velocity),
             acceleration=np.array(src.acceleration),
             angular_velocity=np.array(src.angular_velocity),

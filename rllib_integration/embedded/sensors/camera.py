@@ -16,7 +16,12 @@ import numpy as np
 
 from rllib_integration.embedded.scene import Scene, SensorPose
 from rllib_integration.embedded.sensors import SENSOR_TYPE_IDS, register_sensor
-from rllib_integration.embedded.sensors.attributes import get_float, get_int, require, sensor_tick
+from rllib_integration.embedded.sensors.attributes import (
+    attribute,
+    from_attributes,
+    require,
+    tick_attribute,
+)
 from rllib_integration.embedded.sensors.geometry import rotation_matrix
 from rllib_integration.embedded.sensors.raycast import (
     HIT_GROUND,
@@ -251,10 +256,10 @@ class CameraSensor:
     """One server-side camera; `measure` renders and serialises this tick's image."""
 
     kind: str
-    width: int
-    height: int
-    fov: float
-    sensor_tick: float = 0.0
+    width: int = attribute(800, "image_size_x")
+    height: int = attribute(600, "image_size_y")
+    fov: float = attribute(90.0)
+    sensor_tick: float = tick_attribute()
     type_id: int = field(init=False)
     _rays: np.ndarray = field(init=False, repr=False)
 
@@ -266,16 +271,6 @@ class CameraSensor:
         self.type_id = SENSOR_TYPE_IDS[f"sensor.camera.{self.kind}"]
         self._rays = camera_rays(self.width, self.height, self.fov)
         self._header = IMAGE_HEADER.pack(self.width, self.height, self.fov)
-
-    @classmethod
-    def from_attributes(cls, kind: str, attributes: dict[str, str]) -> CameraSensor:
-        return cls(
-            kind=kind,
-            width=get_int(attributes, "image_size_x", 800),
-            height=get_int(attributes, "image_size_y", 600),
-            fov=get_float(attributes, "fov", 90.0),
-            sensor_tick=sensor_tick(attributes),
-        )
 
     def image(self, scene: Scene, pose: SensorPose) -> np.ndarray:
         """(H, W, 4) BGRA8 image of the scene from this pose."""
@@ -297,9 +292,9 @@ class CameraSensor:
 
 
 def _register(kind: str) -> None:
-    @register_sensor(f"sensor.camera.{kind}")
+    @register_sensor(f"sensor.camera.{kind}", CameraSensor)
     def make(attributes: dict[str, str]) -> CameraSensor:
-        return CameraSensor.from_attributes(kind, attributes)
+        return from_attributes(CameraSensor, attributes, kind=kind)
 
 
 for _kind in CAMERA_KINDS:

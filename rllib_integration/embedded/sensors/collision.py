@@ -1,47 +1,43 @@
-"""sensor.other.collision: events collected by the world's collision step, one per contact."""
+"""sensor.other.collision: one event per contact of its parent in the world's physics step.
+
+Wire layout (CARLA's CollisionEventSerializer): msgpack of
+`[self_actor: rpc::Actor, other_actor: rpc::Actor, normal_impulse: [x, y, z]]`, where
+`self_actor` is the parent (the actor that collided).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import Any
+
 import msgpack
 
-from rllib_integration.embedded.scene import Scene, SensorPose
+from rllib_integration.embedded.sensors import (
+    SENSOR_TYPE_IDS,
+    Contact,
+    EventSensor,
+    register_sensor,
+)
 
-COLLISION_TYPE_ID = 0
 
+class CollisionSensor(EventSensor):
+    """At most one event per other actor and tick, as CARLA's sensor reports per actor pair
+    and frame."""
 
-class CollisionSensor:
-    """Streams msgpack [self_actor, other_actor, normal_impulse] for each contact of its parent.
+    type_id = SENSOR_TYPE_IDS["sensor.other.collision"]
 
-    The world calls `record` during the physics step; `measure` drains one event per tick per
-    other actor (CARLA's sensor also reports at most one event per actor pair and frame).
-    """
-
-    type_id = COLLISION_TYPE_ID
-    sensor_tick = 0.0
-
-    def __init__(self, attributes: dict[str, str]) -> None:
-        self._events: list[bytes] = []
-        self._seen: set[int] = set()
-
-    def record(self, self_actor: list, other_actor: list, impulse: tuple) -> None:
-        if other_actor[0] in self._seen:
-            return
-        self._seen.add(other_actor[0])
-        self._events.append(
-            msgpack.packb([self_actor, other_actor, [float(c) for c in impulse]], use_bin_type=True)
-        )
-
-    def clear(self) -> None:
-        self._events.clear()
-        self._seen.clear()
-
-    def drain(self) -> list[bytes]:
-        """All of this tick's event payloads (one stream message each)."""
-        events, self._events = self._events, []
-        self._seen.clear()
+    def report(self, contacts: Sequence[Contact], describe: Callable[[int], Any]) -> list[bytes]:
+        events, seen = [], set()
+        for contact in contacts:
+            if contact.other_id in seen:
+                continue
+            seen.add(contact.other_id)
+            impulse = [float(c) for c in contact.impulse]
+            event = [describe(contact.actor_id), describe(contact.other_id), impulse]
+            events.append(msgpack.packb(event, use_bin_type=True))
         return events
 
-    def measure(self, scene: Scene | None, pose: SensorPose) -> bytes | None:
-        """The ServerSensor form: this tick's first event (the world uses `drain`)."""
-        events = self.drain()
-        return events[0] if events else None
+
+@register_sensor("sensor.other.collision")
+def make_collision(attributes: dict[str, str]) -> CollisionSensor:
+    return CollisionSensor()

@@ -17,11 +17,10 @@ import numpy as np
 from rllib_integration.embedded.scene import Scene, SensorPose
 from rllib_integration.embedded.sensors import SENSOR_TYPE_IDS, register_sensor
 from rllib_integration.embedded.sensors.attributes import (
-    get_bool,
-    get_float,
-    get_int,
+    attribute,
+    from_attributes,
     require,
-    sensor_tick,
+    tick_attribute,
 )
 from rllib_integration.embedded.sensors.camera import IMAGE_HEADER, CameraSensor
 
@@ -67,12 +66,13 @@ def dvs_events(
 
 @dataclass
 class DvsSensor:
-    camera: CameraSensor
-    positive_threshold: float = 0.3
-    negative_threshold: float = 0.3
-    use_log: bool = True
-    log_eps: float = 0.001
-    sensor_tick: float = 0.0
+    camera: CameraSensor  # an rgb camera, from the same attributes
+    positive_threshold: float = attribute(0.3)
+    negative_threshold: float = attribute(0.3)
+    use_log: bool = attribute(True)
+    log_eps: float = attribute(0.001)
+    refractory_period_ns: int = attribute(0)  # accepted; no refractory model
+    sensor_tick: float = tick_attribute()
     type_id: int = field(default=SENSOR_TYPE_IDS["sensor.camera.dvs"], init=False)
 
     def __post_init__(self) -> None:
@@ -81,17 +81,6 @@ class DvsSensor:
         self._reference: np.ndarray | None = None
         self._last_ns = 0
         self._header = IMAGE_HEADER.pack(self.camera.width, self.camera.height, self.camera.fov)
-
-    @classmethod
-    def from_attributes(cls, attributes: dict[str, str]) -> DvsSensor:
-        return cls(
-            camera=CameraSensor.from_attributes("rgb", attributes),
-            positive_threshold=get_float(attributes, "positive_threshold", 0.3),
-            negative_threshold=get_float(attributes, "negative_threshold", 0.3),
-            use_log=get_bool(attributes, "use_log", True),
-            log_eps=get_float(attributes, "log_eps", 0.001),
-            sensor_tick=sensor_tick(attributes),
-        )
 
     def events(self, scene: Scene, pose: SensorPose) -> np.ndarray:
         current = log_intensity(self.camera.image(scene, pose), self.use_log, self.log_eps)
@@ -114,7 +103,7 @@ class DvsSensor:
         return self._header + self.events(scene, pose).tobytes()
 
 
-@register_sensor("sensor.camera.dvs")
+@register_sensor("sensor.camera.dvs", CameraSensor, DvsSensor)
 def make_dvs(attributes: dict[str, str]) -> DvsSensor:
-    get_int(attributes, "refractory_period_ns", 0)  # accepted; no refractory model
-    return DvsSensor.from_attributes(attributes)
+    camera = from_attributes(CameraSensor, attributes, kind="rgb")
+    return from_attributes(DvsSensor, attributes, camera=camera)

@@ -17,7 +17,7 @@ import numpy as np
 
 from rllib_integration.embedded.scene import Scene, SensorPose
 from rllib_integration.embedded.sensors import SENSOR_TYPE_IDS, register_sensor
-from rllib_integration.embedded.sensors.attributes import get_float, get_int, sensor_tick
+from rllib_integration.embedded.sensors.attributes import attribute, from_attributes, tick_attribute
 
 EARTH_RADIUS_EQUATORIAL = 6378137.0  # metres, as CARLA
 SCALE_FACTOR = 0.9996  # CARLA's transverse Mercator k0
@@ -42,31 +42,18 @@ def to_geolocation(
 
 @dataclass
 class GnssSensor:
-    lat_bias: float = 0.0
-    lat_stddev: float = 0.0
-    lon_bias: float = 0.0
-    lon_stddev: float = 0.0
-    alt_bias: float = 0.0
-    alt_stddev: float = 0.0
-    noise_seed: int = 0
-    sensor_tick: float = 0.0
+    lat_bias: float = attribute(0.0, "noise_lat_bias")
+    lat_stddev: float = attribute(0.0, "noise_lat_stddev")
+    lon_bias: float = attribute(0.0, "noise_lon_bias")
+    lon_stddev: float = attribute(0.0, "noise_lon_stddev")
+    alt_bias: float = attribute(0.0, "noise_alt_bias")
+    alt_stddev: float = attribute(0.0, "noise_alt_stddev")
+    noise_seed: int = attribute(0)
+    sensor_tick: float = tick_attribute()
     type_id: int = field(default=SENSOR_TYPE_IDS["sensor.other.gnss"], init=False)
 
     def __post_init__(self) -> None:
         self._rng = np.random.default_rng(self.noise_seed)
-
-    @classmethod
-    def from_attributes(cls, attributes: dict[str, str]) -> GnssSensor:
-        return cls(
-            lat_bias=get_float(attributes, "noise_lat_bias", 0.0),
-            lat_stddev=get_float(attributes, "noise_lat_stddev", 0.0),
-            lon_bias=get_float(attributes, "noise_lon_bias", 0.0),
-            lon_stddev=get_float(attributes, "noise_lon_stddev", 0.0),
-            alt_bias=get_float(attributes, "noise_alt_bias", 0.0),
-            alt_stddev=get_float(attributes, "noise_alt_stddev", 0.0),
-            noise_seed=get_int(attributes, "noise_seed", 0),
-            sensor_tick=sensor_tick(attributes),
-        )
 
     def _noisy(self, value: float, bias: float, stddev: float) -> float:
         noise = self._rng.normal(0.0, stddev) if stddev > 0 else 0.0
@@ -85,6 +72,6 @@ class GnssSensor:
         return msgpack.packb(list(self.reading(scene, pose)), use_bin_type=True)
 
 
-@register_sensor("sensor.other.gnss")
+@register_sensor("sensor.other.gnss", GnssSensor)
 def make_gnss(attributes: dict[str, str]) -> GnssSensor:
-    return GnssSensor.from_attributes(attributes)
+    return from_attributes(GnssSensor, attributes)

@@ -18,7 +18,7 @@ import numpy as np
 
 from rllib_integration.embedded.scene import Scene, SensorPose
 from rllib_integration.embedded.sensors import SENSOR_TYPE_IDS, register_sensor
-from rllib_integration.embedded.sensors.attributes import get_float, get_int, sensor_tick
+from rllib_integration.embedded.sensors.attributes import attribute, from_attributes, tick_attribute
 from rllib_integration.embedded.sensors.geometry import rotation_matrix
 
 GRAVITY = 9.81  # m/s^2, CARLA's default IMU gravity
@@ -40,29 +40,16 @@ def compass(rotation: np.ndarray) -> float:
 
 @dataclass
 class ImuSensor:
-    accel_stddev: tuple[float, float, float] = (0.0, 0.0, 0.0)
-    gyro_stddev: tuple[float, float, float] = (0.0, 0.0, 0.0)
-    gyro_bias: tuple[float, float, float] = (0.0, 0.0, 0.0)
-    noise_seed: int = 0
-    sensor_tick: float = 0.0
+    # Each triple is three attributes: noise_accel_stddev_x, _y, _z, and so on.
+    accel_stddev: tuple[float, float, float] = attribute((0.0, 0.0, 0.0), "noise_accel_stddev")
+    gyro_stddev: tuple[float, float, float] = attribute((0.0, 0.0, 0.0), "noise_gyro_stddev")
+    gyro_bias: tuple[float, float, float] = attribute((0.0, 0.0, 0.0), "noise_gyro_bias")
+    noise_seed: int = attribute(0)
+    sensor_tick: float = tick_attribute()
     type_id: int = field(default=SENSOR_TYPE_IDS["sensor.other.imu"], init=False)
 
     def __post_init__(self) -> None:
         self._rng = np.random.default_rng(self.noise_seed)
-
-    @classmethod
-    def from_attributes(cls, attributes: dict[str, str]) -> ImuSensor:
-        def triple(prefix: str) -> tuple[float, float, float]:
-            x, y, z = (get_float(attributes, f"{prefix}_{axis}", 0.0) for axis in "xyz")
-            return (x, y, z)
-
-        return cls(
-            accel_stddev=triple("noise_accel_stddev"),
-            gyro_stddev=triple("noise_gyro_stddev"),
-            gyro_bias=triple("noise_gyro_bias"),
-            noise_seed=get_int(attributes, "noise_seed", 0),
-            sensor_tick=sensor_tick(attributes),
-        )
 
     def _noise(self, stddev: tuple[float, float, float]) -> np.ndarray:
         if not any(stddev):
@@ -84,6 +71,6 @@ class ImuSensor:
         return msgpack.packb(payload, use_bin_type=True)
 
 
-@register_sensor("sensor.other.imu")
+@register_sensor("sensor.other.imu", ImuSensor)
 def make_imu(attributes: dict[str, str]) -> ImuSensor:
-    return ImuSensor.from_attributes(attributes)
+    return from_attributes(ImuSensor, attributes)

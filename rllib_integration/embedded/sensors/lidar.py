@@ -20,7 +20,12 @@ import numpy as np
 
 from rllib_integration.embedded.scene import Scene, SensorPose
 from rllib_integration.embedded.sensors import SENSOR_TYPE_IDS, register_sensor
-from rllib_integration.embedded.sensors.attributes import get_float, get_int, require, sensor_tick
+from rllib_integration.embedded.sensors.attributes import (
+    attribute,
+    from_attributes,
+    require,
+    tick_attribute,
+)
 from rllib_integration.embedded.sensors.geometry import rotation_matrix
 from rllib_integration.embedded.sensors.raycast import HIT_NOTHING, boxes_of, cast_rays, f32
 
@@ -38,52 +43,32 @@ SEMANTIC_LIDAR_POINT = np.dtype(
 
 
 @dataclass(frozen=True)
-class LidarSettings:
-    """CARLA's lidar blueprint attributes (defaults as in CARLA 0.9.16)."""
+class LidarScan:
+    """The scan pattern: the attributes of both lidars (the semantic lidar has only these)."""
 
-    channels: int = 32
-    range: float = 10.0
-    points_per_second: int = 56000
-    rotation_frequency: float = 10.0
-    upper_fov: float = 10.0
-    lower_fov: float = -30.0
-    horizontal_fov: float = 360.0
-    atmosphere_attenuation_rate: float = 0.004
-    dropoff_general_rate: float = 0.45
-    dropoff_intensity_limit: float = 0.8
-    dropoff_zero_intensity: float = 0.4
-    noise_stddev: float = 0.0
-    noise_seed: int = 0
+    channels: int = attribute(32)
+    range: float = attribute(10.0)
+    points_per_second: int = attribute(56000)
+    rotation_frequency: float = attribute(10.0)
+    upper_fov: float = attribute(10.0)
+    lower_fov: float = attribute(-30.0)
+    horizontal_fov: float = attribute(360.0)
 
-    @classmethod
-    def from_attributes(cls, attributes: dict[str, str], semantic: bool) -> LidarSettings:
-        d = cls()
-        settings = cls(
-            channels=get_int(attributes, "channels", d.channels),
-            range=get_float(attributes, "range", d.range),
-            points_per_second=get_int(attributes, "points_per_second", d.points_per_second),
-            rotation_frequency=get_float(attributes, "rotation_frequency", d.rotation_frequency),
-            upper_fov=get_float(attributes, "upper_fov", d.upper_fov),
-            lower_fov=get_float(attributes, "lower_fov", d.lower_fov),
-            horizontal_fov=get_float(attributes, "horizontal_fov", d.horizontal_fov),
-            # the semantic lidar has no noise model in CARLA
-            atmosphere_attenuation_rate=get_float(
-                attributes, "atmosphere_attenuation_rate", d.atmosphere_attenuation_rate
-            ),
-            dropoff_general_rate=0.0
-            if semantic
-            else get_float(attributes, "dropoff_general_rate", d.dropoff_general_rate),
-            dropoff_intensity_limit=get_float(
-                attributes, "dropoff_intensity_limit", d.dropoff_intensity_limit
-            ),
-            dropoff_zero_intensity=0.0
-            if semantic
-            else get_float(attributes, "dropoff_zero_intensity", d.dropoff_zero_intensity),
-            noise_stddev=0.0 if semantic else get_float(attributes, "noise_stddev", d.noise_stddev),
-            noise_seed=get_int(attributes, "noise_seed", d.noise_seed),
-        )
-        settings.validate()
-        return settings
+
+@dataclass(frozen=True)
+class LidarSettings(LidarScan):
+    """CARLA's lidar blueprint attributes (defaults as in CARLA 0.9.16): the scan pattern and
+    the noise model, which only sensor.lidar.ray_cast applies."""
+
+    atmosphere_attenuation_rate: float = attribute(0.004)
+    dropoff_general_rate: float = attribute(0.45)
+    dropoff_intensity_limit: float = attribute(0.8)
+    dropoff_zero_intensity: float = attribute(0.4)
+    noise_stddev: float = attribute(0.0)
+    noise_seed: int = attribute(0)
+
+    def __post_init__(self) -> None:
+        self.validate()
 
     def validate(self) -> None:
         require(self.channels >= 1, f"lidar attribute 'channels'={self.channels} must be >= 1")
@@ -157,7 +142,7 @@ class LidarSensor:
 
     settings: LidarSettings
     semantic: bool = False
-    sensor_tick: float = 0.0
+    sensor_tick: float = tick_attribute()
     type_id: int = field(init=False)
     angle: float = 0.0  # degrees into the horizontal fov where the next tick starts
     _last_time: float | None = field(default=None, init=False, repr=False)
@@ -225,19 +210,13 @@ class LidarSensor:
         return lidar_header(self.angle, counts) + points.tobytes()
 
 
-@register_sensor("sensor.lidar.ray_cast")
+@register_sensor("sensor.lidar.ray_cast", LidarSettings, LidarSensor)
 def make_lidar(attributes: dict[str, str]) -> LidarSensor:
-    return LidarSensor(
-        LidarSettings.from_attributes(attributes, semantic=False),
-        semantic=False,
-        sensor_tick=sensor_tick(attributes),
-    )
+    settings = from_attributes(LidarSettings, attributes)
+    return from_attributes(LidarSensor, attributes, settings=settings, semantic=False)
 
 
-@register_sensor("sensor.lidar.ray_cast_semantic")
+@register_sensor("sensor.lidar.ray_cast_semantic", LidarScan, LidarSensor)
 def make_semantic_lidar(attributes: dict[str, str]) -> LidarSensor:
-    return LidarSensor(
-        LidarSettings.from_attributes(attributes, semantic=True),
-        semantic=True,
-        sensor_tick=sensor_tick(attributes),
-    )
+    settings = from_attributes(LidarSettings, attributes)  # the noise model stays unused
+    return from_attributes(LidarSensor, attributes, settings=settings, semantic=True)

@@ -10,24 +10,25 @@ ground is not an obstacle. Wire layout (CARLA's ObstacleDetectionEventSerializer
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from functools import partial
 
 import msgpack
 import numpy as np
 
 from rllib_integration.embedded.scene import Scene, SensorPose
 from rllib_integration.embedded.sensors import SENSOR_TYPE_IDS, register_sensor
-from rllib_integration.embedded.sensors.attributes import get_bool, get_float, require, sensor_tick
+from rllib_integration.embedded.sensors.attributes import (
+    attribute,
+    from_attributes,
+    require,
+    tick_attribute,
+)
 from rllib_integration.embedded.sensors.geometry import rotation_matrix
 from rllib_integration.embedded.sensors.raycast import Boxes, boxes_of, intersect_boxes
 
 # CityObjectLabels of actors CARLA treats as dynamic (walkers and vehicles).
 DYNAMIC_LABELS = frozenset({12, 13, 14, 15, 16, 17, 18, 19})
-
-# Encodes an actor id as CARLA's rpc::Actor msgpack value; the server provides it.
-ActorEncoder = Callable[[int], Any]
 
 
 def find_obstacle(
@@ -68,15 +69,11 @@ def find_obstacle(
 
 @dataclass
 class ObstacleSensor:
-    distance: float = 5.0
-    hit_radius: float = 0.5
-    only_dynamics: bool = False
-    sensor_tick: float = 0.0
+    distance: float = attribute(5.0)
+    hit_radius: float = attribute(0.5)
+    only_dynamics: bool = attribute(False)
+    sensor_tick: float = tick_attribute()
     type_id: int = field(default=SENSOR_TYPE_IDS["sensor.other.obstacle"], init=False)
-    # Set by the server after spawning: how to encode an actor id as rpc::Actor, and this
-    # sensor's own actor id (CARLA reports the sensor itself as the event's `actor`).
-    actor_encoder: ActorEncoder | None = None
-    self_id: int = 0
 
     def __post_init__(self) -> None:
         require(self.distance > 0, f"obstacle attribute 'distance'={self.distance} must be > 0")
@@ -85,26 +82,11 @@ class ObstacleSensor:
             f"obstacle attribute 'hit_radius'={self.hit_radius} must be >= 0",
         )
 
-    def bind(self, self_id: int, actor_encoder: ActorEncoder) -> None:
-        """Called by the server after spawning: this sensor's actor id, and how to encode any
-        actor id as rpc::Actor (so events carry full actor descriptions)."""
-        self.self_id = int(self_id)
-        self.actor_encoder = actor_encoder
-
-    @classmethod
-    def from_attributes(cls, attributes: dict[str, str]) -> ObstacleSensor:
-        return cls(
-            distance=get_float(attributes, "distance", 5.0),
-            hit_radius=get_float(attributes, "hit_radius", 0.5),
-            only_dynamics=get_bool(attributes, "only_dynamics", False),
-            sensor_tick=sensor_tick(attributes),
-        )
-
     def detect(self, scene: Scene, pose: SensorPose) -> tuple[int, float] | None:
         """(other actor id, distance) of this tick's obstacle, or None."""
         boxes = boxes_of(scene)
         forward = rotation_matrix(pose.rotation)[:, 0]
-        ignore = tuple(i for i in (pose.parent_id, self.self_id) if i)
+        ignore = tuple(i for i in (pose.parent_id, pose.actor_id) if i)
         found = find_obstacle(
             pose.location,
             forward,
@@ -123,17 +105,17 @@ class ObstacleSensor:
         if found is None:
             return None
         other_id, distance = found
-        if self.actor_encoder is not None:
-            self_actor, other_actor = self.actor_encoder(self.self_id), self.actor_encoder(other_id)
-        else:
-            self_actor, other_actor = scene_actor(scene, self.self_id), scene_actor(scene, other_id)
-        return msgpack.packb([self_actor, other_actor, float(distance)], use_bin_type=True)
+        # CARLA reports the sensor itself as the event's `actor`.
+        describe = scene.describe or partial(scene_actor, scene)
+        event = [describe(pose.actor_id), describe(other_id), float(distance)]
+        return msgpack.packb(event, use_bin_type=True)
 
 
 def scene_actor(scene: Scene, actor_id: int) -> list:
-    """A minimal rpc::Actor built from the scene (id, box, semantic tag), for servers that do not
-    provide an `actor_encoder`: the client gets the right id; type_id and attributes are empty."""
-    extent, tags = (0.0, 0.0, 0.0), b""
+    """A minimal rpc::Actor built from the scene (id, box, semantic tag), for scenes without a
+    server's `describe`: the client gets the right id; type_id and attributes are empty."""
+    extent: tuple[float, ...] = (0.0, 0.0, 0.0)
+    tags = b""
     where = np.flatnonzero(scene.ids == actor_id)
     if len(where):
         extent = tuple(float(v) for v in scene.extents[where[0]])
@@ -142,6 +124,6 @@ def scene_actor(scene: Scene, actor_id: int) -> list:
     return [int(actor_id), 0, [0, "", []], box, tags, b""]
 
 
-@register_sensor("sensor.other.obstacle")
+@register_sensor("sensor.other.obstacle", ObstacleSensor)
 def make_obstacle(attributes: dict[str, str]) -> ObstacleSensor:
-    return ObstacleSensor.from_attributes(attributes)
+    return from_attributes(ObstacleSensor, attributes)

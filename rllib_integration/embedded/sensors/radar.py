@@ -16,7 +16,12 @@ import numpy as np
 
 from rllib_integration.embedded.scene import Scene, SensorPose
 from rllib_integration.embedded.sensors import SENSOR_TYPE_IDS, register_sensor
-from rllib_integration.embedded.sensors.attributes import get_float, get_int, require, sensor_tick
+from rllib_integration.embedded.sensors.attributes import (
+    attribute,
+    from_attributes,
+    require,
+    tick_attribute,
+)
 from rllib_integration.embedded.sensors.geometry import rotation_matrix
 from rllib_integration.embedded.sensors.raycast import HIT_NOTHING, boxes_of, cast_rays, f32
 
@@ -27,12 +32,12 @@ RADAR_DETECTION = np.dtype(
 
 @dataclass
 class RadarSensor:
-    horizontal_fov: float = 30.0
-    vertical_fov: float = 30.0
-    range: float = 100.0
-    points_per_second: int = 1500
-    noise_seed: int = 0
-    sensor_tick: float = 0.0
+    horizontal_fov: float = attribute(30.0)
+    vertical_fov: float = attribute(30.0)
+    range: float = attribute(100.0)
+    points_per_second: int = attribute(1500)
+    noise_seed: int = attribute(0)
+    sensor_tick: float = tick_attribute()
     type_id: int = field(default=SENSOR_TYPE_IDS["sensor.other.radar"], init=False)
 
     def __post_init__(self) -> None:
@@ -51,17 +56,6 @@ class RadarSensor:
         )
         self._rng = np.random.default_rng(self.noise_seed)
         self._last_time: float | None = None
-
-    @classmethod
-    def from_attributes(cls, attributes: dict[str, str]) -> RadarSensor:
-        return cls(
-            horizontal_fov=get_float(attributes, "horizontal_fov", 30.0),
-            vertical_fov=get_float(attributes, "vertical_fov", 30.0),
-            range=get_float(attributes, "range", 100.0),
-            points_per_second=get_int(attributes, "points_per_second", 1500),
-            noise_seed=get_int(attributes, "noise_seed", 0),
-            sensor_tick=sensor_tick(attributes),
-        )
 
     def _elapsed(self, scene: Scene) -> float:
         dt = scene.delta_seconds
@@ -111,6 +105,6 @@ class RadarSensor:
         return self.detect(scene, pose).tobytes()
 
 
-@register_sensor("sensor.other.radar")
+@register_sensor("sensor.other.radar", RadarSensor)
 def make_radar(attributes: dict[str, str]) -> RadarSensor:
-    return RadarSensor.from_attributes(attributes)
+    return from_attributes(RadarSensor, attributes)

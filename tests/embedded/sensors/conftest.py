@@ -91,6 +91,7 @@ def pose(
     velocity=(0.0, 0.0, 0.0),
     acceleration=(0.0, 0.0, 0.0),
     angular_velocity=(0.0, 0.0, 0.0),
+    actor_id: int = 0,
 ) -> SensorPose:
     return SensorPose(
         location=np.array(location, float),
@@ -99,6 +100,7 @@ def pose(
         velocity=np.array(velocity, float),
         acceleration=np.array(acceleration, float),
         angular_velocity=np.array(angular_velocity, float),
+        actor_id=actor_id,
     )
 
 

@@ -100,7 +100,7 @@ def test_camera_rotation_and_attachment_transform(make_scene, make_pose):
 )
 def test_bad_camera_attributes_raise_one_clear_error(attributes):
     with pytest.raises(SensorAttributeError, match="image_size|fov|sensor_tick"):
-        CameraSensor.from_attributes("rgb", attributes)
+        make_sensor("sensor.camera.rgb", attributes)
 
 
 def test_sensors_work_without_a_map(make_scene, make_pose):

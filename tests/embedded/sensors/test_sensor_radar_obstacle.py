@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import msgpack
 import numpy as np
 import pytest
@@ -55,10 +57,10 @@ def test_obstacle_reports_nearest_actor_ahead(make_scene, make_pose):
             (3, STATIC, (7.0, -0.9, 0.5), (0.5, 0.5, 0.5), 0.0),
         ]
     )
+    scene = replace(scene, describe=_encoder)  # the server's rpc::Actor encoder
     sensor = make_sensor("sensor.other.obstacle", {"distance": "20", "hit_radius": "0.5"})
-    sensor.bind(99, _encoder)
     assert sensor.type_id == 7
-    p = make_pose(location=(2.5, 0.0, 0.75), parent_id=1)
+    p = make_pose(location=(2.5, 0.0, 0.75), parent_id=1, actor_id=99)
     self_actor, other, distance = msgpack.unpackb(sensor.measure(scene, p))
     assert self_actor[0] == 99 and other[0] == 3  # the prop, whose side is within the radius
     assert distance == pytest.approx(7.0 - 0.5 - 0.5 - 2.5, abs=1e-4)
@@ -69,8 +71,8 @@ def test_obstacle_reports_nearest_actor_ahead(make_scene, make_pose):
 
 def test_obstacle_is_silent_when_nothing_is_in_range(make_scene, make_pose):
     scene = make_scene([(2, CAR, (30.0, 0.0, 0.75), (2.0, 1.0, 0.75), 0.0)])
+    scene = replace(scene, describe=_encoder)
     sensor = make_sensor("sensor.other.obstacle", {"distance": "5"})
-    sensor.actor_encoder = _encoder
     assert sensor.measure(scene, make_pose(location=(0, 0, 0.75))) is None
 
 
