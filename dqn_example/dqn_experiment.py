@@ -229,7 +229,7 @@ class DQNExperiment(BaseExperiment[np.ndarray, int]):
         if self._binary_masks:
             frame = frame * np.uint8(255)  # 0/1 masks -> 0/255 like a picture
         if not self.frames:
-            self.frames.extend([frame] * self.frames.maxlen)
+            self.frames.extend([frame] * int(self.config["framestack"]))
         else:
             self.frames.append(frame)
         collisions = _events(sensor_data, self.config["collision_sensor"])

@@ -88,7 +88,7 @@ class CarlaEnv(gym.Env[ObsType, ActType]):
     RGB camera).
     """
 
-    metadata: ClassVar[dict] = {"render_modes": ["rgb_array"]}
+    metadata: dict[str, Any] = {"render_modes": ["rgb_array"]}
     # RLlib's new stack gives every sub-env of a runner the same vector_index (0), so envs
     # count themselves per process to get distinct port ranges.
     _instances_in_process: ClassVar[int] = 0
@@ -154,7 +154,10 @@ class CarlaEnv(gym.Env[ObsType, ActType]):
                 self._needs_recovery = False
             try:
                 sensor_data = self.core.reset_episode(
-                    self.env_config["experiment"], town, core_seed, spawn_point
+                    self.env_config["experiment"],
+                    town,
+                    core_seed,
+                    None if spawn_point is None else int(spawn_point),
                 )
                 break
             except SimulatorFailure as exc:

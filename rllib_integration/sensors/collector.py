@@ -85,8 +85,8 @@ class SensorCollector:
         store = self._readings[name]
         if sensor.is_event:
             events = []
-            for past in sorted(f for f in store if f <= frame):
-                events.extend(store.pop(past))
+            for earlier in sorted(f for f in store if f <= frame):
+                events.extend(store.pop(earlier))
             return frame, events
         if sensor.every_frame:
             data = store[frame]

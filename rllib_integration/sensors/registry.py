@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rllib_integration.defaults import import_path
-from rllib_integration.sensors.base import BaseSensor, PseudoSensor
+from rllib_integration.sensors.base import BaseSensor, CarlaSensor, PseudoSensor
 from rllib_integration.sensors.birdview.sensor import BirdViewSensor
 from rllib_integration.sensors.carla_sensors import CARLA_SENSOR_CLASSES
 
@@ -25,7 +25,7 @@ def known_sensor_types() -> list[str]:
     return sorted([*CARLA_SENSOR_CLASSES, *PSEUDO_SENSORS])
 
 
-def sensor_class(name: str, sensor_type: object) -> type[BaseSensor]:
+def sensor_class(name: str, sensor_type: object) -> type[CarlaSensor] | type[PseudoSensor]:
     """The class of YAML `type`; ValueError (a ConfigError for a bad import path) if none."""
     if isinstance(sensor_type, str) and sensor_type in CARLA_SENSOR_CLASSES:
         return CARLA_SENSOR_CLASSES[sensor_type]
