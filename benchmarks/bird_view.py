@@ -262,6 +262,7 @@ def live(map_name: str, vehicles: int, frames: int, cache_dir: Path, birdeye_dir
     import types
 
     from rllib_integration.sensors.birdview.sensor import BirdViewSensor
+    from rllib_integration.sim_view import SimulatorView
 
     map_dir = ["--map-dir", str(TOWNS)] if TOWNS.is_dir() else []
     with embedded_server(map_name, map_dir) as (port, _):
@@ -288,10 +289,14 @@ def live(map_name: str, vehicles: int, frames: int, cache_dir: Path, birdeye_dir
             if npc is not None:
                 npcs.append(npc)
         world.tick()
-        core = types.SimpleNamespace(world=world, map=carla_map, hero=hero)
+        view = SimulatorView(
+            types.SimpleNamespace(
+                client=client, world=world, map=carla_map, hero=hero, frame=0, timestep=0.05
+            )
+        )
         sensors = {
             mode: BirdViewSensor(
-                mode, {"mode": mode, "pixels_per_meter": PPM, "cache_dir": str(cache_dir)}, core
+                mode, {"mode": mode, "pixels_per_meter": PPM, "cache_dir": str(cache_dir)}, view
             )
             for mode in ("rgb", "masks")
         }
