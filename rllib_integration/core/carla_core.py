@@ -321,12 +321,14 @@ class CarlaCore:
         self.world.get_spectator().set_transform(carla.Transform(back, transform.rotation))
 
     def _raise_if_server_lost(self, exc: Exception) -> None:
-        """SimulatorFailure from `exc` if the server is dead or does not answer a version query
-        within the timeout (hung); otherwise it answered, and `exc` was a real error."""
-        if not self._server_answers():
+        """SimulatorFailure from `exc` if the server is lost; otherwise the server answered,
+        and `exc` was a real error (the client raises RuntimeError for both)."""
+        if not self.server_answers():
             raise SimulatorFailure(f"{exc}; server {self.server}") from exc
 
-    def _server_answers(self) -> bool:
+    def server_answers(self) -> bool:
+        """True if the server runs and answers a version query within the timeout: False for a
+        dead one at once, for a hung one after `timeout` s."""
         if not self.server.is_alive() or self.client is None:
             return False
         try:

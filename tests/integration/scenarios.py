@@ -75,6 +75,31 @@ def server_survives_signal(sig_name: str, n_vehicles: str = "0") -> None:
     assert not psutil.pid_exists(new_pid) or psutil.Process(new_pid).status() == "zombie"
 
 
+def lost_server_is_told_from_an_error() -> None:
+    """A live server answers; a frozen or dead one does not (what turns a client error into a
+    SimulatorFailure, instead of reading the error's text)."""
+    env = CarlaEnv(env_config({"timeout": 2.0}))
+    try:
+        env.reset(seed=0)
+        core, pid = env.core, env.core.server.process.pid
+        assert core.server_answers()
+        os.kill(pid, signal.SIGSTOP)
+        started = time.monotonic()
+        assert not core.server_answers()
+        hung_after = time.monotonic() - started
+        assert 1.5 < hung_after < 10, hung_after  # the client's timeout (2 s)
+        os.kill(pid, signal.SIGCONT)
+        assert core.server_answers()  # thawed: answering again
+        os.kill(pid, signal.SIGKILL)
+        core.server.process.wait(timeout=10)
+        started = time.monotonic()
+        assert not core.server_answers()
+        assert time.monotonic() - started < 1.0  # a dead process needs no query
+        print(f"OK hung detected in {hung_after:.2f} s")
+    finally:
+        env.close()
+
+
 def one_env_reports_port(barrier_dir: str, parties: str = "4") -> None:
     """Start an env, wait until `parties` processes have theirs running (so that all servers
     are alive at once), drive it, print its RPC port (for the across-processes test)."""

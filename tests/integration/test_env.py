@@ -326,6 +326,18 @@ def test_killed_or_frozen_server_is_restarted_and_the_env_goes_on(signal_name, n
     assert "OK detected in" in result.stdout
 
 
+def test_a_lost_server_is_told_by_a_query_not_by_error_text():
+    command = [
+        sys.executable,
+        "-m",
+        "tests.integration.scenarios",
+        "lost_server_is_told_from_an_error",
+    ]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
+    assert "OK hung detected in" in result.stdout
+
+
 def test_close_leaves_no_process_and_no_actor_on_an_attached_server(embedded_server, make_env):
     """Attach mode with the embedded server as the 'running CARLA': nothing is launched, and
     close() destroys every actor it spawned and gives the world back in asynchronous mode."""
