@@ -100,11 +100,11 @@ class CarlaCore:
         )
 
     def _apply_sync_settings(self) -> None:
-        settings = self.world.get_settings()
+        settings = self.view.world.get_settings()
         settings.synchronous_mode = True
         settings.fixed_delta_seconds = self.config.timestep
         settings.no_rendering_mode = not self.config.enable_rendering
-        self.world.apply_settings(settings)
+        self.view.world.apply_settings(settings)
 
     # ---------------------------------------------------------------- episode setup
 
@@ -160,7 +160,7 @@ class CarlaCore:
         """Load `town` unless it is already the current map; True if a new map was loaded."""
         if self.map_name == town:
             return False
-        available = [path.rsplit("/", 1)[-1] for path in self.client.get_available_maps()]
+        available = [path.rsplit("/", 1)[-1] for path in self.view.client.get_available_maps()]
         if town not in available:
             raise SetupError(
                 f"town '{town}' (env_config.experiment.town) is not available on this server; "
@@ -169,7 +169,7 @@ class CarlaCore:
         self.traffic.destroy()
         self.traffic.close_host()  # its client and TM belong to the old map's episode
         layers = carla.MapLayer.All if self.config.enable_map_assets else carla.MapLayer.NONE
-        self.world = self.client.load_world(town, reset_settings=False, map_layers=layers)
+        self.world = self.view.client.load_world(town, reset_settings=False, map_layers=layers)
         self._apply_sync_settings()
         self.map = self.world.get_map()
         return True
@@ -181,12 +181,12 @@ class CarlaCore:
 
     def _set_weather(self, weather: str | Mapping) -> None:
         if isinstance(weather, str):
-            self.world.set_weather(getattr(carla.WeatherParameters, weather))
+            self.view.world.set_weather(getattr(carla.WeatherParameters, weather))
             return
-        parameters = self.world.get_weather()
+        parameters = self.view.world.get_weather()
         for key, value in weather.items():
             setattr(parameters, key, float(value))
-        self.world.set_weather(parameters)
+        self.view.world.set_weather(parameters)
 
     def _hero_spawn_points(self, hero_config: Mapping) -> list[carla.Transform]:
         points = []
@@ -198,7 +198,7 @@ class CarlaCore:
                 points.append(carla.Transform(location, carla.Rotation(pitch, yaw, roll)))
                 continue
             # "x,y,z": snap to the nearest lane and take its heading.
-            waypoint = self.map.get_waypoint(location, project_to_road=True)
+            waypoint = self.view.map.get_waypoint(location, project_to_road=True)
             if waypoint is None:
                 raise SetupError(f"hero.spawn_points.{i}: no road near {text!r}")
             snapped = waypoint.transform.location
@@ -208,10 +208,10 @@ class CarlaCore:
                     waypoint.transform.rotation,
                 )
             )
-        return points or list(self.map.get_spawn_points())
+        return points or list(self.view.map.get_spawn_points())
 
     def _spawn_hero(self, hero_config: Mapping, spawn_point: int | None = None) -> None:
-        library = self.world.get_blueprint_library()
+        library = self.view.world.get_blueprint_library()
         blueprint_id = hero_config["blueprint"]
         try:
             blueprint = library.find(blueprint_id)
@@ -228,7 +228,7 @@ class CarlaCore:
         if wanted is not None:
             points.insert(0, wanted)
         for transform in points:
-            self.hero = self.world.try_spawn_actor(blueprint, transform)
+            self.hero = self.view.world.try_spawn_actor(blueprint, transform)
             if self.hero is not None:
                 break
         if self.hero is None:
@@ -309,16 +309,16 @@ class CarlaCore:
     def _render_pseudo_sensors(self, frame: int) -> None:
         if not self._pseudo_sensors:
             return
-        snapshot = self.world.get_snapshot()
+        snapshot = self.view.world.get_snapshot()
         for sensor in self._pseudo_sensors:
             self.collector.put(sensor.name, frame, sensor.tick(frame, snapshot))
 
     def _follow_hero_with_spectator(self) -> None:
         """With a window, keep the view 5 m behind and 3 m above the hero (as the original)."""
-        transform = self.hero.get_transform()
+        transform = self.view.hero.get_transform()
         back = transform.location - transform.get_forward_vector() * 5.0
         back.z += 3.0
-        self.world.get_spectator().set_transform(carla.Transform(back, transform.rotation))
+        self.view.world.get_spectator().set_transform(carla.Transform(back, transform.rotation))
 
     def _raise_if_server_lost(self, exc: Exception) -> None:
         """SimulatorFailure from `exc` if the server is lost; otherwise the server answered,

@@ -196,12 +196,19 @@ class SimulatorServer:
         self.log_path: Path | None = None
         self._launches = 0
         self._tm_block: PortBlock | None = None  # attach mode: a local port for the TM
-        if self.kind == "attach":
+        if settings.port is not None:  # kind "attach"
             self.ports = PortBlock(settings.port)
 
     @property
+    def block(self) -> PortBlock:
+        """The server's ports; a ServerError before a launched server has any."""
+        if self.ports is None:
+            raise ServerError(f"{self!r} has no ports: it is not running")
+        return self.ports
+
+    @property
     def rpc_port(self) -> int:
-        return self.ports.rpc
+        return self.block.rpc
 
     @property
     def tm_port(self) -> int:
@@ -210,12 +217,15 @@ class SimulatorServer:
             if self._tm_block is None:
                 self._tm_block = reserve_port_block(self.spread_index, self.settings.base_port)
             return self._tm_block.traffic_manager
-        return self.ports.traffic_manager
+        return self.block.traffic_manager
 
     def command(self) -> list[str]:
-        if self.kind == "carla":
-            return carla_command(find_carla_root(self.settings), self.ports, self.settings)
-        return embedded_command(self.ports, self.settings)
+        if self.kind != "carla":
+            return embedded_command(self.block, self.settings)
+        root = find_carla_root(self.settings)
+        if root is None:  # resolve_server_kind has checked it; the environment changed since
+            raise ServerError("the CARLA install is no longer configured ($CARLA_ROOT)")
+        return carla_command(root, self.block, self.settings)
 
     def start(self) -> None:
         """Launch (unless attached) and wait until the RPC port accepts connections."""
