@@ -4,8 +4,9 @@ controllers. Owned by CarlaCore; spawned per server (or per episode when asked).
 The Traffic Manager and its vehicles live in a helper process (`TrafficHostProcess`), because a
 server dying under a TM aborts the process the TM runs in. While that process exists it also
 ticks the world (the core then steps through it, see `core/control_path.py`). Walkers are
-spawned through the env's own client. Nothing here ticks the world: the core does, between
-`spawn` and `start_walkers`.
+spawned through the env's own client; their AI controllers are started by whichever client ticks
+(CARLA's walker AI runs in the client that started it, and moves walkers as that client ticks).
+Nothing here ticks the world: the core does, between `spawn` and `start_walkers`.
 """
 
 from __future__ import annotations
@@ -80,8 +81,12 @@ class BackgroundTraffic:
 
     def start_walkers(self) -> None:
         """Start the walkers' AI controllers (after a tick that put the walkers in the world)."""
+        if self.host is not None:
+            self.host.request("start_walkers", ids=self.controllers)
+            return
         world = self.view.world
-        # Without a navigation mesh (embedded server) the server walks them by itself.
+        # CARLA's walker AI runs in the client on the map's navigation mesh; on a map without
+        # one (no sidewalks) the walkers stand, as on CarlaUE4.
         has_navigation = world.get_random_location_from_navigation() is not None
         for controller in world.get_actors(self.controllers):
             controller.start()
@@ -109,8 +114,9 @@ class BackgroundTraffic:
             logger.warning("spawned %d of %d walkers", len(walkers), count)
 
     def _walker_location(self, rng: random.Random) -> carla.Location | None:
-        """A random point on the navigation mesh, or, for servers without one (the embedded
-        server), on a sidewalk next to a random spawn point."""
+        """A random point on the navigation mesh, or, before the client has loaded one (it does
+        on an episode's first tick) or where there is none, on a sidewalk next to a random
+        spawn point."""
         location = self.view.world.get_random_location_from_navigation()
         if location is not None:
             return location
@@ -131,10 +137,11 @@ class BackgroundTraffic:
 
     def destroy(self) -> None:
         """Destroy every NPC (the server must be answering)."""
-        if self.host is not None and self.vehicles:
-            self.host.request("destroy")
-        for controller in self.view.world.get_actors(self.controllers):
-            controller.stop()
+        if self.host is not None:
+            self.host.request("destroy")  # its vehicles, and the walker AIs it started
+        else:
+            for controller in self.view.world.get_actors(self.controllers):
+                controller.stop()
         ids = self.walkers + self.controllers
         if ids:
             self.view.client.apply_batch_sync([carla.command.DestroyActor(i) for i in ids], False)

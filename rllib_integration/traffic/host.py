@@ -7,6 +7,7 @@ stdin/stdout, one JSON object per line:
 
     {"op": "spawn", "n": 5, "seed": 1, "hybrid": true}  -> {"ok": true, "ids": [..]}
     {"op": "tick", "actor": 7, "control": {...}}        -> {"ok": true, "frame": 1234}
+    {"op": "start_walkers", "ids": [..]}                -> {"ok": true}
     {"op": "destroy"}                                   -> {"ok": true}
     {"op": "close"}                                     -> {"ok": true}, then exit
 Errors come back as {"ok": false, "error": "..."}.
@@ -37,6 +38,7 @@ class TrafficHost:
         self.traffic_manager = self.client.get_trafficmanager(tm_port)
         self.traffic_manager.set_synchronous_mode(True)
         self.vehicles: list[int] = []
+        self.walker_controllers: list[int] = []
 
     def spawn(self, n: int, seed: int, hybrid: bool) -> dict[str, Any]:
         self.traffic_manager.set_hybrid_physics_mode(hybrid)
@@ -70,7 +72,21 @@ class TrafficHost:
             self.client.apply_batch([command])
         return {"frame": self.world.tick(self.timeout)}
 
+    def start_walkers(self, ids: list[int]) -> dict[str, Any]:
+        """Start these walkers' AI controllers here: CARLA's walker AI runs in the client that
+        started it and moves the walkers only when that client ticks, and this one does."""
+        self.walker_controllers = list(ids)
+        for controller in self.world.get_actors(self.walker_controllers):
+            controller.start()
+            target = self.world.get_random_location_from_navigation()
+            if target is not None:  # None on a map without sidewalks: they stand
+                controller.go_to_location(target)
+        return {}
+
     def destroy(self) -> dict[str, Any]:
+        for controller in self.world.get_actors(self.walker_controllers):
+            controller.stop()
+        self.walker_controllers = []
         if self.vehicles:
             # Unregister from the TM first: destroying a vehicle it still drives aborts the client.
             self.client.apply_batch_sync(
