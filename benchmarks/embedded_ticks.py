@@ -1,10 +1,14 @@
 """Synchronous ticks per second of the embedded server, measured with the real carla client.
 
     .venv/bin/python benchmarks/embedded_ticks.py [--ticks 5000] [--tm-ticks 1000] [--vehicles 50]
-        [--map Loop01] [--profile]
+        [--walkers 50] [--map Loop01] [--profile]
 
 Scenario 1: one hero vehicle driving (throttle) in sync mode at 20 Hz.
 Scenario 2: the same plus N NPC vehicles driven by CARLA's client-side Traffic Manager.
+Scenario 3: scenario 2 plus W walkers with AI controllers spawned as CARLA's generate_traffic.py
+does (random navigation-mesh points, then `controller.ai.walker`, `start`, `go_to_location`);
+their crowd runs in the client, which sends their poses every tick. Printed as a ratio to
+scenario 2, measured in the same run.
 For each it prints ticks/s and where the time goes: server CPU per tick (psutil on the server
 process), client CPU per tick (this process, including the Traffic Manager's threads), and the
 remainder (waiting on sockets / other load). With --profile the server also runs under cProfile
@@ -102,6 +106,35 @@ def report(name: str, m: dict[str, float]) -> None:
     )
 
 
+def spawn_walkers(client, world, count: int, rng: random.Random) -> tuple[list[int], list[int]]:
+    """``count`` walkers at random navigation points with started AI controllers: their ids and
+    the controllers' ids."""
+    import carla
+
+    library = world.get_blueprint_library()
+    STALL.last = time.monotonic()
+    world.tick()  # the client loads the navigation mesh on its first tick of an episode
+    spawn = carla.command.SpawnActor
+    batch = []
+    for _ in range(count):
+        location = world.get_random_location_from_navigation()
+        if location is not None:
+            location.z += 1.0
+            blueprint = rng.choice(library.filter("walker.pedestrian.*"))
+            batch.append(spawn(blueprint, carla.Transform(location)))
+    walkers = [r.actor_id for r in client.apply_batch_sync(batch, True) if not r.error]
+    controller = library.find("controller.ai.walker")
+    batch = [spawn(controller, carla.Transform(), w) for w in walkers]
+    controllers = [r.actor_id for r in client.apply_batch_sync(batch, True) if not r.error]
+    STALL.last = time.monotonic()
+    world.tick()
+    for actor in world.get_actors(controllers):
+        actor.start()
+        actor.go_to_location(world.get_random_location_from_navigation())
+        actor.set_max_speed(1.0 + rng.random())
+    return walkers, controllers
+
+
 def run(args: argparse.Namespace) -> None:
     import carla
 
@@ -141,10 +174,16 @@ def run(args: argparse.Namespace) -> None:
             for p in points[1 : args.vehicles + 1]
         ]
         ids = [r.actor_id for r in client.apply_batch_sync(batch, True) if not r.error]
-        report(
-            f"1 hero + {len(ids)} TM vehicles",
-            measure(world, server, args.tm_ticks),
-        )
+        vehicles_only = measure(world, server, args.tm_ticks)
+        report(f"1 hero + {len(ids)} TM vehicles", vehicles_only)
+        walkers, controllers = spawn_walkers(client, world, args.walkers, rng)
+        if walkers:
+            with_walkers = measure(world, server, args.tm_ticks)
+            report(f"1 hero + {len(ids)} TM vehicles + {len(walkers)} walkers", with_walkers)
+            ratio = with_walkers["ticks_per_s"] / vehicles_only["ticks_per_s"]
+            print(f"  with walkers: {ratio:.2f}x the ticks/s of the same run without", flush=True)
+            destroy = [carla.command.DestroyActor(i) for i in controllers + walkers]
+            client.apply_batch_sync(destroy, True)
         client.apply_batch_sync([autopilot(i, False, tm_port) for i in ids], True)
         client.apply_batch_sync([carla.command.DestroyActor(i) for i in ids], True)
         settings.synchronous_mode = False
@@ -160,6 +199,7 @@ def main() -> None:
     parser.add_argument("--ticks", type=int, default=5000)
     parser.add_argument("--tm-ticks", type=int, default=1000)
     parser.add_argument("--vehicles", type=int, default=50)
+    parser.add_argument("--walkers", type=int, default=50, help="0 skips scenario 3")
     parser.add_argument("--map", default="Loop01")
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--no-tm-gate", action="store_true", help="server flag, for comparison")

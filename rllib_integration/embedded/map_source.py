@@ -6,9 +6,10 @@ before anything touches it in-process); the world only sees `ServerMap`.
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from dataclasses import dataclass
 
-from rllib_integration.embedded import maps
+from rllib_integration.embedded import maps, navigation
 from rllib_integration.embedded.maps import MapError
 
 __all__ = ["MapError", "ServerMap", "available_maps", "load_map", "XODR_PREFIX"]
@@ -25,6 +26,7 @@ class ServerMap:
     spawn_points: list[tuple[float, float, float, float, float, float]]
     ground: maps.GroundModel
     bounds: tuple[float, float, float, float]
+    navigation: Future[navigation.NavigationMesh | None]  # built in the background from load
 
     @property
     def path(self) -> str:
@@ -52,4 +54,5 @@ def load_map(spec: str, map_dir: str | None = None) -> ServerMap:
     points = [p.as_tuple() for p in ground.spawn_points()]
     if not points:
         raise MapError(f"map {spec[:200]!r} has no driving lane to spawn vehicles on")
-    return ServerMap(name, xodr, points, ground, tuple(ground.bounds))
+    mesh = navigation.prepare(name, xodr, ground.height)
+    return ServerMap(name, xodr, points, ground, tuple(ground.bounds), mesh)

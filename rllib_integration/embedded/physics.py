@@ -172,10 +172,12 @@ def kinematic_motion(b: Body, dt: float) -> None:
     b.speed = v[0] * math.cos(yaw) + v[1] * math.sin(yaw)
 
 
-def step_walker(w: Walker, dt: float, kinematic: bool = False) -> None:
-    """Move a walker along its direction; `kinematic` moves it even without physics (AI walkers)."""
+def step_walker(w: Walker, dt: float) -> None:
+    """Move a walker along its direction (one without physics stands still)."""
     b = w.body
-    if not b.simulate_physics and not kinematic:
+    if not b.simulate_physics:
+        b.speed = 0.0
+        b.velocity = b.acceleration = (0.0, 0.0, 0.0)
         return
     speed = min(max(w.walk_speed, 0.0), max(w.max_speed, 0.0) or 10.0)
     dx, dy, _ = w.direction

@@ -28,10 +28,7 @@ EPISODE_STREAM_ID = 1  # the episode state's stream; sensors get the ids after i
 WORLD_EDGE_MARGIN = 20.0  # metres beyond the map bounds where the world ends
 ASYNC_DEFAULT_DELTA = 0.05
 DEFAULT_SPEED_LIMIT = 30.0  # km/h
-WALKER_AI_SPEED = 1.4  # m/s
-WALKER_LOOKAHEAD_M = 1.0
-# Ground classes a wandering walker treats as the same kind of surface (pavement vs road).
-WALKABLE_CLASS = {2: 2, 3: 2, 4: 1, 5: 1}
+DEAD_WALKER_LIFESPAN_S = 10.0  # CarlaUE4 removes a walker this long after it died
 SPEED_LIMIT_REFRESH_M = 2.0
 
 
@@ -114,7 +111,8 @@ class Actor:
     walker: physics.Walker | None = None
     sensor: ServerSensor | EventSensor | None = None
     light_state: int = 0
-    ai_walking: bool = False  # a walker with a controller.ai.walker attached wanders
+    crowd_frame: int = -1  # the frame whose pose the client's walker AI set (ApplyWalkerState)
+    dead_at: float | None = None  # simulation time a walker died (run over, per the client)
     speed_limit: float = DEFAULT_SPEED_LIMIT  # km/h, of the road under a vehicle
     speed_limit_at: tuple[float, float] | None = None  # where it was last looked up
     semantic_tag: int = 0
@@ -253,10 +251,6 @@ class World:
         actor = self._add_actor(bp, values, kind, body)
         actor.parent_id = parent_id
         actor.relative = relative
-        if blueprint_id == "controller.ai.walker" and parent_id:
-            parent = self.actors[parent_id]
-            if parent.walker is not None:
-                parent.ai_walking = True
         if kind == "vehicle":
             params = physics.VehicleParams(
                 bp.wheelbase, bp.max_steer_deg, bp.top_speed, bp.max_accel
@@ -290,7 +284,6 @@ class World:
         del self.actors[actor_id]
         parent = self.actors.get(actor.parent_id)
         if actor.blueprint.id == "controller.ai.walker" and parent is not None:
-            parent.ai_walking = False
             if parent.walker is not None:
                 parent.walker.walk_speed = 0.0
         for callback in self.on_destroy:
@@ -336,24 +329,16 @@ class World:
 
     def _step_physics(self, dt: float) -> list[tuple[Actor, Actor, tuple[float, float, float]]]:
         movers: list[Actor] = []
-        wanderers: list[Actor] = []
         for actor in self.actors.values():
             if actor.vehicle is not None:
                 physics.step_vehicle(actor.vehicle, dt)
                 movers.append(actor)
             elif actor.walker is not None:
-                if actor.ai_walking:
-                    wanderers.append(actor)
+                if actor.crowd_frame != self.frame:  # else the client placed it for this frame
+                    physics.step_walker(actor.walker, dt)
                 movers.append(actor)
-        if wanderers:
-            self._steer_wanderers(wanderers)
-        for actor in movers:
-            if actor.walker is not None:
-                physics.step_walker(actor.walker, dt, kinematic=actor.ai_walking)
         ground = self.map.ground if self.map is not None else None
-        physical = [
-            a for a in movers if a.parent_id == 0 and (a.body.simulate_physics or a.ai_walking)
-        ]
+        physical = [a for a in movers if a.parent_id == 0 and a.body.simulate_physics]
         physics.follow_ground(
             [a.body for a in physical],
             [a.blueprint.wheelbase * 0.5 if a.vehicle else 0.0 for a in physical],
@@ -361,39 +346,44 @@ class World:
             dt,
             self.flat_height,
         )
+        self._remove_dead_walkers()
         return self._resolve_collisions(movers)
 
-    def _steer_wanderers(self, walkers: list[Actor]) -> None:
-        """AI-controlled walkers stroll along pavements: turn when the ground ahead changes kind.
+    def set_walker_state(self, actor: Actor, pose: tuple[float, ...], speed: float) -> None:
+        """Where the client's walker AI (CARLA's crowd, on the navigation mesh) puts a walker for
+        the next frame: its feet at ``pose``, walking forward at ``speed``; the server does not
+        move it by itself then (CarlaUE4's SetWalkerState)."""
+        if actor.walker is None:
+            raise ValueError(f"actor {actor.id} is not a walker")
+        if actor.dead_at is not None:
+            raise ValueError(f"walker {actor.id} is dead")
+        if not all(math.isfinite(v) for v in (*pose, speed)):
+            raise ValueError("walker state is not finite")
+        b = actor.body
+        yaw = math.radians(pose[4])
+        forward = (math.cos(yaw), math.sin(yaw), 0.0)
+        b.x, b.y, b.z = pose[0], pose[1], pose[2] + actor.blueprint.extent[2]  # feet -> centre
+        b.pitch, b.yaw, b.roll = 0.0, pose[4], 0.0
+        b.speed = speed
+        b.velocity = (forward[0] * speed, forward[1] * speed, 0.0)
+        actor.walker.direction, actor.walker.walk_speed = forward, speed
+        actor.crowd_frame = self.frame + 1
 
-        CARLA's WalkerAIController navigates on the client with a navigation mesh that the
-        embedded server does not provide, so the server moves these walkers itself.
-        """
-        ground = self.map.ground if self.map is not None else None
-        n = len(walkers)
-        xs, ys = np.empty(2 * n), np.empty(2 * n)
-        for i, a in enumerate(walkers):
-            b = a.body
-            yaw = math.radians(b.yaw)
-            xs[2 * i : 2 * i + 2] = (b.x, b.x + WALKER_LOOKAHEAD_M * math.cos(yaw))
-            ys[2 * i : 2 * i + 2] = (b.y, b.y + WALKER_LOOKAHEAD_M * math.sin(yaw))
-        if ground is not None:
-            surface = np.asarray(ground.surface(xs, ys)).reshape(n, 2).tolist()
-        else:
-            surface = [[0, 0]] * n
-        for a, (here, ahead) in zip(walkers, surface, strict=True):
-            b, w = a.body, a.walker
-            assert w is not None  # wanderers are walkers
-            kind = WALKABLE_CLASS.get(here, here)
-            outside = self.bounds is not None and not (
-                self.bounds[0] <= xs[0] <= self.bounds[2]
-                and self.bounds[1] <= ys[0] <= self.bounds[3]
-            )
-            if WALKABLE_CLASS.get(ahead, ahead) != kind or outside:
-                b.yaw = (b.yaw + float(self.rng.uniform(90.0, 270.0))) % 360.0
-            yaw = math.radians(b.yaw)
-            w.direction = (math.cos(yaw), math.sin(yaw), 0.0)
-            w.walk_speed = min(w.max_speed, WALKER_AI_SPEED)
+    def kill_walker(self, actor: Actor) -> None:
+        """A walker the client's crowd found under a car: it stops, stays solid, and is removed
+        after DEAD_WALKER_LIFESPAN_S (CarlaUE4's set_actor_dead)."""
+        if actor.walker is None or actor.dead_at is not None:
+            return
+        actor.dead_at = self.elapsed
+        actor.body.collisions = True
+        actor.walker.walk_speed = 0.0
+        self._stop(actor.body)
+
+    def _remove_dead_walkers(self) -> None:
+        dead = [a for a in self.actors.values() if a.dead_at is not None]
+        for actor in dead:
+            if self.elapsed - actor.dead_at >= DEAD_WALKER_LIFESPAN_S:
+                self.destroy(actor.id)
 
     def _resolve_collisions(self, movers: list[Actor]) -> list:
         """Stop overlapping movers, push them apart, and report (self, other, impulse) events."""
@@ -434,8 +424,6 @@ class World:
                 actor.body.y += sign * normal[1] * depth * share
             if closing < 0.0 and (actor.vehicle is not None or actor.walker is not None):
                 self._stop(actor.body)
-            if actor.ai_walking:  # walk away from whatever was hit
-                actor.body.yaw = (actor.body.yaw + 180.0) % 360.0
         imp = (normal[0] * magnitude, normal[1] * magnitude, 0.0)
         return [(a, b, imp), (b, a, (-imp[0], -imp[1], 0.0))]
 

@@ -78,9 +78,12 @@ threading.Thread(target=stall_guard, daemon=True).start()
 STALL_MARKER = "STALLED in world.tick()"
 
 
-def run_tm_script(server: EmbeddedServerHandle, body: str, timeout: float) -> dict:
+def run_tm_script(
+    server: EmbeddedServerHandle, body: str, timeout: float, env: dict | None = None
+) -> dict:
     """Like run_on_server for a script that ticks with a Traffic Manager and keeps `progress`."""
-    proc = run_client(client_code(server, SYNC_PRELUDE + STALL_GUARD + body), timeout=timeout)
+    code = client_code(server, SYNC_PRELUDE + STALL_GUARD + body)
+    proc = run_client(code, timeout=timeout, env=env)
     if STALL_MARKER in proc.stderr:
         # carla-simulator/carla#9172: the client-side TM's worker and world.tick() can miss each
         # other's wake-up and block forever inside libcarla (see protocol/tm_gate.py).

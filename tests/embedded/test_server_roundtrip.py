@@ -210,14 +210,17 @@ s.fixed_delta_seconds = None; world.apply_settings(s)
     assert r["delta"] == pytest.approx(0.02)
 
 
-def test_walkers_with_ai_controller_wander(server):
+def test_walkers_with_ai_controller_walk_where_sent(server):
     body = """
+world.tick()  # the client loads the walkers' navigation mesh on an episode's first tick
 walker_bp = library.find("walker.pedestrian.0005")
-spawn = spawn_points[7]
-walker = world.spawn_actor(walker_bp, spawn)
+lane = carla.LaneType.Sidewalk
+sidewalk = carla_map.get_waypoint(spawn_points[7].location, project_to_road=True, lane_type=lane)
+walker = world.spawn_actor(walker_bp, carla.Transform(sidewalk.transform.location + carla.Location(z=1)))
 controller = world.spawn_actor(library.find("controller.ai.walker"), carla.Transform(), walker)
 world.tick()
 controller.start()
+controller.go_to_location(sidewalk.next(30.0)[0].transform.location)
 controller.set_max_speed(1.4)
 start = walker.get_location()
 for _ in range(60):

@@ -377,9 +377,11 @@ _DYNAMIC_STATE = "<IB6f3f3f3f"
 # Vehicles: the VehicleControl fields, speed limit (km/h), traffic light state (3 = Off), has a
 # traffic light, its id, failure state; zero padded.
 VEHICLE_RECORD = struct.Struct(_DYNAMIC_STATE + "fffBBBi" + "fBBIB" + "24x")
+# Walkers: their WalkerControl (direction, speed, jump), what `walker.get_control()` reads.
+WALKER_RECORD = struct.Struct(_DYNAMIC_STATE + "3ffB" + "37x")
 OTHER_RECORD = struct.Struct(_DYNAMIC_STATE + "54x")  # the union left zero
 assert SENSOR_HEADER.size == 48 and EPISODE_HEADER.size == 36
-assert VEHICLE_RECORD.size == OTHER_RECORD.size == ACTOR_RECORD_SIZE
+assert VEHICLE_RECORD.size == WALKER_RECORD.size == OTHER_RECORD.size == ACTOR_RECORD_SIZE
 ACTIVE = 1
 TRAFFIC_LIGHT_OFF = 3
 SIMULATION_STATE_MAP_CHANGE = 1  # EpisodeState.simulation_state: clients fetch the map again
@@ -400,7 +402,7 @@ def state_message(world: World) -> bytes:
     header = sensor_header(EPISODE_STATE_TYPE_ID, world.frame, world.elapsed)
     flags = SIMULATION_STATE_MAP_CHANGE if world.map_changed else 0
     episode = EPISODE_HEADER.pack(world.episode_id, time.time(), world.delta, 0, 0, 0, flags)
-    vehicle, other = VEHICLE_RECORD.pack, OTHER_RECORD.pack
+    vehicle, walker, other = VEHICLE_RECORD.pack, WALKER_RECORD.pack, OTHER_RECORD.pack
     records = []
     for actor in world.actors.values():
         b = actor.body
@@ -411,6 +413,15 @@ def state_message(world: World) -> bytes:
                     *b.velocity, *b.angular_velocity, *b.acceleration,
                     *_control_values(actor.vehicle.control),
                     actor.speed_limit, TRAFFIC_LIGHT_OFF, 0, 0, 0,
+                )
+            )  # fmt: skip
+        elif actor.walker is not None:
+            w = actor.walker
+            records.append(
+                walker(
+                    actor.id, ACTIVE, b.x, b.y, b.z, b.pitch, b.yaw, b.roll,
+                    *b.velocity, *b.angular_velocity, *b.acceleration,
+                    *w.direction, w.walk_speed, 0,
                 )
             )  # fmt: skip
         else:

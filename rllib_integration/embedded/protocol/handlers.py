@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from rllib_integration.embedded import physics, scene_objects
+from rllib_integration.embedded.navigation import NavigationMesh
 from rllib_integration.embedded.protocol import codec
 from rllib_integration.embedded.protocol.codec import (
     CMD_ACKERMANN,
@@ -48,6 +49,10 @@ from rllib_integration.embedded.world import SpawnError, World
 log = logging.getLogger(__name__)
 
 SERVER_VERSION = "0.9.16"
+# A navigation mesh is built when its map loads (seconds for CARLA's towns, once per machine:
+# then it is cached); a client asking for it before that waits.
+NAVIGATION_BUILD_TIMEOUT_S = 120.0
+_NO_MESH = NavigationMesh("", b"")
 
 # One batch command: fn(command body, id of the actor this batch's SpawnActor made, or 0) -> the
 # command's actor id.
@@ -99,6 +104,9 @@ class RpcApi:
             "tick_cue": (self.tick_cue, value),
             "get_map_info": (lambda: codec.map_info(w.map), value),
             "get_map_data": (lambda: w.map.xodr, value),
+            "get_required_files": (self.get_required_files, value),
+            "request_file": (self.request_file, value),
+            "get_navigation_mesh": (lambda: (self._navigation() or _NO_MESH).data, value),
             "load_new_episode": (self.load_new_episode, void),
             "copy_opendrive_to_file": (self.copy_opendrive_to_file, void),
             # weather and vehicle lights
@@ -141,6 +149,7 @@ class RpcApi:
             # walkers
             "apply_control_to_walker": (self.apply_walker_control, void),
             "set_walker_state": (self.set_walker_state, void),
+            "set_actor_dead": (lambda actor_id: w.kill_walker(w.actor(actor_id)), void),
             # batches
             "apply_batch": (self.apply_batch, "raw"),
             # traffic manager registry
@@ -332,8 +341,10 @@ class RpcApi:
 
     def set_collisions(self, actor_id: int, enabled: bool) -> None:
         actor = self.world.actor(actor_id)
-        # WalkerAIController.start() turns collisions off for client-side navigation; walkers
-        # stay solid here so that vehicles (and their collision sensors) still hit them.
+        # WalkerAIController.start() turns collisions off for client-side navigation (CarlaUE4's
+        # cars then drive through AI walkers, and turn them back on when the crowd finds one
+        # dead under a car); walkers stay solid here so that a car's collision sensor reports
+        # the walker it runs into.
         if actor.parent_id == 0 and actor.kind in ("vehicle", "prop"):
             actor.body.collisions = bool(enabled)
 
@@ -386,14 +397,26 @@ class RpcApi:
 
     def set_walker_state(self, actor_id: int, transform: list, speed: float) -> None:
         actor = self.world.actor(actor_id)
-        pose = codec.parse_transform(transform)
-        b = actor.body
-        b.x, b.y, b.z = pose[:3]
-        b.yaw = pose[4]
-        if actor.walker is not None:
-            actor.walker.walk_speed = float(speed)
-            yaw = math.radians(pose[4])
-            actor.walker.direction = (math.cos(yaw), math.sin(yaw), 0.0)
+        self.world.set_walker_state(actor, codec.parse_transform(transform), float(speed))
+
+    # ------------------------------------------------------------ navigation
+
+    def get_required_files(self, folder: str = "") -> list[str]:
+        """The client downloads the "Nav" folder's files on an episode's first tick: the map's
+        navigation mesh, which its walker AI (a Detour crowd) runs on."""
+        if str(folder).strip("/") != "Nav":
+            return []
+        mesh = self._navigation()
+        return [mesh.file_name] if mesh is not None else []
+
+    def request_file(self, name: str) -> bytes:
+        mesh = self._navigation()
+        return mesh.data if mesh is not None and name == mesh.file_name else b""
+
+    def _navigation(self) -> NavigationMesh | None:
+        """The current map's mesh; waits for its build (started when the map loaded)."""
+        future = getattr(self.world.map, "navigation", None)
+        return future.result(timeout=NAVIGATION_BUILD_TIMEOUT_S) if future is not None else None
 
     # ------------------------------------------------------------ batches
 

@@ -17,10 +17,7 @@ from rllib_integration.embedded.protocol.rpc_server import Handler
 VALUE, VOID = "value", "void"  # Response<T>, Response<void>
 
 _IGNORED: dict[str, tuple[Callable[..., object], str]] = {
-    # files, map layers, settings of the engine
-    "get_required_files": (lambda folder="": [], VALUE),
-    "request_file": (lambda name: b"", VALUE),
-    "get_navigation_mesh": (lambda: b"", VALUE),
+    # map layers, settings of the engine
     "load_map_layer": (lambda layers: None, VOID),
     "unload_map_layer": (lambda layers: None, VOID),
     "set_files_base_folder": (lambda folder: None, VOID),
@@ -109,7 +106,6 @@ IGNORED_FOR_ACTOR: dict[str, Callable[..., None]] = {
     "add_actor_force_at_location": lambda actor, force, location: None,
     "add_actor_angular_impulse": lambda actor, impulse: None,
     "add_actor_torque": lambda actor, torque: None,
-    "set_actor_dead": lambda actor: None,
     "set_traffic_light_state": lambda actor, state: None,
     "set_traffic_light_green_time": lambda actor, seconds: None,
     "set_traffic_light_yellow_time": lambda actor, seconds: None,
