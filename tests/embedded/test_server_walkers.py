@@ -97,6 +97,29 @@ def test_random_navigation_points_lie_on_sidewalks_of_town01(tmp_path):
         check_random_points(r, downloaded_mesh(tmp_path))
 
 
+NEXT_MAP = """
+world.tick()
+first = world.get_random_location_from_navigation()
+world = client.load_world("Loop01")
+settings = world.get_settings()
+settings.synchronous_mode, settings.fixed_delta_seconds = True, 0.05
+world.apply_settings(settings)
+carla_map = world.get_map()
+world.tick()  # a new episode: the client asks for the new map's mesh
+points = [world.get_random_location_from_navigation() for _ in range(100)]
+result(first=first is not None, surfaces=[surface(p) for p in points if p is not None])
+"""
+
+
+def test_each_map_loaded_gets_its_own_mesh(tmp_path):
+    with start_embedded_server(map_name="Grid01") as server:
+        r = run_walkers(server, NEXT_MAP, tmp_path)
+    assert r["first"]
+    assert len(r["surfaces"]) == 100 and set(r["surfaces"]) <= {"sidewalk", "none", "junction"}
+    names = sorted(p.name.split("_")[0] for p in tmp_path.glob("*/Carla/Maps/Nav/*.bin"))
+    assert names == ["Grid01", "Loop01"]
+
+
 # Ten walkers on Grid01 (streets every 100 m, sidewalks 4.5-7.5 m off a street's centre line),
 # each 15 m from a junction, sent to the point straight across its street: with the default
 # crossing factor (0) no walker may step on a road, so each must use the crosswalk at the junction.
