@@ -11,13 +11,16 @@ import logging
 from collections.abc import Mapping
 from typing import Any, ClassVar, TypeVar
 
+import carla
 import gymnasium as gym
 import numpy as np
 
 from rllib_integration.base_experiment import BaseExperiment
 from rllib_integration.config import carla_settings, import_experiment, resolve_env_config
 from rllib_integration.core.carla_core import CarlaCore, SimulatorFailure
-from rllib_integration.env_metrics import EnvMetrics
+from rllib_integration.env_metrics import COLLISION, EnvMetrics
+from rllib_integration.routes.route import Route
+from rllib_integration.routes.tracker import RouteTracker, TrackerSettings
 from rllib_integration.supervisor.simulator import resolve_server_kind
 
 logger = logging.getLogger(__name__)
@@ -27,6 +30,8 @@ logger = logging.getLogger(__name__)
 ENVS_PER_WORKER = 8
 # The key of the env's own metrics in `info`; an experiment's info may not use it.
 ENV_INFO_KEY = "env"
+# The key of a route episode's score in `info` (`RouteTracker.result()`).
+ROUTE_INFO_KEY = "route"
 
 ObsType = TypeVar("ObsType")
 ActType = TypeVar("ActType")
@@ -63,13 +68,16 @@ class CarlaEnv(gym.Env[ObsType, ActType]):
 
     The hero at a random free spawn point (of `hero.spawn_points`, else the map's), or at the
     k-th with `reset(options={"spawn_point": k})`; the town of `experiment.town` (a list is
-    drawn from every `town_change_every` episodes), the weather of `experiment.weather`.
+    drawn from every `town_change_every` episodes), the weather of `experiment.weather`. A route
+    episode (`reset(options={"route": route})`) starts at the route's first point in its town.
 
     ## Episode End
 
-    Terminated or truncated as `experiment.get_done_status(observation, view)` says. A dead or
-    hung server truncates the episode (`info["env"]["simulator_failure"]`); the next `reset()`
-    restarts it, up to `carla.retries_on_error` times in a row.
+    Terminated or truncated as `experiment.get_done_status(observation, view)` says; a route
+    episode also ends with its route (terminated when completed, deviated or blocked, truncated
+    on the route's timeout). A dead or hung server truncates the episode
+    (`info["env"]["simulator_failure"]`); the next `reset()` restarts it, up to
+    `carla.retries_on_error` times in a row.
 
     ## Info
 
@@ -78,7 +86,9 @@ class CarlaEnv(gym.Env[ObsType, ActType]):
     `lane_invasions` (events of the hero's collision / lane-invasion sensors, if configured),
     `server_restarts`, `route_completion` (if the experiment reports one), `spawn_points` (at
     reset: how many the hero could start at), and `simulator_failure` / `failure` (the
-    message) on a step the simulator failed.
+    message) on a step the simulator failed. In a route episode, under "route" the score of
+    the drive so far (`routes.RouteTracker.result()`: completion, infractions by kind, driving
+    score, end reason).
 
     ## Arguments
 
@@ -114,6 +124,8 @@ class CarlaEnv(gym.Env[ObsType, ActType]):
         self._last_observation: Any = None
         self._last_sensor_data: dict = {}
         self._metrics = EnvMetrics(experiment_config["hero"]["sensors"])
+        self._route: RouteTracker | None = None
+        self._route_collisions: list[str] = []  # the route episode's collision sensors
 
     @property
     def episodes(self) -> int:
@@ -138,15 +150,29 @@ class CarlaEnv(gym.Env[ObsType, ActType]):
     ) -> tuple[ObsType, dict]:
         """Start an episode. `options={"spawn_point": k}` puts the hero at the k-th spawn point
         (modulo their number; `info["env"]["spawn_points"]` says how many there are), e.g. to
-        spread evaluation episodes evenly over the map; otherwise the spawn point is random."""
+        spread evaluation episodes evenly over the map; otherwise the spawn point is random.
+
+        `options={"route": route}` (a `routes.Route`) makes a route episode: the hero starts at
+        the route's first point in its town (with a collision sensor added if it has none),
+        every `info["route"]` scores the drive so far, and the episode ends with the route. With
+        `"autopilot": True` CARLA's Traffic Manager drives the hero along the route and actions
+        are ignored.
+        """
         super().reset(seed=seed)
-        spawn_point = (options or {}).get("spawn_point")
+        options = options or {}
+        spawn_point = options.get("spawn_point")
         if spawn_point is not None and (
             isinstance(spawn_point, bool) or not isinstance(spawn_point, int | np.integer)
         ):
             raise ValueError(f"reset options: spawn_point must be an int, got {spawn_point!r}")
+        route, autopilot = options.get("route"), bool(options.get("autopilot", False))
+        if route is not None and not isinstance(route, Route):
+            raise ValueError(f"reset options: route must be a routes.Route, got {route!r}")
+        if autopilot and route is None:
+            raise ValueError("reset options: autopilot drives along a route; give one too")
         core_seed = int(self.np_random.integers(2**31))
-        town = self._choose_town()
+        town = (route.town if route is not None else None) or self._choose_town()
+        episode_config = self._episode_config(route)
         attempts = self.core.config.retries_on_error
         for attempt in range(1, attempts + 1):
             if self._needs_recovery:
@@ -154,10 +180,11 @@ class CarlaEnv(gym.Env[ObsType, ActType]):
                 self._needs_recovery = False
             try:
                 sensor_data = self.core.reset_episode(
-                    self.env_config["experiment"],
+                    episode_config,
                     town,
                     core_seed,
                     None if spawn_point is None else int(spawn_point),
+                    _start_of(route),
                 )
                 break
             except SimulatorFailure as exc:
@@ -166,6 +193,14 @@ class CarlaEnv(gym.Env[ObsType, ActType]):
                 if attempt == attempts:
                     raise
         self._episodes += 1
+        self._route = None
+        if route is not None:
+            settings = TrackerSettings(**self.env_config["experiment"]["route"])
+            self._route = RouteTracker.from_view(route, self.core.view, settings)
+            sensors = episode_config["hero"]["sensors"].items()
+            self._route_collisions = [name for name, s in sensors if s["type"] == COLLISION]
+            if autopilot:
+                self.core.autopilot_hero([point[:3] for point in route.keypoints()[1:]])
         self.experiment.reset()
         observation, info = self.experiment.get_observation(sensor_data)
         self._last_observation, self._last_sensor_data = observation, sensor_data
@@ -192,6 +227,11 @@ class CarlaEnv(gym.Env[ObsType, ActType]):
         view = self.core.view
         observation, info = self.experiment.get_observation(sensor_data)
         terminated, truncated = self.experiment.get_done_status(observation, view)
+        if self._route is not None:
+            self._route.update(self._collision_events(sensor_data))
+            end = self._route.end_reason
+            terminated = terminated or end in ("completed", "route_deviation", "blocked")
+            truncated = truncated or end == "timeout"
         reward = self.experiment.compute_reward(observation, view)
         self._last_observation, self._last_sensor_data = observation, sensor_data
         info = self._info(info, self._env_info(sensor_data))
@@ -216,6 +256,24 @@ class CarlaEnv(gym.Env[ObsType, ActType]):
 
     # ---------------------------------------------------------------- helpers
 
+    @property
+    def route_tracker(self) -> RouteTracker | None:
+        """The tracker of the current route episode (None in an ordinary episode)."""
+        return self._route
+
+    def _episode_config(self, route: Route | None) -> Mapping:
+        """The experiment section for this episode: a route episode scores collisions, so its
+        hero gets a collision sensor if it has none (named `route_collision`)."""
+        config = self.env_config["experiment"]
+        sensors = config["hero"]["sensors"]
+        if route is None or any(s["type"] == COLLISION for s in sensors.values()):
+            return config
+        added = {**sensors, "route_collision": {"type": COLLISION}}
+        return {**config, "hero": {**config["hero"], "sensors": added}}
+
+    def _collision_events(self, sensor_data: Mapping[str, tuple[int, Any]]) -> list:
+        return [event for name in self._route_collisions for event in sensor_data[name][1]]
+
     def _choose_town(self) -> str | None:
         town = self.env_config["experiment"]["town"]
         if not isinstance(town, list):
@@ -237,10 +295,22 @@ class CarlaEnv(gym.Env[ObsType, ActType]):
     def _info(self, observation_info: dict, env_info: dict[str, Any]) -> dict[str, Any]:
         """The experiment's info (get_observation's, updated by get_info) and the env's own."""
         info = {**observation_info, **self.experiment.get_info()}
-        if ENV_INFO_KEY in info:
-            raise ValueError(
-                f"{type(self.experiment).__name__}: info key '{ENV_INFO_KEY}' is the env's own "
-                "(its metrics); give the experiment's value another name"
-            )
+        own = (ENV_INFO_KEY, ROUTE_INFO_KEY) if self._route is not None else (ENV_INFO_KEY,)
+        for key in own:
+            if key in info:
+                raise ValueError(
+                    f"{type(self.experiment).__name__}: info key '{key}' is the env's own "
+                    "(its metrics); give the experiment's value another name"
+                )
         info[ENV_INFO_KEY] = env_info
+        if self._route is not None:
+            info[ROUTE_INFO_KEY] = self._route.result()
         return info
+
+
+def _start_of(route: Route | None) -> carla.Transform | None:
+    """Where a route's hero spawns: its first point, 0.5 m up (as CARLA's spawn points)."""
+    if route is None:
+        return None
+    x, y, z = (float(v) for v in route.positions[0])
+    return carla.Transform(carla.Location(x, y, z + 0.5), carla.Rotation(yaw=float(route.yaws[0])))

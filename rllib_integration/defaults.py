@@ -72,6 +72,21 @@ class CarlaSettings:
 
 # The `env_config.experiment` section. An experiment class adds its own keys with its
 # `DEFAULT_CONFIG`; those merge over these.
+# When a route episode (`CarlaEnv.reset(options={"route": ...})`) ends: the CARLA leaderboard's
+# rules, see `rllib_integration/routes/tracker.py`.
+ROUTE_DEFAULTS: dict[str, Any] = {
+    # Metres from the route that end it (route deviation).
+    "deviation": 30.0,
+    # Seconds without progress along the route that end it (blocked).
+    "blocked_time": 180.0,
+    # Seconds; None: timeout_margin + route length / timeout_speed.
+    "timeout": None,
+    "timeout_speed": 2.0,
+    "timeout_margin": 300.0,
+    # Metres beyond a lane's half width that still count as inside it.
+    "lane_margin": 0.5,
+}
+
 EXPERIMENT_DEFAULTS: dict[str, Any] = {
     # Import path "package.module:ClassName" of a BaseExperiment subclass. Required.
     "type": None,
@@ -99,6 +114,7 @@ EXPERIMENT_DEFAULTS: dict[str, Any] = {
     "town_change_every": 1,
     # A carla.WeatherParameters preset name, or a mapping of its parameters.
     "weather": "ClearNoon",
+    "route": dict(ROUTE_DEFAULTS),
 }
 
 # Allowed types for experiment keys whose default alone does not say (None defaults, unions).
@@ -107,6 +123,7 @@ EXPERIMENT_TYPES: dict[str, Any] = {
     "town": str | list | None,
     "weather": str | dict,
     "background_activity.seed": int | None,
+    "route.timeout": float | None,
 }
 
 # Mappings whose keys are the user's own names rather than schema keys.

@@ -69,7 +69,7 @@ RULES: dict[str, tuple[str, ...]] = {
     ),
     f"{RI}.sensors.bird_view": (f"{RI}.sensors.birdview.sensor",),  # the old path, an alias
     # Routes: planning, route files and scoring on the plain `carla` API, read through the view.
-    f"{RI}.routes*": (f"{RI}.routes.*", f"{RI}.sim_view"),
+    f"{RI}.routes*": (f"{RI}.routes.*", f"{RI}.defaults", f"{RI}.sim_view"),
     # The simulator side of one env.
     f"{RI}.core": (),
     f"{RI}.core.control_path": (f"{RI}.traffic.host_client",),
@@ -89,6 +89,8 @@ RULES: dict[str, tuple[str, ...]] = {
     f"{RI}.env_metrics": (f"{RI}.sim_view",),
     f"{RI}.carla_env": (
         f"{RI}.base_experiment",
+        f"{RI}.routes.route",
+        f"{RI}.routes.tracker",
         f"{RI}.config",
         f"{RI}.core.carla_core",
         f"{RI}.defaults",

@@ -55,6 +55,7 @@ class CarlaCore:
         self.view = SimulatorView(self)
         self.traffic = BackgroundTraffic(self.view, self.server, self.config)
         self._control_path: ControlPath | None = None
+        self._hero_on_autopilot = False
         self.frame = 0
         self.restarts = 0
         self.spawn_point_count = 0  # hero spawn points to choose from at the last reset
@@ -114,11 +115,13 @@ class CarlaCore:
         town: str | None = None,
         seed: int | None = None,
         spawn_point: int | None = None,
+        hero_transform: carla.Transform | None = None,
     ) -> dict[str, tuple[int, Any]]:
         """Set up the world for a new episode and return the first frame's sensor data.
 
         Loads `town` only if it differs from the current map, sets the weather, (re)spawns the
-        NPCs when needed, and spawns a fresh hero with its sensors: at `spawn_point` (an index,
+        NPCs when needed, and spawns a fresh hero with its sensors: at `hero_transform` if given
+        (e.g. a route's start; SetupError if it is taken), else at `spawn_point` (an index,
         modulo their number, into hero.spawn_points or else the map's) if given and free, else
         at a random free one.
         """
@@ -143,7 +146,7 @@ class CarlaCore:
             if started_npcs:
                 self.advance()
                 self.traffic.start_walkers()
-            self._spawn_hero(experiment_config["hero"], spawn_point)
+            self._spawn_hero(experiment_config["hero"], spawn_point, hero_transform)
         except RuntimeError as exc:
             if isinstance(exc, SetupError | SimulatorFailure):
                 raise
@@ -210,7 +213,12 @@ class CarlaCore:
             )
         return points or list(self.view.map.get_spawn_points())
 
-    def _spawn_hero(self, hero_config: Mapping, spawn_point: int | None = None) -> None:
+    def _spawn_hero(
+        self,
+        hero_config: Mapping,
+        spawn_point: int | None = None,
+        transform: carla.Transform | None = None,
+    ) -> None:
         library = self.view.world.get_blueprint_library()
         blueprint_id = hero_config["blueprint"]
         try:
@@ -227,10 +235,18 @@ class CarlaCore:
         self._rng.shuffle(points)
         if wanted is not None:
             points.insert(0, wanted)
-        for transform in points:
-            self.hero = self.view.world.try_spawn_actor(blueprint, transform)
+        if transform is not None:
+            points = [transform]
+        for point in points:
+            self.hero = self.view.world.try_spawn_actor(blueprint, point)
             if self.hero is not None:
                 break
+        if self.hero is None and transform is not None:
+            where = transform.location
+            raise SetupError(
+                f"could not spawn the hero '{blueprint_id}' at ({where.x:.1f}, {where.y:.1f}, "
+                f"{where.z:.1f}): the place is taken or off the map"
+            )
         if self.hero is None:
             raise SetupError(
                 f"could not spawn the hero '{blueprint_id}' at any of {len(points)} spawn points "
@@ -273,9 +289,10 @@ class CarlaCore:
     # ---------------------------------------------------------------- stepping
 
     def step(self, control: carla.VehicleControl | None) -> dict[str, tuple[int, Any]]:
-        """Apply `control` to the hero, advance one frame and return that frame's sensor data."""
+        """Apply `control` to the hero (not while the Traffic Manager drives it), advance one
+        frame and return that frame's sensor data."""
         try:
-            frame = self._apply_and_tick(control)
+            frame = self._apply_and_tick(None if self._hero_on_autopilot else control)
             self._render_pseudo_sensors(frame)
             if self.config.show_display:
                 self._follow_hero_with_spectator()
@@ -364,16 +381,27 @@ class CarlaCore:
         self.collector.destroy()
         self._pseudo_sensors = []
         self.hero = None
+        self._hero_on_autopilot = False
         self.traffic.kill_host()
         self.traffic.forget()
         self._control_path = None
         self.client = self.world = self.map = None
+
+    def autopilot_hero(self, path: list[tuple[float, float, float]]) -> None:
+        """Let CARLA's Traffic Manager drive the hero through `path` (locations, in order) for
+        the rest of the episode; `step` then gives the hero no control of its own."""
+        self.traffic.drive(self.hero.id, path)
+        self._hero_on_autopilot = True
+        self._control_path = choose_control_path(self.traffic.host, self.world, self.config.timeout)
 
     def _destroy_hero(self) -> None:
         self.collector.destroy()
         self._pseudo_sensors = []
         if self.hero is not None:
             hero, self.hero = self.hero, None
+            if self._hero_on_autopilot:
+                self._hero_on_autopilot = False
+                self.traffic.release(hero.id)
             hero.destroy()
 
     def spawned_actor_ids(self) -> list[int]:

@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING, Any
 import carla
 import numpy as np
 
+from rllib_integration.defaults import ROUTE_DEFAULTS
+
 from .collisions import CollisionCounter
 from .progress import RouteProgress
 from .route import Route
@@ -53,14 +55,14 @@ _WRONG_WAY = math.cos(math.radians(120.0))  # lane heading this far from the rou
 
 @dataclass
 class TrackerSettings:
-    deviation: float = 30.0  # metres from the route that end it
-    blocked_time: float = 180.0  # seconds without progress that end it
-    # Seconds; None: timeout_margin + length / timeout_speed (the leaderboard allows at least
-    # 300 s plus time for the route at a tenth of the speed limit).
-    timeout: float | None = None
-    timeout_speed: float = 2.0  # m/s
-    timeout_margin: float = 300.0  # s
-    lane_margin: float = 0.5  # metres beyond a lane's half width that still count as in it
+    """When a route ends; the defaults and their meaning: ``defaults.ROUTE_DEFAULTS``."""
+
+    deviation: float = ROUTE_DEFAULTS["deviation"]
+    blocked_time: float = ROUTE_DEFAULTS["blocked_time"]
+    timeout: float | None = ROUTE_DEFAULTS["timeout"]
+    timeout_speed: float = ROUTE_DEFAULTS["timeout_speed"]
+    timeout_margin: float = ROUTE_DEFAULTS["timeout_margin"]
+    lane_margin: float = ROUTE_DEFAULTS["lane_margin"]
 
     def route_timeout(self, length: float) -> float:
         if self.timeout is not None:

@@ -135,6 +135,19 @@ class BackgroundTraffic:
         spot = sidewalk.transform.location
         return carla.Location(spot.x, spot.y, spot.z + 1.0)
 
+    def drive(self, actor: int, path: list[tuple[float, float, float]]) -> None:
+        """Put `actor` (the hero) on the Traffic Manager's autopilot through `path`'s
+        locations; starts the traffic process if there is none (the core then ticks through it).
+        """
+        if self.host is None:
+            self.host = TrafficHostProcess(self.server, self.settings)
+        self.host.request("autopilot", actor=actor, path=[list(p) for p in path])
+
+    def release(self, actor: int) -> None:
+        """Take `actor` off autopilot; the TM must not drive a vehicle that is destroyed."""
+        if self.host is not None:
+            self.host.request("release", actor=actor)
+
     def destroy(self) -> None:
         """Destroy every NPC (the server must be answering)."""
         if self.host is not None:

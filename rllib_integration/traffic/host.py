@@ -8,6 +8,8 @@ stdin/stdout, one JSON object per line:
     {"op": "spawn", "n": 5, "seed": 1, "hybrid": true}  -> {"ok": true, "ids": [..]}
     {"op": "tick", "actor": 7, "control": {...}}        -> {"ok": true, "frame": 1234}
     {"op": "start_walkers", "ids": [..]}                -> {"ok": true}
+    {"op": "autopilot", "actor": 7, "path": [[x, y, z], ...]}  -> {"ok": true}
+    {"op": "release", "actor": 7}                       -> {"ok": true}
     {"op": "destroy"}                                   -> {"ok": true}
     {"op": "close"}                                     -> {"ok": true}, then exit
 Errors come back as {"ok": false, "error": "..."}.
@@ -39,6 +41,7 @@ class TrafficHost:
         self.traffic_manager.set_synchronous_mode(True)
         self.vehicles: list[int] = []
         self.walker_controllers: list[int] = []
+        self.driven: set[int] = set()  # other actors on autopilot (the hero)
 
     def spawn(self, n: int, seed: int, hybrid: bool) -> dict[str, Any]:
         self.traffic_manager.set_hybrid_physics_mode(hybrid)
@@ -83,6 +86,24 @@ class TrafficHost:
                 controller.go_to_location(target)
         return {}
 
+    def autopilot(self, actor: int, path: list[list[float]]) -> dict[str, Any]:
+        """Let the Traffic Manager drive `actor` (the hero) through the locations of `path`."""
+        vehicle = self.world.get_actor(actor)
+        if vehicle is None:
+            raise RuntimeError(f"no actor {actor} to put on autopilot")
+        vehicle.set_autopilot(True, self.tm_port)
+        if path:
+            self.traffic_manager.set_path(vehicle, [carla.Location(*point) for point in path])
+        self.driven.add(actor)
+        return {}
+
+    def release(self, actor: int) -> dict[str, Any]:
+        """Take `actor` off autopilot (before it is destroyed: the TM must not drive it then)."""
+        if actor in self.driven:
+            self.client.apply_batch_sync([carla.command.SetAutopilot(actor, False, self.tm_port)])
+            self.driven.discard(actor)
+        return {}
+
     def destroy(self) -> dict[str, Any]:
         for controller in self.world.get_actors(self.walker_controllers):
             controller.stop()
@@ -99,6 +120,8 @@ class TrafficHost:
         return {}
 
     def close(self) -> dict[str, Any]:
+        for actor in list(self.driven):
+            self.release(actor)
         self.destroy()
         self.traffic_manager.set_synchronous_mode(False)
         self.traffic_manager.shut_down()
