@@ -80,7 +80,7 @@ def test_the_traffic_manager_drives_the_hero_along_the_routes(grid_env):
         assert info["route"]["driving_score"] == pytest.approx(1.0)
     # The hero on autopilot is released before it is destroyed: resets and close go on cleanly.
     env.reset()
-    assert env.step(2)[4]["speed"] >= 0.0
+    assert env.step(2)[4]["env"]["speed"] >= 0.0
 
 
 def test_bad_route_options_are_clear_errors(grid_env):
