@@ -14,13 +14,14 @@ from dataclasses import dataclass
 
 from rllib_integration.embedded import map_source
 from rllib_integration.embedded.blueprints import default_library
+from rllib_integration.embedded.log_limit import RateLimitedLog
 from rllib_integration.embedded.protocol.episode_switch import EpisodeSwitch
 from rllib_integration.embedded.protocol.handlers import RpcApi
 from rllib_integration.embedded.protocol.rpc_server import Dispatcher, RpcProtocol
 from rllib_integration.embedded.protocol.stream_server import StreamHub, StreamProtocol
 from rllib_integration.embedded.protocol.tm_gate import RELEASE_DELAY_S, TickGate
 from rllib_integration.embedded.protocol.world_streams import WorldStreams
-from rllib_integration.embedded.world import EPISODE_STREAM_ID, World
+from rllib_integration.embedded.world import ASYNC_DEFAULT_DELTA, EPISODE_STREAM_ID, World
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,9 @@ class EmbeddedServer:
         self.hub.on_subscribe = self._on_subscribe
         self.hub.valid_stream = self._valid_stream
         self._stopping: asyncio.Event | None = None
+        self._async_timer: asyncio.TimerHandle | None = None
+        self._last_async_tick = 0.0  # event-loop time of the last asynchronous-mode timer
+        self.tick_failures = RateLimitedLog(log)
 
     def _tick(self) -> int:
         frame = self.world.tick()
@@ -88,16 +92,25 @@ class EmbeddedServer:
             transport.write(self.streams.last_state)
         self.episodes.on_episode_subscription()
 
-    async def _ticker(self) -> None:
-        while True:
-            settings = self.world.settings
-            await asyncio.sleep(settings.fixed_delta_seconds or 0.05)
-            # While a new episode is pending the old one holds still (see episode_switch).
-            if not self.world.settings.synchronous_mode and not self.episodes.pending:
-                try:
-                    self.world.tick()
-                except Exception:
-                    log.exception("asynchronous tick failed")
+    def _schedule_async_tick(self) -> None:
+        """(Re)arm the asynchronous-mode timer for one step after the last tick; called again
+        whenever the settings change, so a shorter step or a return to asynchronous mode takes
+        effect at once rather than after the step that was set before."""
+        loop = asyncio.get_running_loop()
+        if self._async_timer is not None:
+            self._async_timer.cancel()
+        step = self.world.settings.fixed_delta_seconds or ASYNC_DEFAULT_DELTA
+        self._async_timer = loop.call_at(self._last_async_tick + step, self._async_tick)
+
+    def _async_tick(self) -> None:
+        self._last_async_tick = asyncio.get_running_loop().time()
+        # While a new episode is pending the old one holds still (see episode_switch).
+        if not self.world.settings.synchronous_mode and not self.episodes.pending:
+            try:
+                self.world.tick()
+            except Exception:
+                self.tick_failures.exception("asynchronous tick failed")
+        self._schedule_async_tick()
 
     async def serve(self, ready: callable = print) -> None:
         loop = asyncio.get_running_loop()
@@ -117,7 +130,9 @@ class EmbeddedServer:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stopping.set)
         self.world.publish_state()
-        ticker = asyncio.create_task(self._ticker())
+        self._last_async_tick = loop.time()
+        self._schedule_async_tick()
+        self.world.on_settings.append(self._schedule_async_tick)
         ready(
             f"embedded CARLA server ready: rpc {host}:{self.config.rpc_port} "
             f"stream {host}:{self.stream_port} map {self.world.map.name}"
@@ -125,7 +140,8 @@ class EmbeddedServer:
         try:
             await self._stopping.wait()
         finally:
-            ticker.cancel()
+            self.world.on_settings.remove(self._schedule_async_tick)
+            self._async_timer.cancel()
             rpc.close()
             stream.close()
             for transports in list(self.hub.subscribers.values()):

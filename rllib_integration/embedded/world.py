@@ -21,6 +21,7 @@ from rllib_integration.embedded import physics
 from rllib_integration.embedded.blueprints import SPECTATOR, Blueprint, BlueprintLibrary
 from rllib_integration.embedded.scene import Scene, SensorPose
 from rllib_integration.embedded.sensors import Contact, EventSensor, ServerSensor, make_sensor
+from rllib_integration.embedded.sensors.attributes import get_float
 
 log = logging.getLogger(__name__)
 
@@ -157,9 +158,20 @@ class World:
         self._next_actor_id = 0
         self._next_stream_id = EPISODE_STREAM_ID + 1
         self._last_tick_wall = time.perf_counter()
-        self.settings = EpisodeSettings()
         self.on_destroy: list[Callable[[int], object]] = []
+        self.on_settings: list[Callable[[], object]] = []  # after every change of `settings`
+        self.settings = EpisodeSettings()
         self._new_episode(world_map)
+
+    @property
+    def settings(self) -> EpisodeSettings:
+        return self._settings
+
+    @settings.setter
+    def settings(self, settings: EpisodeSettings) -> None:
+        self._settings = settings
+        for callback in self.on_settings:
+            callback()
 
     # ------------------------------------------------------------ episodes
 
@@ -217,8 +229,6 @@ class World:
                 values[key] = str(value)
         if parent_id and parent_id not in self.actors:
             raise SpawnError(f"unable to attach actor: parent {parent_id} not found")
-        if not all(math.isfinite(v) for v in pose):
-            raise SpawnError("spawn transform is not finite")
         kind = blueprint_id.split(".", 1)[0]
         kind = {"static": "prop"}.get(kind, kind)
         relative = tuple(pose) if parent_id else None
@@ -257,7 +267,7 @@ class World:
             )
             actor.vehicle = physics.Vehicle(body, params)
         elif kind == "walker":
-            speed = float(values.get("speed", "1.4") or 1.4)
+            speed = get_float(values, "speed", 1.4)
             actor.walker = physics.Walker(body, max_speed=max(speed, 1.4))
         elif kind == "sensor":
             actor.stream_id = self._next_stream_id
@@ -300,8 +310,7 @@ class World:
         return self.streams.describe(self.actors.get(actor_id))
 
     def set_transform(self, actor: Actor, pose: tuple[float, ...]) -> None:
-        if not all(math.isfinite(v) for v in pose):
-            raise ValueError("transform is not finite")
+        """Move `actor`; `pose` is in range (protocol/limits.py checks what clients send)."""
         if actor.parent_id:
             actor.relative = tuple(pose)
         b = actor.body
@@ -357,8 +366,6 @@ class World:
             raise ValueError(f"actor {actor.id} is not a walker")
         if actor.dead_at is not None:
             raise ValueError(f"walker {actor.id} is dead")
-        if not all(math.isfinite(v) for v in (*pose, speed)):
-            raise ValueError("walker state is not finite")
         b = actor.body
         yaw = math.radians(pose[4])
         forward = (math.cos(yaw), math.sin(yaw), 0.0)

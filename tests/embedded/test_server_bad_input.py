@@ -62,6 +62,17 @@ print(c.get_server_version())
     _assert_serving(server)
 
 
+def test_huge_unknown_names_are_answered_and_logged_short(server):
+    """10 calls with 10 MiB names used to write 100 MiB of log."""
+    before = server.log_path.stat().st_size
+    for i in range(10):
+        name = chr(ord("a") + i) * (10 * 2**20)
+        kind, _, error, result = _rpc(server, name)
+        assert kind == 1 and len(error) < 200 and "10485760 characters" in error
+    assert server.log_path.stat().st_size - before < 10_000
+    _assert_serving(server)
+
+
 @pytest.mark.parametrize(
     "method,args",
     [
@@ -88,6 +99,108 @@ def test_wrong_argument_types_get_error_replies(server, method, args):
         assert tag in (0, True), result  # Response<T> error or Response<void> error
         assert method in result[0][1][0]
     assert server.alive()
+
+
+def test_coordinates_beyond_float32_are_refused_and_ticks_go_on(server):
+    """A finite float64 beyond float32 (x = 1e39) used to be stored; every later tick then
+    failed to pack the state."""
+    huge = [[1e39, 0.0, 0.5], [0.0, 0.0, 0.0]]
+    _, _, error, result = _rpc(server, "spawn_actor", [0, "vehicle.audi.a2", []], huge)
+    assert error is None and result[0][0] == 0
+    assert "transform.location.x = 1e+39 is out of range" in result[0][1][0]
+    body = """
+v = world.spawn_actor(library.find("vehicle.audi.a2"), spawn_points[3])
+world.tick()
+result(id=v.id)
+"""
+    r, _ = run_on_server(server, body)
+    _, _, error, result = _rpc(server, "set_actor_transform", r["id"], huge)
+    assert result[0][0] is True and "location.x" in result[0][1][0]
+    _, _, _, result = _rpc(server, "destroy_actor", r["id"])
+    assert result == [[1, True]]
+    _assert_serving(server)
+    assert "OverflowError" not in server.log()
+
+
+def test_nan_in_weather_control_and_physics_is_refused_through_the_real_client(server):
+    """The client sends these without waiting for a reply: the refusal shows in the log, and
+    what the world keeps (and streams back) is the last good value."""
+    body = """
+nan = float("nan")
+v = world.spawn_actor(library.find("vehicle.audi.a2"), spawn_points[6])
+world.set_weather(carla.WeatherParameters(cloudiness=nan, fog_density=float("inf")))
+pc = v.get_physics_control()
+pc.mass = nan
+v.apply_physics_control(pc)
+v.apply_control(carla.VehicleControl(throttle=0.5))
+world.tick()
+v.apply_control(carla.VehicleControl(throttle=nan, steer=float("inf")))
+for _ in range(3):
+    world.tick()
+c = v.get_control()
+w = world.get_weather()
+result(control=[c.throttle, c.steer], weather=[w.cloudiness, w.fog_density],
+       mass=v.get_physics_control().mass, speed=v.get_velocity().length())
+v.destroy()
+"""
+    r, _ = run_on_server(server, body)
+    assert r["control"] == [0.5, 0.0]
+    assert r["weather"] == [5.0, 0.0] and r["mass"] > 0 and 0.0 < r["speed"] < 10.0
+    log = server.log()
+    for refused in ("set_weather_parameters: cloudiness = nan is not finite",
+                    "apply_physics_control: physics_control.mass = nan is not finite",
+                    "apply_control_to_vehicle: throttle = nan is not finite"):  # fmt: skip
+        assert refused in log
+    _assert_serving(server)
+
+
+def test_a_fixed_step_too_long_to_tick_is_refused_from_the_real_client(server):
+    """fixed_delta_seconds = 1e9 or inf used to be accepted: the asynchronous ticker slept that
+    long, and the world never ticked again."""
+    body = """
+errors = []
+s = world.get_settings()
+s.synchronous_mode, s.fixed_delta_seconds = False, None
+world.apply_settings(s)
+for delta in (1e9, float("inf"), 1.5):
+    s.fixed_delta_seconds = delta
+    try:
+        world.apply_settings(s)
+    except RuntimeError as exc:
+        errors.append(str(exc))
+start = world.get_snapshot().frame
+for _ in range(3):
+    world.wait_for_tick(5.0)
+result(errors=errors, ticked=world.get_snapshot().frame - start,
+       delta=world.get_settings().fixed_delta_seconds)
+"""
+    r, _ = run_on_server(server, body, sync=False)
+    assert len(r["errors"]) == 3 and all("fixed_delta_seconds" in e for e in r["errors"])
+    assert "out of range (0, 1] s" in r["errors"][0] and "not finite" in r["errors"][1]
+    assert r["ticked"] >= 3 and r["delta"] is None
+
+
+def test_asynchronous_ticks_follow_a_new_step_at_once(server):
+    """The ticker is woken when the settings change: a shorter step (or the return to
+    asynchronous mode) applies now, not after the step set before."""
+    body = """
+import time
+s = world.get_settings()
+s.synchronous_mode, s.fixed_delta_seconds = False, 1.0
+world.apply_settings(s)
+world.wait_for_tick(5.0)
+world.wait_for_tick(5.0)  # the ticker is now one second away from its next tick
+time.sleep(0.1)
+s.fixed_delta_seconds = 0.02
+world.apply_settings(s)
+start = time.monotonic()
+world.wait_for_tick(5.0)
+result(waited=time.monotonic() - start)
+s.fixed_delta_seconds = None
+world.apply_settings(s)
+"""
+    r, _ = run_on_server(server, body, sync=False, timeout=90)
+    assert r["waited"] < 0.5  # without the wake-up: ~0.9 s
 
 
 @pytest.mark.parametrize("port_name", ["rpc_port", "stream_port"])

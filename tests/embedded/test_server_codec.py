@@ -1,5 +1,6 @@
 """Wire encodings and the RPC dispatcher, without a client (pure Python)."""
 
+import logging
 import struct
 
 import carla
@@ -8,7 +9,7 @@ import pytest
 
 from rllib_integration.embedded.blueprints import default_library
 from rllib_integration.embedded.physics import VehicleControl
-from rllib_integration.embedded.protocol import codec
+from rllib_integration.embedded.protocol import codec, limits
 from rllib_integration.embedded.protocol.rpc_server import Dispatcher, Handler, ProtocolError
 from rllib_integration.embedded.sensors import camera
 from rllib_integration.embedded.world import DEFAULT_WEATHER, WEATHER_FIELDS, EpisodeSettings, World
@@ -56,7 +57,40 @@ def test_dispatcher_wraps_responses_and_names_unknown_methods():
     assert error is None and result[0][0] == 0
     error, result = _call(d, "no_such_rpc")
     assert "no_such_rpc" in error and result is None
-    assert d.unknown_calls == ["no_such_rpc"]
+    assert d.unknown_calls == {"no_such_rpc": 1}
+
+
+def test_unknown_names_are_kept_bounded_and_logged_short(caplog):
+    """10 calls with 10 MiB names used to keep every name and log it whole (100 MiB of log)."""
+    d = Dispatcher({})
+    caplog.set_level(logging.INFO, logger="rllib_integration.embedded.protocol.rpc_server")
+    huge = [chr(ord("a") + i) * (10 * 2**20) for i in range(10)]
+    for name in huge:
+        error, _ = _call(d, name)
+        assert len(error) < 200 and "10485760 characters" in error
+    for i in range(1000):
+        _call(d, f"no_such_rpc_{i}")
+    assert len(d.unknown_calls) <= limits.MAX_UNKNOWN_NAMES + 1
+    assert sum(d.unknown_calls.values()) == 1010
+    assert all(len(name) <= limits.LOGGED_NAME_CHARS for name in d.unknown_calls)
+    logged = [r.getMessage() for r in caplog.records]
+    assert sum(len(line) for line in logged) < 20_000
+    assert len(logged) <= limits.MAX_UNKNOWN_NAMES + 1
+    assert any("'aaaa" in line and "10485760 characters" in line for line in logged)
+
+
+def test_repeated_failures_are_logged_once_per_interval_with_a_count(caplog):
+    def fail(x):
+        raise ValueError(f"bad x {x}")
+
+    d = Dispatcher({"fails": Handler(fail, "value")})
+    caplog.set_level(logging.INFO, logger="rllib_integration.embedded.protocol.rpc_server")
+    for _ in range(500):
+        assert _call(d, "fails", 1) == (None, [[0, ["fails: bad x 1"]]])
+    assert [r.getMessage() for r in caplog.records] == ["RPC fails failed: fails: bad x 1"]
+    d.lines.interval = 0.0  # the next line reports what was held back
+    _call(d, "fails", 1)
+    assert "499 like it" in caplog.records[-1].getMessage()
 
 
 @pytest.mark.parametrize("message", [42, "x", [9, 1, "version", []], [0, 1]])
@@ -86,8 +120,9 @@ def test_blueprint_library_has_carla_ids_and_attributes():
 # ---------------------------------------------------------------- pinned to the carla client
 
 
-def _properties(carla_type) -> set[str]:
-    return {name for name, value in vars(carla_type).items() if isinstance(value, property)}
+def _properties(carla_type) -> list[str]:
+    """The carla type's fields, in definition order."""
+    return [name for name, value in vars(carla_type).items() if isinstance(value, property)]
 
 
 def _changed(value):
@@ -107,12 +142,22 @@ def _changed(value):
 )
 def test_field_lists_are_the_carla_types_in_constructor_order(carla_type, names, defaults):
     """The wire order of these values is the order of the carla type's fields."""
-    assert set(names) == _properties(carla_type)
+    assert set(names) == set(_properties(carla_type))
     base = [0.0 if value is None else value for value in defaults]
     for i, name in enumerate(names):
         args = list(base)
         args[i] = _changed(defaults[i])
         assert getattr(carla_type(*args), name) == pytest.approx(args[i]), name
+
+
+def test_physics_control_shape_has_the_carla_fields_in_order():
+    def names(shape):
+        return [name for name, _ in shape]
+
+    shape = dict(codec.PHYSICS_CONTROL_SHAPE)
+    assert names(codec.PHYSICS_CONTROL_SHAPE) == list(_properties(carla.VehiclePhysicsControl))
+    assert names(shape["wheels"].item) == list(_properties(carla.WheelPhysicsControl))
+    assert names(shape["forward_gears"].item) == list(_properties(carla.GearPhysicsControl))
 
 
 # ---------------------------------------------------------------- values

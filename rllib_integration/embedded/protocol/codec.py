@@ -22,6 +22,7 @@ import numpy as np
 
 from rllib_integration.embedded.blueprints import Attribute, Blueprint, BlueprintLibrary
 from rllib_integration.embedded.physics import VehicleControl
+from rllib_integration.embedded.protocol import limits
 from rllib_integration.embedded.sensors import EPISODE_STATE_TYPE_ID
 from rllib_integration.embedded.world import WEATHER_FIELDS, EpisodeSettings
 
@@ -75,14 +76,25 @@ def transform(t: tuple[float, ...] | list | np.ndarray) -> list:
     ]
 
 
-def parse_vec3(v: list) -> tuple[float, float, float]:
-    x, y, z = v
-    return float(x), float(y), float(z)
+def parse_vec3(v: object, field: str = "vector") -> tuple[float, float, float]:
+    """Vector3D / Location [x, y, z], each a physical magnitude (limits.py)."""
+    x, y, z = limits.array(v, field, 3)
+    return limits.reals((x, y, z), field, _XYZ)
 
 
-def parse_transform(t: list) -> tuple[float, float, float, float, float, float]:
-    (x, y, z), (pitch, yaw, roll) = t
-    return float(x), float(y), float(z), float(pitch), float(yaw), float(roll)
+def parse_transform(t: object) -> tuple[float, float, float, float, float, float]:
+    """Transform [[x, y, z], [pitch, yaw, roll]] -> (x, y, z, pitch, yaw, roll)."""
+    location, rotation = limits.array(t, "transform", 2)
+    return (
+        *parse_vec3(location, "transform.location"),
+        *limits.reals(
+            limits.array(rotation, "transform.rotation", 3), "transform.rotation", _ROTATION
+        ),
+    )
+
+
+_XYZ = ("x", "y", "z")
+_ROTATION = ("pitch", "yaw", "roll")
 
 
 def bounding_box(
@@ -110,6 +122,11 @@ def level_box(box: LevelBox) -> list:
 # ---------------------------------------------------------------- blueprints and actors
 
 
+def actor_id(value: object) -> int:
+    """ActorId: u32."""
+    return limits.integer(value, "actor id", 0, limits.U32_MAX)
+
+
 def actor_definitions(library: BlueprintLibrary) -> list:
     """get_actor_definitions: [[uid, id, tags, [ActorAttribute...]]...]."""
     return [
@@ -130,18 +147,20 @@ def _attribute(a: Attribute) -> list:
     ]
 
 
-def parse_actor_description(description: list) -> tuple[str, dict[str, str]]:
+def parse_actor_description(description: object) -> tuple[str, dict[str, str]]:
     """ActorDescription [uid, id, [[attr, type, value]...]] -> (blueprint id, attributes)."""
     if not isinstance(description, list) or len(description) < 3:
         raise ValueError("ActorDescription must be [uid, id, attributes]")
     _, blueprint_id, attributes = description[:3]
-    if not isinstance(blueprint_id, str):
-        raise ValueError("blueprint id must be a string")
+    blueprint_id = limits.text(blueprint_id, "blueprint id")
     values = {}
-    for attribute in attributes:
-        key, _, value = attribute[:3]
-        values[str(key)] = str(value)
+    for attribute in limits.array(attributes, "attributes", max_items=MAX_ATTRIBUTES):
+        key, _, value = limits.array(attribute, "attribute", 3)
+        values[limits.text(key, "attribute id")] = limits.text(value, f"attribute {key!r}")
     return blueprint_id, values
+
+
+MAX_ATTRIBUTES = 256  # a blueprint has at most a few dozen
 
 
 def actor_bounding_box(actor: Actor) -> list:
@@ -187,14 +206,38 @@ def settings_to_wire(settings: EpisodeSettings) -> list:
     return values
 
 
-def settings_from_wire(v: list) -> EpisodeSettings:
+def settings_from_wire(v: object) -> EpisodeSettings:
     if not isinstance(v, list) or len(v) < len(_SETTINGS):
         raise ValueError(f"EpisodeSettings must be an array of {len(_SETTINGS)} fields")
-    values = {name: convert(v[i]) for i, name, convert in _PLAIN_SETTINGS}
-    fixed = v[_FIXED_DELTA]
-    delta = float(fixed[1]) if isinstance(fixed, list) and fixed and fixed[0] else None
-    values["fixed_delta_seconds"] = delta if delta is not None and delta > 0.0 else None
+    values = {name: _SETTING_CHECKS[kind](v[i], name) for i, name, kind in _PLAIN_SETTINGS}
+    values["fixed_delta_seconds"] = _fixed_delta(v[_FIXED_DELTA])
     return EpisodeSettings(**values)
+
+
+_SETTING_CHECKS = {
+    bool: limits.flag,
+    int: lambda value, name: limits.integer(value, name, limits.I32_MIN, limits.I32_MAX),
+    float: limits.wire_float,  # stored and echoed only
+}
+
+
+def _fixed_delta(optional: object) -> float | None:
+    """optional<double> [False] | [True, delta]; 0 (as the client sends for "none") = variable."""
+    name = "fixed_delta_seconds"
+    optional = limits.array(optional, name, max_items=2)
+    if not optional or not limits.flag(optional[0], name):
+        return None
+    if len(optional) != 2:
+        raise ValueError(f"{name} must be [False] or [True, seconds]")
+    delta = limits.real(optional[1], name, limits.FLOAT32_MAX)
+    if delta == 0.0:
+        return None
+    if not 0.0 < delta <= limits.MAX_FIXED_DELTA_S:
+        raise limits.WireValueError(
+            f"{name} = {delta:g} is out of range (0, {limits.MAX_FIXED_DELTA_S:g}] s "
+            "(unset or 0: a variable time step)"
+        )
+    return delta
 
 
 def map_info(world_map: ServerMap) -> list:
@@ -207,10 +250,11 @@ def weather_to_wire(weather: dict[str, float]) -> list:
     return [weather[k] for k in WEATHER_FIELDS]
 
 
-def weather_from_wire(v: list) -> dict[str, float]:
+def weather_from_wire(v: object) -> dict[str, float]:
     if not isinstance(v, list) or len(v) < len(WEATHER_FIELDS):
         raise ValueError(f"WeatherParameters needs {len(WEATHER_FIELDS)} fields")
-    return {k: float(x) for k, x in zip(WEATHER_FIELDS, v, strict=False)}
+    values = limits.reals(v[: len(WEATHER_FIELDS)], "", WEATHER_FIELDS)
+    return dict(zip(WEATHER_FIELDS, values, strict=True))
 
 
 # ---------------------------------------------------------------- controls
@@ -221,58 +265,106 @@ _CONTROL_RANGES = {"throttle": (0.0, 1.0), "steer": (-1.0, 1.0), "brake": (0.0, 
 _control_values = attrgetter(*_CONTROL)  # VehicleControl -> its fields, in wire order
 
 
+_CONTROL_CHECKS = {
+    float: limits.real,
+    bool: limits.flag,
+    int: lambda value, name: limits.integer(value, name, limits.I32_MIN, limits.I32_MAX),
+}
+_CONTROL_KINDS = tuple(type(getattr(VehicleControl, name)) for name in _CONTROL)
+
+
 def _control_decoder() -> Callable[[list], VehicleControl]:
-    """rpc::VehicleControl -> VehicleControl, each field converted to its default's type.
+    """rpc::VehicleControl -> VehicleControl: each field checked (limits.py) and converted to
+    its default's type, pedals and steering clamped.
 
     Generated from the dataclass fields (as dataclasses generate __init__): a loop over the
-    fields costs twice as much per call, and this runs for every vehicle on every tick.
+    fields costs twice as much per call, and this runs for every vehicle on every tick. The
+    generated test only says whether every field is fine; `_explain_control` names a bad one.
     """
-    values = []
-    for i, name in enumerate(_CONTROL):
-        value = f"{type(getattr(VehicleControl, name)).__name__}(v[{i}])"
-        if name in _CONTROL_RANGES:
-            low, high = _CONTROL_RANGES[name]
-            value = f"min(max({value}, {low!r}), {high!r})"
+    checks, values = [], []
+    for i, (name, kind) in enumerate(zip(_CONTROL, _CONTROL_KINDS, strict=True)):
+        field = f"f{i}"
+        # What the real client sends passes here; the slow path also takes ints and 0/1.
+        if kind is float:
+            checks.append(f"type({field}) is float and -BOUND <= {field} <= BOUND")
+            value = f"float({field})"
+            if name in _CONTROL_RANGES:
+                low, high = _CONTROL_RANGES[name]
+                value = f"min(max({value}, {low!r}), {high!r})"
+        elif kind is bool:
+            checks.append(f"({field} is True or {field} is False)")
+            value = field
+        else:
+            checks.append(
+                f"type({field}) is int and {limits.I32_MIN} <= {field} <= {limits.I32_MAX}"
+            )
+            value = field
         values.append(value)
-    source = f"def decode(v):\n    return VehicleControl({', '.join(values)})\n"
-    namespace: dict = {"VehicleControl": VehicleControl}
+    names = ", ".join(f"f{i}" for i in range(len(_CONTROL)))
+    source = (
+        f"def decode(v):\n"
+        f"    {names} = v[:{len(_CONTROL)}]\n"
+        f"    if {' and '.join(checks)}:\n"
+        f"        return VehicleControl({', '.join(values)})\n"
+        f"    return explain(v)\n"
+    )
+    namespace: dict = {
+        "VehicleControl": VehicleControl,
+        "BOUND": limits.MAX_MAGNITUDE,
+        "explain": _explain_control,
+    }
     exec(source, namespace)
     return namespace["decode"]
+
+
+def _explain_control(v: list) -> VehicleControl:
+    """The slow path: raise WireValueError naming the first bad field (or decode, e.g. gear 3.0)."""
+    values = {
+        name: _CONTROL_CHECKS[kind](value, name)
+        for name, kind, value in zip(_CONTROL, _CONTROL_KINDS, v, strict=False)
+    }
+    for name, (low, high) in _CONTROL_RANGES.items():
+        values[name] = min(max(values[name], low), high)
+    return VehicleControl(**values)
 
 
 _decode_control = _control_decoder()
 
 
-def vehicle_control_from_wire(v: list) -> VehicleControl:
+def vehicle_control_from_wire(v: object) -> VehicleControl:
     """rpc::VehicleControl: the fields of carla.VehicleControl, in order."""
     if not isinstance(v, list) or len(v) < len(_CONTROL):
         raise ValueError(f"VehicleControl must be an array of {len(_CONTROL)} fields")
     return _decode_control(v)
 
 
-def parse_ackermann_control(v: list) -> tuple[float, float]:
+_ACKERMANN = ("steer", "steer_speed", "speed", "acceleration", "jerk")
+
+
+def parse_ackermann_control(v: object) -> tuple[float, float]:
     """rpc::VehicleAckermannControl [steer (rad), steer_speed, speed, acceleration, jerk]
     -> (steer, speed)."""
-    steer, _, speed, _, _ = (float(x) for x in v[:5])
+    steer, _, speed, _, _ = limits.reals(limits.array(v, "control", 5), "", _ACKERMANN)
     return steer, speed
 
 
-def parse_walker_control(v: list) -> tuple[tuple[float, float, float], float]:
+def parse_walker_control(v: object) -> tuple[tuple[float, float, float], float]:
     """rpc::WalkerControl [direction, speed, jump] -> (direction, speed)."""
-    return parse_vec3(v[0]), float(v[1])
+    direction, speed, jump = limits.array(v, "WalkerControl", 3)
+    limits.flag(jump, "jump")
+    return parse_vec3(direction, "direction"), limits.real(speed, "speed")
 
 
-def parse_light_state(state: int | list) -> int:
+def parse_light_state(state: object) -> int:
     """rpc::VehicleLightState is an array holding one u32 bitmask (a bare int is accepted)."""
     if isinstance(state, list):
         if len(state) != 1:
             raise ValueError("VehicleLightState must be [bitmask]")
-        return int(state[0])
-    return int(state)
+        state = state[0]
+    return limits.integer(state, "light state", 0, limits.U32_MAX)
 
 
 # VehiclePhysicsControl (0.9.16 field order): the indices this server reads.
-PHYSICS_CONTROL_FIELDS = 17
 _PHYSICS_MASS, _PHYSICS_WHEELS, _WHEEL_MAX_STEER = 11, 15, 2
 
 
@@ -310,13 +402,51 @@ def default_physics_control(bp: Blueprint) -> list:
     ]
 
 
-def parse_physics_control(control: list) -> tuple[float, float | None]:
-    """VehiclePhysicsControl -> (mass, largest wheel max steer angle or None without wheels)."""
-    if not isinstance(control, list) or len(control) < PHYSICS_CONTROL_FIELDS:
-        raise ValueError("bad VehiclePhysicsControl")
-    wheels = control[_PHYSICS_WHEELS]
-    steer = max(float(w[_WHEEL_MAX_STEER]) for w in wheels) if wheels else None
-    return float(control[_PHYSICS_MASS]), steer
+_ECHOED = limits.wire_float  # fields this server stores and echoes but does not simulate
+_WIRE_VEC2 = (("x", _ECHOED), ("y", _ECHOED))
+_WIRE_VEC3 = (("x", _ECHOED), ("y", _ECHOED), ("z", _ECHOED))
+_GEAR = (("ratio", _ECHOED), ("down_ratio", _ECHOED), ("up_ratio", _ECHOED))
+_WHEEL = (
+    *((name, _ECHOED) for name in ("tire_friction", "damping_rate")),
+    ("max_steer_angle", limits.real),
+    *(
+        (name, _ECHOED)
+        for name in (
+            "radius",
+            "max_brake_torque",
+            "max_handbrake_torque",
+            "lat_stiff_max_load",
+            "lat_stiff_value",
+            "long_stiff_value",
+        )
+    ),  # fmt: skip
+    ("position", _WIRE_VEC3),
+)
+# carla.VehiclePhysicsControl's fields in 0.9.16 order (a test pins them to the client's).
+PHYSICS_CONTROL_SHAPE = (
+    ("torque_curve", limits.Many(_WIRE_VEC2)),
+    *((name, _ECHOED) for name in ("max_rpm", "moi", "damping_rate_full_throttle",
+                                   "damping_rate_zero_throttle_clutch_engaged",
+                                   "damping_rate_zero_throttle_clutch_disengaged")),
+    ("use_gear_autobox", limits.flag),
+    *((name, _ECHOED) for name in ("gear_switch_time", "clutch_strength", "final_ratio")),
+    ("forward_gears", limits.Many(_GEAR)),
+    ("mass", limits.real),
+    ("drag_coefficient", _ECHOED),
+    ("center_of_mass", _WIRE_VEC3),
+    ("steering_curve", limits.Many(_WIRE_VEC2)),
+    ("wheels", limits.Many(_WHEEL)),
+    ("use_sweep_wheel_collision", limits.flag),
+)  # fmt: skip
+
+
+def parse_physics_control(control: object) -> tuple[list, float, float | None]:
+    """VehiclePhysicsControl -> (the control checked and normalised, mass, largest wheel max
+    steer angle or None without wheels)."""
+    checked = limits.conform(control, PHYSICS_CONTROL_SHAPE, "physics_control")
+    wheels = checked[_PHYSICS_WHEELS]
+    steer = max(w[_WHEEL_MAX_STEER] for w in wheels) if wheels else None
+    return checked, checked[_PHYSICS_MASS], steer
 
 
 # ---------------------------------------------------------------- batch commands
@@ -348,10 +478,12 @@ def parse_physics_control(control: list) -> tuple[float, float | None]:
 ) = range(22)
 
 
-def parse_command(command: list) -> tuple[int, list]:
+def parse_command(command: object) -> tuple[int, list]:
     """Command [[index, body]] -> (index, body)."""
-    index, body = command[0]
-    return int(index), body
+    index, body = limits.array(limits.array(command, "command", 1)[0], "command", 2)
+    return limits.integer(index, "command index", 0, 255), limits.array(
+        body, "command body", None, 8
+    )
 
 
 def parse_spawn_command(
@@ -360,9 +492,11 @@ def parse_spawn_command(
     """SpawnActor [description, transform, parent (optional id), ..., do_after commands]
     -> (blueprint id, attributes, pose, parent id or 0, do_after)."""
     description, pose, parent, _, _, do_after = body[:6]
-    parent_id = int(parent[1]) if parent and parent[0] else 0
+    parent = limits.array(parent, "parent", max_items=2)
+    parent_id = actor_id(parent[1]) if parent and limits.flag(parent[0], "parent") else 0
     blueprint_id, attributes = parse_actor_description(description)
-    return blueprint_id, attributes, parse_transform(pose), parent_id, do_after or []
+    do_after = limits.array(do_after or [], "do_after")
+    return blueprint_id, attributes, parse_transform(pose), parent_id, do_after
 
 
 # ---------------------------------------------------------------- streaming port

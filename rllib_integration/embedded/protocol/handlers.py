@@ -16,7 +16,7 @@ from typing import Any
 
 from rllib_integration.embedded import physics, scene_objects
 from rllib_integration.embedded.navigation import NavigationMesh
-from rllib_integration.embedded.protocol import codec
+from rllib_integration.embedded.protocol import codec, limits
 from rllib_integration.embedded.protocol.codec import (
     CMD_ACKERMANN,
     CMD_ANGULAR_IMPULSE,
@@ -269,7 +269,7 @@ class RpcApi:
     ) -> list:
         blueprint_id, attributes = codec.parse_actor_description(description)
         actor = self.world.spawn(
-            blueprint_id, attributes, codec.parse_transform(transform), int(parent)
+            blueprint_id, attributes, codec.parse_transform(transform), codec.actor_id(parent)
         )
         return self.streams.describe(actor)
 
@@ -297,12 +297,12 @@ class RpcApi:
 
     def set_actor_location(self, actor_id: int, location: list) -> None:
         actor = self.world.actor(actor_id)
-        pose = (*codec.parse_vec3(location), *actor.pose()[3:])
+        pose = (*codec.parse_vec3(location, "location"), *actor.pose()[3:])
         self.world.set_transform(actor, pose)
 
     def set_actor_target_velocity(self, actor_id: int, velocity: list) -> None:
         actor = self.world.actor(actor_id)
-        v = codec.parse_vec3(velocity)
+        v = codec.parse_vec3(velocity, "velocity")
         actor.body.target_velocity = v
         if actor.walker is not None:
             actor.walker.direction = v
@@ -311,7 +311,7 @@ class RpcApi:
     def enable_constant_velocity(self, actor_id: int, velocity: list) -> None:
         actor = self.world.actor(actor_id)
         # Constant velocity is given in the actor's local frame.
-        vx, vy, vz = codec.parse_vec3(velocity)
+        vx, vy, vz = codec.parse_vec3(velocity, "velocity")
         yaw = math.radians(actor.body.yaw)
         world_v = (
             vx * math.cos(yaw) - vy * math.sin(yaw),
@@ -325,7 +325,7 @@ class RpcApi:
 
     def add_actor_impulse(self, actor_id: int, impulse: list) -> None:
         actor = self.world.actor(actor_id)
-        ix, iy, _ = codec.parse_vec3(impulse)
+        ix, iy, _ = codec.parse_vec3(impulse, "impulse")
         b = actor.body
         yaw = math.radians(b.yaw)
         b.speed += (ix * math.cos(yaw) + iy * math.sin(yaw)) / max(b.mass, 1.0)
@@ -333,11 +333,11 @@ class RpcApi:
     def set_simulate_physics(self, actor_id: int, enabled: bool) -> None:
         actor = self.world.actor(actor_id)
         if actor.parent_id == 0 and actor.kind in ("vehicle", "walker", "prop"):
-            actor.body.simulate_physics = bool(enabled)
+            actor.body.simulate_physics = limits.flag(enabled, "enabled")
             actor.body.last_pose = None  # kinematic velocities start from the next pose
 
     def set_enable_gravity(self, actor_id: int, enabled: bool) -> None:
-        self.world.actor(actor_id).body.enable_gravity = bool(enabled)
+        self.world.actor(actor_id).body.enable_gravity = limits.flag(enabled, "enabled")
 
     def set_collisions(self, actor_id: int, enabled: bool) -> None:
         actor = self.world.actor(actor_id)
@@ -346,7 +346,7 @@ class RpcApi:
         # dead under a car); walkers stay solid here so that a car's collision sensor reports
         # the walker it runs into.
         if actor.parent_id == 0 and actor.kind in ("vehicle", "prop"):
-            actor.body.collisions = bool(enabled)
+            actor.body.collisions = limits.flag(enabled, "enabled")
 
     # ------------------------------------------------------------ controls
 
@@ -378,8 +378,8 @@ class RpcApi:
         actor = self.world.actor(actor_id)
         if actor.vehicle is None:
             raise ValueError(f"actor {actor_id} is not a vehicle")
-        mass, max_steer = codec.parse_physics_control(control)
-        self.physics_controls[actor.id] = control
+        checked, mass, max_steer = codec.parse_physics_control(control)
+        self.physics_controls[actor.id] = checked
         if mass > 0:
             actor.body.mass = mass
         if max_steer is not None:
@@ -397,7 +397,9 @@ class RpcApi:
 
     def set_walker_state(self, actor_id: int, transform: list, speed: float) -> None:
         actor = self.world.actor(actor_id)
-        self.world.set_walker_state(actor, codec.parse_transform(transform), float(speed))
+        self.world.set_walker_state(
+            actor, codec.parse_transform(transform), limits.real(speed, "speed")
+        )
 
     # ------------------------------------------------------------ navigation
 
@@ -421,8 +423,10 @@ class RpcApi:
     # ------------------------------------------------------------ batches
 
     def apply_batch(self, commands: list, do_tick: bool = False) -> list:
+        tick = limits.flag(do_tick, "do_tick")
+        commands = limits.array(commands, "commands", max_items=limits.MAX_BATCH)
         results = [self._command(command, 0) for command in commands]
-        if do_tick:
+        if tick:
             self.tick()
         return results
 
@@ -434,7 +438,7 @@ class RpcApi:
             if run is None:
                 raise ValueError(f"unknown command index {index}")
             return codec.ok(int(run(body, future_id)))
-        except (SpawnError, KeyError, ValueError, TypeError, IndexError) as exc:
+        except (SpawnError, KeyError, ValueError, TypeError, IndexError, RecursionError) as exc:
             return codec.error(str(exc).strip("'\"") or type(exc).__name__)
 
     def _spawn_command(self, body: list, future_id: int) -> int:
@@ -463,7 +467,11 @@ class RpcApi:
         return list(self.traffic_managers.get(int(port), ("", 0)))
 
     def add_traffic_manager_running(self, address: list) -> bool:
-        host, port = str(address[0]), int(address[1])
+        host, port = limits.array(address, "address", 2)
+        host, port = (
+            limits.ip_address(host, "host"),
+            limits.integer(port, "port", 1, limits.U16_MAX),
+        )
         if port in self.traffic_managers and _port_open(*self.traffic_managers[port]):
             return False
         self.traffic_managers[port] = (host, port)

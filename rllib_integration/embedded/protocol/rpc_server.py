@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import msgpack
 
-from rllib_integration.embedded.protocol import codec
+from rllib_integration.embedded.log_limit import RateLimitedLog
+from rllib_integration.embedded.protocol import codec, limits
 from rllib_integration.embedded.protocol.episode_switch import EpisodeSwitch, LoadShield
 from rllib_integration.embedded.protocol.tm_gate import TickGate, is_tm_control_batch
 
@@ -34,7 +36,10 @@ class Dispatcher:
 
     def __init__(self, handlers: dict[str, Handler]) -> None:
         self.handlers = handlers
-        self.unknown_calls: list[str] = []
+        # Unknown method names (truncated) -> calls; at most MAX_UNKNOWN_NAMES names, the
+        # calls of any others counted under OTHER_UNKNOWN.
+        self.unknown_calls: Counter[str] = Counter()
+        self.lines = RateLimitedLog(log)  # what clients can trigger at will
         self.debug = log.isEnabledFor(logging.DEBUG)
         self._packer = msgpack.Packer(use_bin_type=True)
 
@@ -56,11 +61,10 @@ class Dispatcher:
             return None if msgid is None else self.reply(msgid, "method name is not a string", None)
         handler = self.handlers.get(method)
         if handler is None:
-            log.warning("unknown RPC '%s'", method)
-            self.unknown_calls.append(method)
-            if msgid is None:
-                return None
-            return self.reply(msgid, f"unknown RPC '{method}'", None)
+            self._count_unknown(method[: limits.LOGGED_NAME_CHARS])
+            name = _shortened(method)
+            self.lines.log(logging.WARNING, "unknown:" + name, "unknown RPC %s", name)
+            return None if msgid is None else self.reply(msgid, f"unknown RPC {name}", None)
         args = params[1:] if isinstance(params, list | tuple) else []
         if self.debug:
             log.debug("RPC %s%r", method, tuple(args))
@@ -72,7 +76,8 @@ class Dispatcher:
             value = handler.fn(*args)
         except Exception as exc:  # any failure becomes a Response error naming the call
             message = f"{method}: {exc}" if str(exc) else f"{method}: {type(exc).__name__}"
-            log.info("RPC %s failed: %s", method, message)
+            message = message[:MAX_ERROR_CHARS]
+            self.lines.log(logging.INFO, message, "RPC %s failed: %s", method, message)
             if handler.kind == "void":
                 return codec.void_error(message)
             if handler.kind == "raw":
@@ -83,6 +88,23 @@ class Dispatcher:
         if handler.kind == "raw":
             return value
         return codec.ok(value)
+
+    def _count_unknown(self, name: str) -> None:
+        if name not in self.unknown_calls and len(self.unknown_calls) >= limits.MAX_UNKNOWN_NAMES:
+            name = OTHER_UNKNOWN
+        self.unknown_calls[name] += 1
+
+
+OTHER_UNKNOWN = "<other names>"
+MAX_ERROR_CHARS = 1000  # of an error reply and its log line
+
+
+def _shortened(name: str) -> str:
+    """A client-chosen name as it may appear in a log line or a reply: quoted, control
+    characters escaped, at most LOGGED_NAME_CHARS characters of it."""
+    if len(name) <= limits.LOGGED_NAME_CHARS:
+        return repr(name)
+    return f"{name[: limits.LOGGED_NAME_CHARS]!r}... ({len(name)} characters)"
 
 
 class ProtocolError(Exception):

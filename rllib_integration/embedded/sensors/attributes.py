@@ -9,6 +9,7 @@ tuple of three floats read from `<name>_x`, `<name>_y`, `<name>_z`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any, TypeVar
@@ -19,7 +20,7 @@ _AXES = "xyz"
 
 
 class SensorAttributeError(ValueError):
-    """A sensor attribute that cannot be parsed or is out of range."""
+    """A blueprint attribute that cannot be parsed or is out of range."""
 
 
 def get_float(attributes: dict[str, str], key: str, default: float) -> float:
@@ -27,9 +28,12 @@ def get_float(attributes: dict[str, str], key: str, default: float) -> float:
     if raw is None or raw == "":
         return float(default)
     try:
-        return float(raw)
+        value = float(raw)
     except ValueError:
-        raise SensorAttributeError(f"sensor attribute {key!r}={raw!r} is not a number") from None
+        raise SensorAttributeError(f"attribute {key!r}={raw!r} is not a number") from None
+    if not math.isfinite(value):
+        raise SensorAttributeError(f"attribute {key!r}={raw!r} is not finite")
+    return value
 
 
 def get_int(attributes: dict[str, str], key: str, default: int) -> int:
