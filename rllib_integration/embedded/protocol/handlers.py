@@ -213,8 +213,10 @@ class RpcApi:
 
     def get_sensor_token(self, stream_id: int) -> list:
         # The client subscribes right after: keep the sensor's data for it (StreamHub.expect).
-        self.streams.hub.expect(int(stream_id))
-        return [self.streams.token(int(stream_id))]
+        stream_id = limits.integer(stream_id, "stream id", 0, limits.U32_MAX)
+        if self.streams.hub.valid_stream(stream_id):  # what is kept is bounded by the actors
+            self.streams.hub.expect(stream_id)
+        return [self.streams.token(stream_id)]
 
     def set_episode_settings(self, settings: list) -> int:
         w = self.world
@@ -274,11 +276,12 @@ class RpcApi:
         return self.streams.describe(actor)
 
     def get_actor_bounding_box(self, actor_id: int) -> list:
-        actor = self.world.actors.get(int(actor_id))
+        actor_id = codec.actor_id(actor_id)
+        actor = self.world.actors.get(actor_id)
         if actor is None:
             # The client-side Traffic Manager asks for boxes of vehicles destroyed a moment ago
             # and aborts the client process on an error, so a vanished actor gets an empty box.
-            return codec.bounding_box((0.0, 0.0, 0.0), (0.0, 0.0, 0.0), int(actor_id))
+            return codec.bounding_box((0.0, 0.0, 0.0), (0.0, 0.0, 0.0), actor_id)
         return codec.actor_bounding_box(actor)
 
     def get_level_boxes(self, tag: int = scene_objects.ANY) -> list:
@@ -290,6 +293,7 @@ class RpcApi:
 
     def get_actors_by_id(self, ids: list) -> list:
         actors = self.world.actors
+        ids = limits.array(ids, "ids", max_items=limits.MAX_BATCH)
         return [self.streams.describe(actors[int(i)]) for i in ids if int(i) in actors]
 
     def set_actor_transform(self, actor_id: int, transform: list) -> None:
