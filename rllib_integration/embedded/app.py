@@ -44,7 +44,8 @@ class EmbeddedServer:
         self.stream_port = config.stream_port or config.rpc_port + 1
         self.hub = StreamHub()
         self.streams = WorldStreams(self.hub, self.stream_port)
-        initial_map = self.load_map(config.map)
+        initial_map = map_source.load_map(config.map, config.map_dir)
+        self.map_files = map_source.operator_files(config.map)  # clients load it by name
         self.world = World(default_library(), initial_map, self.streams, config.seed)
         self.gate = TickGate(self._tm_gate_active, config.tm_gate_delay)
         self.episodes = EpisodeSwitch(self.world.load_episode)
@@ -72,11 +73,12 @@ class EmbeddedServer:
     def _tm_gate_active(self) -> bool:
         return self.world.settings.synchronous_mode and bool(self.api.traffic_managers)
 
-    def load_map(self, spec: str):
-        return map_source.load_map(spec, self.config.map_dir)
+    def load_map(self, spec: str) -> map_source.ServerMap:
+        """What a client may load (never a path of its choosing)."""
+        return map_source.load_client_map(spec, self.config.map_dir, self.map_files)
 
     def available_maps(self) -> list[str]:
-        return map_source.available_maps(self.config.map_dir)
+        return map_source.available_maps(self.config.map_dir, self.map_files)
 
     def _valid_stream(self, stream_id: int) -> bool:
         if self.hub.resolve(stream_id) == EPISODE_STREAM_ID:

@@ -229,14 +229,15 @@ class RpcApi:
     def load_new_episode(
         self, name: str, reset_settings: bool = True, layers: int = 0xFFFF
     ) -> None:
-        if not isinstance(name, str) or not name:
+        name = limits.text(name, "map name")
+        if not name:
             raise ValueError("map name must be a non-empty string")
         generated = self.generated_map
         if generated is not None and name.rsplit("/", 1)[-1] == generated.name:
             new_map = generated
         else:
             new_map = self.load_map(name)
-        self.switch_episode(new_map, bool(reset_settings))
+        self.switch_episode(new_map, limits.flag(reset_settings, "reset_settings"))
 
     def copy_opendrive_to_file(self, xodr: str, parameters: Any = None) -> None:
         """First half of client.generate_opendrive_world: validate and keep the OpenDRIVE; the

@@ -10,6 +10,7 @@ from rllib_integration.embedded.maps import (
     MapError,
     builtin_xodr,
     client_map_path,
+    find_named_map,
     list_maps,
     load_map,
     resolve_map,
@@ -49,6 +50,19 @@ def test_resolve_by_name_client_path_case_and_file(tmp_path, carla_root):
     own.write_text(builtin_xodr("Roundabout01"))
     assert resolve_map(str(own)) == ("Custom", builtin_xodr("Roundabout01"))
     assert resolve_map("Custom.xodr", [own.parent])[0] == "Custom"  # bare file name in a map dir
+
+
+def test_a_client_asks_by_name_only(tmp_path):
+    """find_named_map never opens the text as a path; the operator's files load by name."""
+    own = tmp_path / "Custom.xodr"
+    own.write_text(builtin_xodr("Grid01"))
+    for text in (str(own), "Custom", f"file://{own}"):
+        with pytest.raises(MapError, match="unknown map"):
+            find_named_map(text)
+    assert find_named_map(str(own), files=[own]).path == own  # the server's --map names it
+    assert find_named_map("/Game/Carla/Maps/custom", files=[own]).name == "Custom"
+    assert find_named_map("../../elsewhere/Custom.xodr", [tmp_path]).path == own  # a map dir's
+    assert find_named_map("").name == DEFAULT_TOWN
 
 
 def test_unknown_name_lists_what_is_available(carla_root):
