@@ -11,6 +11,7 @@ import zlib
 from dataclasses import dataclass
 from enum import IntEnum
 
+from rllib_integration.embedded.documented_blueprints import PROP_NAMES
 from rllib_integration.embedded.sensors import sensor_attributes
 from rllib_integration.embedded.sensors.attributes import Declared
 
@@ -33,6 +34,12 @@ class Attribute:
     recommended: tuple[str, ...] = ()
     modifiable: bool = True
     restrict_to_recommended: bool = False
+
+    def __post_init__(self) -> None:
+        # As CarlaUE4: a modifiable attribute recommends values, its default first (the client
+        # and CARLA's examples read recommended_values[0]); a fixed one recommends none.
+        recommended = (self.value, *(r for r in self.recommended if r != self.value))
+        object.__setattr__(self, "recommended", recommended if self.modifiable else ())
 
 
 @dataclass(frozen=True)
@@ -61,6 +68,7 @@ class Blueprint:
 TAG_PEDESTRIANS, TAG_RIDER, TAG_CAR, TAG_TRUCK, TAG_BUS = 12, 13, 14, 15, 16
 TAG_MOTORCYCLE, TAG_BICYCLE = 18, 19
 TAG_STATIC, TAG_DYNAMIC = 20, 21
+TAG_VEGETATION = 9
 
 
 def _b(id_: str, value: bool, modifiable: bool = True) -> Attribute:
@@ -93,7 +101,10 @@ def _tags(id_: str, *extra: str) -> tuple[str, ...]:
 # A sensor blueprint's attributes: role_name, those its server-side sensor reads (declared once,
 # on the sensor's settings: sensors/attributes.py), then CARLA's that it accepts and ignores.
 
-_SENSOR_COMMON = (_s("role_name", "front"),)
+# CarlaUE4 recommends mounting positions as role names for cameras, lidars and event sensors.
+_MOUNTS = ("front", "back", "left", "right", "front_left", "front_right", "back_left", "back_right")
+_ROLE_BY_MOUNT = (_s("role_name", _MOUNTS[0], _MOUNTS),)
+_ROLE_DEFAULT = (_s("role_name", "default"),)  # GNSS, IMU, radar, V2X
 
 _LENS = (
     _f("lens_circle_falloff", 5.0),
@@ -117,7 +128,7 @@ _POSTPROCESS = (
     _f("fstop", 1.4),
     _f("min_fstop", 1.2),
     _i("blade_count", 5),
-    _s("exposure_mode", "histogram", ("manual", "histogram")),
+    Attribute("exposure_mode", AttrType.String, "histogram", ("manual",), True, True),
     _f("exposure_compensation", 0.0),
     _f("exposure_min_bright", 10.0),
     _f("exposure_max_bright", 12.0),
@@ -155,6 +166,13 @@ _SENSOR_IGNORED_ATTRIBUTES: dict[str, tuple[Attribute, ...]] = {
     "sensor.other.obstacle": (_b("debug_linetrace", False),),
     "sensor.other.collision": (),
     "sensor.other.lane_invasion": (),  # computed by the client: no server-side sensor
+    "sensor.camera.cosmos_visualization": _LENS,
+    "sensor.camera.normals": _LENS,
+    "sensor.camera.optical_flow": _LENS,
+    # No server-side sensor: RSS runs in the client (an RSS build of it); no V2X messages here.
+    "sensor.other.rss": (),
+    "sensor.other.v2x": (),
+    "sensor.other.v2x_custom": (),
 }
 SENSOR_BLUEPRINT_IDS = tuple(_SENSOR_IGNORED_ATTRIBUTES)
 
@@ -166,12 +184,19 @@ def _declared(declared: Declared) -> Attribute:
     return _i(name, default) if isinstance(default, int) else _f(name, default)
 
 
+def _sensor_role(blueprint_id: str) -> tuple[Attribute, ...]:
+    kind = blueprint_id.split(".")[2]
+    return (
+        _ROLE_DEFAULT if kind in ("gnss", "imu", "radar", "v2x", "v2x_custom") else _ROLE_BY_MOUNT
+    )
+
+
 def sensor_blueprints() -> tuple[Blueprint, ...]:
     return tuple(
         Blueprint(
             id_,
             _tags(id_),
-            _SENSOR_COMMON + tuple(_declared(d) for d in sensor_attributes(id_)) + ignored,
+            _sensor_role(id_) + tuple(_declared(d) for d in sensor_attributes(id_)) + ignored,
         )
         for id_, ignored in _SENSOR_IGNORED_ATTRIBUTES.items()
     )
@@ -201,6 +226,7 @@ class _VehicleSpec:
     special_type: str = ""
     has_lights: bool = True
     top_speed_kmh: float = 180.0
+    colored: bool = True  # has a `color` attribute (CARLA lists none for the Cybertruck)
 
 
 _VEHICLES: tuple[_VehicleSpec, ...] = (
@@ -250,6 +276,7 @@ _VEHICLES: tuple[_VehicleSpec, ...] = (
         "truck",
         generation=1,
         special_type="electric",
+        colored=False,
     ),
     _VehicleSpec(
         "vehicle.carlamotors.carlacola",
@@ -343,6 +370,9 @@ _VEHICLES: tuple[_VehicleSpec, ...] = (
     ),
 )
 
+# Four-wheeled vehicles CARLA's blueprint reference nevertheless lists with a driver_id.
+_DRIVEN_BY_RIDERS = ("vehicle.lincoln.mkz_2020",)
+
 _BASE_TYPE_TAG = {
     "car": TAG_CAR,
     "van": TAG_TRUCK,
@@ -354,15 +384,8 @@ _BASE_TYPE_TAG = {
 
 
 def _vehicle(spec: _VehicleSpec) -> Blueprint:
-    two_wheeled = spec.wheels == 2
     attributes = [
-        _s("role_name", "autopilot"),
-        Attribute(
-            "color",
-            AttrType.RGBColor,
-            _COLORS[zlib.crc32(spec.id.encode()) % len(_COLORS)],
-            _COLORS,
-        ),
+        _s("role_name", "autopilot", ("scenario", "ego_vehicle")),
         _i("number_of_wheels", spec.wheels, modifiable=False),
         _s("base_type", spec.base_type, modifiable=False),
         _i("generation", spec.generation, modifiable=False),
@@ -373,8 +396,11 @@ def _vehicle(spec: _VehicleSpec) -> Blueprint:
         _b("sticky_control", True),
         _b("terramechanics", False),
     ]
-    if two_wheeled:
-        attributes.append(Attribute("driver_id", AttrType.Int, "0", ("0", "1", "2")))
+    if spec.colored:
+        color = _COLORS[zlib.crc32(spec.id.encode()) % len(_COLORS)]
+        attributes.append(Attribute("color", AttrType.RGBColor, color, _COLORS))
+    if spec.wheels == 2 or spec.id in _DRIVEN_BY_RIDERS:
+        attributes.append(Attribute("driver_id", AttrType.Int, "0", ("1", "2"), True, True))
     length = 2.0 * spec.extent[0]
     return Blueprint(
         id=spec.id,
@@ -395,7 +421,7 @@ VEHICLE_BLUEPRINTS: tuple[Blueprint, ...] = tuple(_vehicle(s) for s in _VEHICLES
 
 # ---------------------------------------------------------------- walkers, controllers, props
 
-_WALKER_COUNT = 49
+_WALKER_COUNT = 52
 
 
 def _walker(index: int) -> Blueprint:
@@ -404,7 +430,7 @@ def _walker(index: int) -> Blueprint:
     attributes = (
         _s("role_name", "pedestrian"),
         _b("is_invincible", True),
-        Attribute("speed", AttrType.Float, "1.4", ("0.0", "1.4", "2.8"), modifiable=False),
+        _f("speed", 0.0, ("1.4", "2.8")),  # standing, walking, running (m/s)
         _s("gender", "female" if index % 2 else "male", modifiable=False),
         _s("age", "child" if child else "adult", modifiable=False),
         _i("generation", 2 if index > 40 else 1, modifiable=False),
@@ -426,26 +452,68 @@ def _walker(index: int) -> Blueprint:
 
 WALKER_BLUEPRINTS: tuple[Blueprint, ...] = tuple(_walker(i) for i in range(1, _WALKER_COUNT + 1))
 
+# Props: CARLA's documented ids; size classes and boxes are this server's estimates.
+_PROP_SIZE = dict.fromkeys(
+    "brokentile01 brokentile02 brokentile03 brokentile04 colacan dirtdebris01 dirtdebris02 "
+    "dirtdebris03 garbage01 garbage02 garbage03 garbage04 garbage05 garbage06 motorhelmet "
+    "plasticbag purse wateringcan".split(),
+    "tiny",
+)
+_PROP_SIZE["bike helmet"] = "tiny"
+_PROP_SIZE |= dict.fromkeys(
+    "advertisement atm barbeque barrel chainbarrier chainbarrierend clothcontainer clothesline "
+    "doghouse foodcart gardenlamp glasscontainer haybalelb ironplank mailbox maptable "
+    "platformgarbage01 shoppingcart shoppingtrolley slide streetbarrier streetsign streetsign01 "
+    "streetsign04 swing swingcouch table trafficwarning trashcan01 trashcan02 trashcan03 "
+    "trashcan04 trashcan05 vendingmachine warningaccident warningconstruction".split(),
+    "medium",
+)
+_PROP_SIZE |= dict.fromkeys(
+    "busstop busstoplb container fountain kiosk_01 pergola streetfountain trampoline".split(),
+    "big",
+)
+_TREES = ("aporosatree", "coconutpalm", "cypresstree")
+_PROP_SIZE |= dict.fromkeys(_TREES, "huge")
+_PROP_EXTENT = {
+    "tiny": (0.15, 0.15, 0.15),
+    "small": (0.3, 0.3, 0.4),
+    "medium": (0.7, 0.5, 0.9),
+    "big": (2.5, 1.5, 1.6),
+    "huge": (0.6, 0.6, 5.0),
+}
+_PROP_EXTENT_OF = {"trafficcone01": (0.25, 0.25, 0.4), "streetbarrier": (0.2, 0.8, 0.5)}
+
+
+def _prop(name: str) -> Blueprint:
+    id_ = f"static.prop.{name}"
+    size = _PROP_SIZE.get(name, "small")
+    extent = _PROP_EXTENT_OF.get(name, _PROP_EXTENT[size])
+    return Blueprint(
+        id_,
+        _tags(id_),
+        (_s("role_name", "prop"), _s("size", size, modifiable=False)),
+        extent=extent,
+        box_center=(0.0, 0.0, extent[2]),
+        semantic_tag=TAG_VEGETATION if name in _TREES else TAG_STATIC,
+    )
+
+
+PROP_BLUEPRINTS: tuple[Blueprint, ...] = tuple(_prop(name) for name in PROP_NAMES) + (
+    Blueprint("static.prop.mesh", ("static", "prop", "mesh"), (_s("role_name", "prop"),)),
+)
+
 OTHER_BLUEPRINTS: tuple[Blueprint, ...] = (
+    Blueprint("controller.ai.walker", _tags("controller.ai.walker"), (_s("role_name", "default"),)),
     Blueprint(
-        "controller.ai.walker", ("controller", "ai", "walker"), (_s("role_name", "walker_ai"),)
+        "static.trigger.friction",
+        _tags("static.trigger.friction"),
+        (
+            _s("role_name", "default"),
+            _f("friction", 3.5),
+            *(_f(f"extent_{axis}", 1.0) for axis in "xyz"),
+        ),
     ),
-    Blueprint(
-        "static.prop.trafficcone01",
-        ("static", "prop", "trafficcone01"),
-        (_s("role_name", "prop"), _s("size", "small", modifiable=False)),
-        extent=(0.25, 0.25, 0.4),
-        box_center=(0.0, 0.0, 0.4),
-        semantic_tag=TAG_STATIC,
-    ),
-    Blueprint(
-        "static.prop.streetbarrier",
-        ("static", "prop", "streetbarrier"),
-        (_s("role_name", "prop"), _s("size", "medium", modifiable=False)),
-        extent=(0.2, 0.8, 0.5),
-        box_center=(0.0, 0.0, 0.5),
-        semantic_tag=TAG_STATIC,
-    ),
+    Blueprint("util.actor.empty", _tags("util.actor.empty"), (_s("role_name", "default"),)),
 )
 
 # The spectator is an actor with this type id but is not in the library.
@@ -474,5 +542,9 @@ class BlueprintLibrary:
 
 def default_library() -> BlueprintLibrary:
     return BlueprintLibrary(
-        VEHICLE_BLUEPRINTS + WALKER_BLUEPRINTS + sensor_blueprints() + OTHER_BLUEPRINTS
+        VEHICLE_BLUEPRINTS
+        + WALKER_BLUEPRINTS
+        + sensor_blueprints()
+        + PROP_BLUEPRINTS
+        + OTHER_BLUEPRINTS
     )

@@ -230,7 +230,8 @@ class World:
         if parent_id and parent_id not in self.actors:
             raise SpawnError(f"unable to attach actor: parent {parent_id} not found")
         kind = blueprint_id.split(".", 1)[0]
-        kind = {"static": "prop"}.get(kind, kind)
+        if kind == "static":  # static.prop.* are solid; static.trigger.* are volumes
+            kind = "prop" if blueprint_id.startswith("static.prop.") else "trigger"
         relative = tuple(pose) if parent_id else None
         x, y, z, pitch, yaw, roll = (
             compose(self.actors[parent_id].pose(), pose) if parent_id else tuple(pose)
@@ -256,7 +257,7 @@ class World:
                     np.array([body.x]), np.array([body.y]), np.array([body.z])
                 )
                 body.z = float(ground_z[0]) + body.ground_offset
-        if kind in ("sensor", "controller") or parent_id:
+        if kind in ("sensor", "controller", "trigger", "util") or parent_id:
             body.simulate_physics = False
         actor = self._add_actor(bp, values, kind, body)
         actor.parent_id = parent_id

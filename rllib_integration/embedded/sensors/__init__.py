@@ -84,6 +84,7 @@ SENSOR_TYPE_IDS: dict[str, int] = {
     "sensor.camera.rgb": 13,
     "sensor.camera.semantic_segmentation": 14,
     "sensor.camera.instance_segmentation": 15,
+    "sensor.camera.cosmos_visualization": 16,
 }
 EPISODE_STATE_TYPE_ID = 17
 

@@ -1,5 +1,10 @@
 """Cameras: rgb, depth, semantic and instance segmentation, by ray casting one ray per pixel.
 
+Also what the scene lets this server render of CARLA's other cameras: `normals` (world surface
+normals, each component mapped from [-1, 1] to 0..255 in R, G, B; black sky),
+`cosmos_visualization` (the RGB view: the embedded scene has none of the render passes Cosmos
+control inputs come from) and `optical_flow` (zero flow: no motion vectors are computed).
+
 Every camera image is CARLA's `ImageSerializer` payload: a 12-byte header (width u32, height
 u32, fov f32) followed by width*height BGRA8 pixels, row-major from the top-left. The pinhole
 model is CARLA's: focal = width / (2 tan(fov/2)), principal point at the image centre, square
@@ -25,6 +30,7 @@ from rllib_integration.embedded.sensors.attributes import (
 from rllib_integration.embedded.sensors.geometry import rotation_matrix
 from rllib_integration.embedded.sensors.raycast import (
     HIT_GROUND,
+    HIT_NOTHING,
     Boxes,
     CandidatePairs,
     Ground,
@@ -235,8 +241,12 @@ def shade_rgb(hits: RayHits, boxes: Boxes) -> np.ndarray:
 
 def render(kind: str, hits: RayHits, boxes: Boxes, width: int, height: int) -> np.ndarray:
     """(H, W, 4) BGRA8 image of one camera kind from its ray hits."""
-    if kind == "rgb":
+    if kind in ("rgb", "cosmos_visualization"):
         return as_image(shade_rgb(hits, boxes), width, height)
+    if kind == "normals":
+        code = np.rint((hits.surface_normals() + 1.0) * 127.5).astype(np.uint32)
+        code[hits.box == HIT_NOTHING] = 0
+        return as_image(pack_bgra(code[:, 0], code[:, 1], code[:, 2]), width, height)
     if kind == "depth":
         v = depth_code(hits.t)  # inf (the sky) saturates at 1000 m
         packed = _OPAQUE | ((v & 0xFF) << 16) | (v & 0xFF00) | ((v >> 16) & 0xFF)
@@ -248,7 +258,15 @@ def render(kind: str, hits: RayHits, boxes: Boxes, width: int, height: int) -> n
     return as_image(_OPAQUE | (labels << 16), width, height)
 
 
-CAMERA_KINDS = ("rgb", "depth", "semantic_segmentation", "instance_segmentation")
+CAMERA_KINDS = (
+    "rgb",
+    "depth",
+    "semantic_segmentation",
+    "instance_segmentation",
+    "normals",
+    "cosmos_visualization",
+    "optical_flow",
+)
 
 
 @dataclass
@@ -288,6 +306,8 @@ class CameraSensor:
         return render(self.kind, hits, boxes, self.width, self.height)
 
     def measure(self, scene: Scene, pose: SensorPose) -> bytes:
+        if self.kind == "optical_flow":  # (u, v) float32 per pixel
+            return self._header + bytes(8 * self.width * self.height)
         return self._header + self.image(scene, pose).tobytes()
 
 

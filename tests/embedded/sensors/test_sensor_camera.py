@@ -136,3 +136,19 @@ def test_screen_culling_loses_no_box_even_beside_or_behind_the_camera(flat_groun
     np.testing.assert_array_equal(culled.box, everything.box)
     np.testing.assert_allclose(culled.t, everything.t, rtol=1e-5)
     assert (culled.box >= 0).sum() > 500
+
+
+def test_normals_cosmos_and_optical_flow_render_what_the_scene_allows(make_scene, make_pose):
+    scene = make_scene([(300, CAR, (10.0, 0.0, 0.75), (2.0, 1.0, 0.75), 0.0)])
+    p = make_pose(location=(0.0, 0.0, 1.0))
+    normals = CameraSensor("normals", 64, 48, 90.0).image(scene, p)
+    assert normals[47, 5, 2::-1].tolist() == [128, 128, 255]  # the ground faces up
+    assert normals[24, 32, 2::-1].tolist() == [0, 128, 128]  # the car's rear faces -x
+    assert normals[0, 0, :3].tolist() == [0, 0, 0]  # the sky
+    rgb = CameraSensor("rgb", 64, 48, 90.0).image(scene, p)
+    cosmos = CameraSensor("cosmos_visualization", 64, 48, 90.0)
+    assert cosmos.type_id == 16 and (cosmos.image(scene, p) == rgb).all()
+    flow = CameraSensor("optical_flow", 64, 48, 90.0).measure(scene, p)
+    width, height, fov = struct.unpack_from("<IIf", flow)
+    assert (width, height, fov) == (64, 48, 90.0) and len(flow) == 12 + 64 * 48 * 8
+    assert not any(flow[12:])
