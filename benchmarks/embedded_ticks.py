@@ -106,6 +106,46 @@ def report(name: str, m: dict[str, float]) -> None:
     )
 
 
+def connect_sync(port: int):
+    """A client in synchronous mode at 20 Hz with a hero driving at half throttle on the first
+    spawn point: (client, world, the settings applied)."""
+    import carla
+
+    client = carla.Client("127.0.0.1", port)
+    client.set_timeout(20.0)
+    world = client.get_world()
+    settings = world.get_settings()
+    settings.synchronous_mode = True
+    settings.fixed_delta_seconds = 0.05
+    world.apply_settings(settings)
+    hero_bp = world.get_blueprint_library().find("vehicle.lincoln.mkz_2017")
+    hero_bp.set_attribute("role_name", "hero")
+    hero = world.spawn_actor(hero_bp, world.get_map().get_spawn_points()[0])
+    hero.apply_control(carla.VehicleControl(throttle=0.5))
+    return client, world, settings
+
+
+def tm_fleet(client, world, count: int, rng: random.Random) -> tuple[int, list[int]]:
+    """``count`` four-wheeled vehicles on the map's spawn points after the first (the hero's),
+    driven by a synchronous Traffic Manager: its port and their ids."""
+    import carla
+
+    tm_port = free_port_block(1)
+    tm = client.get_trafficmanager(tm_port)
+    tm.set_synchronous_mode(True)
+    tm.set_random_device_seed(0)
+    library = world.get_blueprint_library()
+    cars = [
+        b for b in library.filter("vehicle.*") if b.get_attribute("number_of_wheels").as_int() == 4
+    ]
+    spawn, autopilot = carla.command.SpawnActor, carla.command.SetAutopilot
+    batch = [
+        spawn(rng.choice(cars), p).then(autopilot(carla.command.FutureActor, True, tm_port))
+        for p in world.get_map().get_spawn_points()[1 : count + 1]
+    ]
+    return tm_port, [r.actor_id for r in client.apply_batch_sync(batch, True) if not r.error]
+
+
 def spawn_walkers(client, world, count: int, rng: random.Random) -> tuple[list[int], list[int]]:
     """``count`` walkers at random navigation points with started AI controllers: their ids and
     the controllers' ids."""
@@ -142,38 +182,12 @@ def run(args: argparse.Namespace) -> None:
     extra = ["--no-tm-gate"] if args.no_tm_gate else []
     extra += ["--event-loop", args.event_loop]
     with profiled_server(args.map, prof, extra) as (port, server):
-        client = carla.Client("127.0.0.1", port)
-        client.set_timeout(20.0)
-        world = client.get_world()
-        settings = world.get_settings()
-        settings.synchronous_mode = True
-        settings.fixed_delta_seconds = 0.05
-        world.apply_settings(settings)
-        library = world.get_blueprint_library()
-        points = world.get_map().get_spawn_points()
-        hero_bp = library.find("vehicle.lincoln.mkz_2017")
-        hero_bp.set_attribute("role_name", "hero")
-        hero = world.spawn_actor(hero_bp, points[0])
-        hero.apply_control(carla.VehicleControl(throttle=0.5))
+        client, world, settings = connect_sync(port)
         report("1 hero vehicle", measure(world, server, args.ticks))
 
-        tm_port = free_port_block(1)
-        tm = client.get_trafficmanager(tm_port)
-        tm.set_synchronous_mode(True)
-        tm.set_random_device_seed(0)
-        cars = [
-            b
-            for b in library.filter("vehicle.*")
-            if b.get_attribute("number_of_wheels").as_int() == 4
-        ]
         rng = random.Random(0)
-        spawn = carla.command.SpawnActor
+        tm_port, ids = tm_fleet(client, world, args.vehicles, rng)
         autopilot = carla.command.SetAutopilot
-        batch = [
-            spawn(rng.choice(cars), p).then(autopilot(carla.command.FutureActor, True, tm_port))
-            for p in points[1 : args.vehicles + 1]
-        ]
-        ids = [r.actor_id for r in client.apply_batch_sync(batch, True) if not r.error]
         vehicles_only = measure(world, server, args.tm_ticks)
         report(f"1 hero + {len(ids)} TM vehicles", vehicles_only)
         walkers, controllers = spawn_walkers(client, world, args.walkers, rng)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from rllib_integration.embedded import map_source
 from rllib_integration.embedded.blueprints import default_library
@@ -21,6 +21,7 @@ from rllib_integration.embedded.protocol.rpc_server import Dispatcher, RpcProtoc
 from rllib_integration.embedded.protocol.stream_server import StreamHub, StreamProtocol
 from rllib_integration.embedded.protocol.tm_gate import RELEASE_DELAY_S, TickGate
 from rllib_integration.embedded.protocol.world_streams import WorldStreams
+from rllib_integration.embedded.recorder.service import RecorderConfig
 from rllib_integration.embedded.world import ASYNC_DEFAULT_DELTA, EPISODE_STREAM_ID, World
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,7 @@ class ServerConfig:
     seed: int = 0
     tm_gate: bool = True  # see protocol/tm_gate.py
     tm_gate_delay: float = RELEASE_DELAY_S
+    recorder: RecorderConfig = field(default_factory=RecorderConfig)
 
 
 class EmbeddedServer:
@@ -56,6 +58,7 @@ class EmbeddedServer:
             self.available_maps,
             self._tick,
             self.episodes.request,
+            config.recorder,
         )
         self.dispatcher = Dispatcher(self.api.handlers())
         self.hub.on_subscribe = self._on_subscribe
@@ -144,6 +147,7 @@ class EmbeddedServer:
         finally:
             self.world.on_settings.remove(self._schedule_async_tick)
             self._async_timer.cancel()
+            self.api.recorder.close()
             rpc.close()
             stream.close()
             for transports in list(self.hub.subscribers.values()):

@@ -2,6 +2,7 @@
 
 python -m rllib_integration.embedded -carla-rpc-port=2000 [-carla-streaming-port=2001]
     [--host 127.0.0.1] [--map Loop01|PATH.xodr] [--map-dir DIR] [--seed 0] [--log-level INFO]
+    [--recorder-dir DIR] [--recorder-root DIR ...] [--recorder-max-mb 2048] [--recorder-strict]
 """
 
 from __future__ import annotations
@@ -11,10 +12,13 @@ import asyncio
 import errno
 import logging
 import sys
+from pathlib import Path
 
 from rllib_integration.embedded.app import EmbeddedServer, ServerConfig
 from rllib_integration.embedded.map_source import MapError
 from rllib_integration.embedded.protocol.tm_gate import RELEASE_DELAY_S
+from rllib_integration.embedded.recorder.paths import RecorderPaths, default_folder
+from rllib_integration.embedded.recorder.service import RecorderConfig
 
 # CarlaUE4 flags that have no meaning here; accepted so launch scripts work unchanged.
 IGNORED_UE_FLAGS = (
@@ -82,7 +86,42 @@ def build_parser() -> argparse.ArgumentParser:
         help="event loop implementation (auto: uvloop if installed)",
     )  # fmt: skip
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    p.add_argument(
+        "--recorder-dir", type=Path, default=None,
+        help=f"where start_recorder('name.log') writes, as CarlaUE4's Saved folder; clients' "
+        f"names stay inside it (default {default_folder()})",
+    )  # fmt: skip
+    p.add_argument(
+        "--recorder-root", type=Path, action="append", default=[],
+        help="another folder where clients may name recorder files by absolute path "
+        "(e.g. $SCENARIO_RUNNER_ROOT/records); repeatable",
+    )  # fmt: skip
+    p.add_argument(
+        "--recorder-max-mb", type=_positive_mb, default=2048,
+        help="a recording stops at this size (MB, default 2048)",
+    )  # fmt: skip
+    p.add_argument(
+        "--recorder-strict", action="store_true",
+        help="write CARLA 0.9.16's empty door packet in every frame (byte-level comparison)",
+    )  # fmt: skip
     return p
+
+
+def _positive_mb(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive size in MB")
+    return value
+
+
+def recorder_config(args: argparse.Namespace) -> RecorderConfig:
+    folder = (args.recorder_dir or default_folder()).expanduser().absolute()
+    roots = tuple(r.expanduser().absolute() for r in args.recorder_root)
+    return RecorderConfig(
+        RecorderPaths(folder, roots),
+        max_bytes=int(args.recorder_max_mb * 1024 * 1024),
+        doors=args.recorder_strict,
+    )
 
 
 def _split_ignored(argv: list[str]) -> list[str]:
@@ -127,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         args.seed,
         tm_gate=not args.no_tm_gate,
         tm_gate_delay=max(args.tm_gate_delay_ms, 0.0) / 1000.0,
+        recorder=recorder_config(args),
     )
     try:
         server = EmbeddedServer(config)

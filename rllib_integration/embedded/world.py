@@ -160,6 +160,10 @@ class World:
         self._last_tick_wall = time.perf_counter()
         self.on_destroy: list[Callable[[int], object]] = []
         self.on_settings: list[Callable[[], object]] = []  # after every change of `settings`
+        # Observers of spawns (actor, requested pose) and of each tick after physics (with the
+        # tick's contacts), e.g. the recorder and the replayer; empty lists cost nothing.
+        self.on_spawn: list[Callable[[Actor, tuple], object]] = []
+        self.tick_hooks: list[Callable[[list], object]] = []
         self.settings = EpisodeSettings()
         self._new_episode(world_map)
 
@@ -205,10 +209,21 @@ class World:
     # ------------------------------------------------------------ actors
 
     def _add_actor(
-        self, bp: Blueprint, attributes: dict[str, str], kind: str, body: physics.Body
+        self,
+        bp: Blueprint,
+        attributes: dict[str, str],
+        kind: str,
+        body: physics.Body,
+        actor_id: int = 0,
     ) -> Actor:
-        self._next_actor_id += 1
-        actor = Actor(self._next_actor_id, bp, attributes, kind, body, semantic_tag=bp.semantic_tag)
+        """Register an actor under `actor_id` if that id is free (CarlaUE4's desired id, which
+        the replayer asks for), else under the next id."""
+        if actor_id > 0 and actor_id not in self.actors:
+            self._next_actor_id = max(self._next_actor_id, actor_id)
+        else:
+            self._next_actor_id += 1
+            actor_id = self._next_actor_id
+        actor = Actor(actor_id, bp, attributes, kind, body, semantic_tag=bp.semantic_tag)
         self.actors[actor.id] = actor
         return actor
 
@@ -218,6 +233,7 @@ class World:
         attributes: dict[str, str],
         pose: tuple[float, ...],
         parent_id: int = 0,
+        actor_id: int = 0,
     ) -> Actor:
         bp = self.library.get(blueprint_id)
         if bp is None:
@@ -259,7 +275,7 @@ class World:
                 body.z = float(ground_z[0]) + body.ground_offset
         if kind in ("sensor", "controller", "trigger", "util") or parent_id:
             body.simulate_physics = False
-        actor = self._add_actor(bp, values, kind, body)
+        actor = self._add_actor(bp, values, kind, body, actor_id)
         actor.parent_id = parent_id
         actor.relative = relative
         if kind == "vehicle":
@@ -278,7 +294,17 @@ class World:
             except Exception as exc:
                 del self.actors[actor.id]
                 raise SpawnError(f"cannot create {blueprint_id}: {exc}") from exc
+        for callback in self.on_spawn:
+            callback(actor, tuple(pose))
         return actor
+
+    def attach(self, actor: Actor, parent_id: int, relative: tuple[float, ...]) -> None:
+        """Attach an existing actor rigidly to another at `relative` (the replayer's parenting)."""
+        parent = self.actor(parent_id)
+        actor.parent_id, actor.relative = parent.id, tuple(relative)
+        actor.body.simulate_physics = actor.body.collisions = False
+        b = actor.body
+        b.x, b.y, b.z, b.pitch, b.yaw, b.roll = compose(parent.pose(), actor.relative)
 
     def _check_free(self, body: physics.Body) -> None:
         for other in self.actors.values():
@@ -331,6 +357,8 @@ class World:
         self.elapsed += dt
         self.delta = dt
         contacts = self._step_physics(dt)
+        for hook in tuple(self.tick_hooks):  # a hook may remove itself
+            hook(contacts)
         self._follow_parents()
         self._run_sensors(contacts)
         self._update_speed_limits()

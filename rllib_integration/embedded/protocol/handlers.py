@@ -42,8 +42,10 @@ from rllib_integration.embedded.protocol.codec import (
     CMD_WALKER_STATE,
 )
 from rllib_integration.embedded.protocol.ignored import ignored_handlers
+from rllib_integration.embedded.protocol.recorder_rpc import recorder_handlers
 from rllib_integration.embedded.protocol.rpc_server import Handler
 from rllib_integration.embedded.protocol.world_streams import WorldStreams
+from rllib_integration.embedded.recorder.service import Recorder, RecorderConfig
 from rllib_integration.embedded.world import SpawnError, World
 
 log = logging.getLogger(__name__)
@@ -70,6 +72,7 @@ class RpcApi:
         available_maps: Callable[[], list[str]],
         tick: Callable[[], int],
         switch_episode: Callable[[Any, bool], None] | None = None,
+        recorder_config: RecorderConfig | None = None,
     ) -> None:
         self.world = world
         self.streams = streams
@@ -83,6 +86,7 @@ class RpcApi:
         self.generated_map: Any = None  # from client.generate_opendrive_world
         self.commands = self._commands()
         world.on_destroy.append(lambda actor_id: self.physics_controls.pop(actor_id, None))
+        self.recorder = Recorder(world, recorder_config, available_maps, self._load_for_replay)
 
     # ------------------------------------------------------------ tables
 
@@ -158,7 +162,8 @@ class RpcApi:
             "add_traffic_manager_running": (self.add_traffic_manager_running, value),
             "destroy_traffic_manager": (self.destroy_traffic_manager, value),
         }
-        return {name: Handler(fn, kind) for name, (fn, kind) in table.items()}
+        handlers = {name: Handler(fn, kind) for name, (fn, kind) in table.items()}
+        return handlers | recorder_handlers(self.recorder)
 
     def _commands(self) -> dict[int, Command]:
         """Batch command index -> what it does (carla.command.*)."""
@@ -237,7 +242,16 @@ class RpcApi:
             new_map = generated
         else:
             new_map = self.load_map(name)
-        self.switch_episode(new_map, limits.flag(reset_settings, "reset_settings"))
+        reset = limits.flag(reset_settings, "reset_settings")
+        self.recorder.episode_ends()
+        self.switch_episode(new_map, reset)
+
+    def _load_for_replay(self, name: str) -> Any:
+        """replay_file of a recording made on another map: load it with default settings (as
+        CarlaUE4, which also leaves synchronous mode then); the replay starts on the new map."""
+        new_map = self.load_map(name)
+        self.switch_episode(new_map, True)
+        return new_map
 
     def copy_opendrive_to_file(self, xodr: str, parameters: Any = None) -> None:
         """First half of client.generate_opendrive_world: validate and keep the OpenDRIVE; the

@@ -1,7 +1,7 @@
 """RPCs the embedded server accepts and ignores.
 
 Their effect is client-side, visual, or belongs to a part of CARLA this server does not model
-(debug drawing, the recorder, ROS, skeletal meshes, doors, map layers, traffic lights: the
+(debug drawing, ROS, skeletal meshes, doors, map layers, traffic lights: the
 built-in maps have none). Each answers with the empty or neutral value CARLA would give, so that
 user code written for CarlaUE4 runs on. The real handlers are in handlers.py; a name belongs to
 one table or the other (a test checks it).
@@ -79,18 +79,8 @@ _IGNORED: dict[str, tuple[Callable[..., object], str]] = {
     "get_group_traffic_lights": (lambda actor_id: [], VALUE),
     "get_light_boxes": (lambda actor_id: [], VALUE),
     "get_traffic_light_elapsed_time": (lambda actor_id: 0.0, VALUE),
-    # debug drawing, recorder, ROS
+    # debug drawing, ROS
     "draw_debug_shape": (lambda shape: None, VOID),
-    "start_recorder": (lambda name, additional=False: "", VALUE),
-    "stop_recorder": (lambda: None, VOID),
-    "show_recorder_file_info": (lambda name, show_all=False: "", VALUE),
-    "show_recorder_collisions": (lambda name, t1, t2: "", VALUE),
-    "show_recorder_actors_blocked": (lambda name, t, d: "", VALUE),
-    "replay_file": (lambda *args: "", VALUE),
-    "stop_replayer": (lambda keep: None, VOID),
-    "set_replayer_time_factor": (lambda factor: None, VOID),
-    "set_replayer_ignore_hero": (lambda ignore: None, VOID),
-    "set_replayer_ignore_spectator": (lambda ignore: None, VOID),
     "enable_sensor_for_ros": (lambda token: None, VOID),
     "disable_sensor_for_ros": (lambda token: None, VOID),
     "is_sensor_enabled_for_ros": (lambda token: False, VALUE),
