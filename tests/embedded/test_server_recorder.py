@@ -289,3 +289,40 @@ result(started=started, shown=shown, missing=missing, not_rec=not_rec)
     assert r["shown"] == "File /etc/hostname not found on server\n"
     assert r["missing"] == f"File {recorder_dir / 'nothing.log'} not found on server\n"
     assert r["not_rec"] == "File is not a CARLA recorder\n"
+
+
+OTHER_MAP = """
+for actor in (sensor, hero, parked, still):
+    actor.destroy()
+world.tick()
+world = client.load_world("Grid01")
+reply = client.replay_file(name, 0.0, 0.0, 0)
+import time
+deadline, seen = time.monotonic() + 60.0, []
+while time.monotonic() < deadline and len(seen) < 20:
+    snapshot = world.wait_for_tick(10.0)
+    world = client.get_world()
+    if world.get_map().name.endswith("Loop01"):
+        for a in world.get_actors().filter("vehicle.lincoln.*"):
+            loc = a.get_location()
+            seen.append([loc.x, loc.y, loc.z])
+result(reply=reply, seen=seen, settings_sync=world.get_settings().synchronous_mode)
+"""
+
+
+def test_a_recording_of_another_map_loads_that_map_and_then_replays(recorder_dir):
+    with start_embedded_server("--recorder-dir", str(recorder_dir)) as server:
+        r, _ = run_on_server(server, record("other_map.log", OTHER_MAP), timeout=240)
+    assert r["reply"].startswith(
+        f"Replaying File: {recorder_dir / 'other_map.log'}\n"
+        "Loading map Loop01\nReplayer will start after map is loaded...\n"
+        f"Total time recorded: {g(elapsed(TICKS))}\n"
+    )
+    # As on CarlaUE4 the new map starts with default (asynchronous) settings; the replay then
+    # follows wall-clock ticks, and the hero moves along its recorded path.
+    assert not r["settings_sync"]
+    seen, track = np.array(r["seen"]), np.array(r["track"])
+    assert len(seen) == 20
+    gaps = np.min(np.linalg.norm(seen[:, None, :2] - track[None, :, :2], axis=2), axis=1)
+    assert gaps.max() < 0.2
+    assert seen[-1][1] - seen[0][1] > 0.5
