@@ -4,8 +4,11 @@ files (truncated, corrupted, lying counts) answer without crashing."""
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import random
 import time
+from pathlib import Path
 
 import pytest
 
@@ -171,3 +174,25 @@ def test_counts_and_sizes_that_overrun_their_data_are_errors():
     lying_string = fmt.U16.pack(1) + fmt.EVENT_ADD_HEAD.pack(1, 0, 0, 0, 0, 0, 0, 0, 0)
     with pytest.raises(RecordingError, match="string runs past"):
         reader.event_adds(memoryview(lying_string + fmt.U16.pack(500) + b"abc"))
+
+
+SCENARIO_RUNNER = Path(os.environ.get("SCENARIO_RUNNER_ROOT", "/nonexistent"))
+METRICS_PARSER = SCENARIO_RUNNER / "srunner" / "metrics" / "tools" / "metrics_parser.py"
+
+
+@pytest.mark.skipif(not METRICS_PARSER.is_file(), reason="set SCENARIO_RUNNER_ROOT to a checkout")
+def test_scenario_runner_s_metrics_parser_reads_every_actor_state(tmp_path, loop01):
+    """scenario_runner's metrics_manager parses `show_recorder_file_info(name, True)`; it finds
+    no actor state at all in frames with CARLA 0.9.16's door line (reference §5.2), which the
+    embedded server leaves out unless asked for strict output."""
+    spec = importlib.util.spec_from_file_location("metrics_parser", METRICS_PARSER)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for doors, expected in ((False, TICKS * 2), (True, 0)):
+        data, ids = record(tmp_path, loop01, additional_data=True, doors=doors)
+        text = queries.file_info(data, True)
+        simulation, actors, frames_info = module.MetricsParser(text).parse_recorder_info()
+        assert (simulation["map"], simulation["total_frames"]) == ("Loop01", TICKS)
+        car_states = [f["actors"][ids["car"]] for f in frames_info if ids["car"] in f["actors"]]
+        spectator = [f for f in frames_info if ids["spectator"] in f["actors"]]
+        assert len(car_states) + len(spectator) == expected
