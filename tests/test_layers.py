@@ -73,8 +73,10 @@ RULES: dict[str, tuple[str, ...]] = {
     # The simulator side of one env.
     f"{RI}.core": (),
     f"{RI}.core.control_path": (f"{RI}.traffic.host_client",),
+    f"{RI}.core.heroes": (f"{RI}.sensors.base", f"{RI}.sensors.collector", f"{RI}.sim_view"),
     f"{RI}.core.carla_core": (
         f"{RI}.core.control_path",
+        f"{RI}.core.heroes",
         f"{RI}.defaults",
         f"{RI}.sim_view",
         f"{RI}.sensors.base",

@@ -1,13 +1,15 @@
-"""CarlaCore: one simulator, its world, the hero with its sensors, NPC traffic, and the step.
+"""CarlaCore: one simulator, its world, its heroes with their sensors, NPC traffic, and the step.
 
 It owns the server it launched (`supervisor/simulator.py`), connects the real `carla` client once
 the server accepts connections, runs the world synchronously at a fixed step, and turns a dead or
 hung server into `SimulatorFailure` so that the env can truncate the episode and `recover()`.
 
 The parts it owns (sensors, traffic) and the experiment see the simulator only through
-`self.view`, a read-only `SimulatorView`; only the core advances the world. One step
-(`step(control)`): the episode's `ControlPath` applies the hero's control and ticks, the
-pseudo-sensors render that frame, and the collector hands out every sensor's reading of it.
+`self.view`, a read-only `SimulatorView` (each hero has its own, whose `hero` is that hero); only
+the core advances the world. One step (`step_heroes(controls)`): the episode's `ControlPath`
+applies every live hero's control and ticks once, the pseudo-sensors render that frame, and each
+hero's collector hands out its own sensors' readings of it. A single-agent env has one hero
+(`reset_episode`, `step`, `hero`); a multi-agent env has several (`reset_heroes`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 import carla
 
 from rllib_integration.core.control_path import ControlPath, choose_control_path
+from rllib_integration.core.heroes import Hero, HeroRequest
 from rllib_integration.defaults import CarlaSettings, carla_settings, parse_spawn_point
 from rllib_integration.sensors.base import PseudoSensor
 from rllib_integration.sensors.collector import SensorCollector, SensorTimeoutError
@@ -41,25 +44,29 @@ class SetupError(RuntimeError):
     """The world cannot be set up as configured (unknown town or blueprint, no free spawn point)."""
 
 
+# The name of the one hero of a single-agent episode (`reset_episode`).
+SINGLE_HERO = "hero"
+# Spawn points closer than this to one another count as the same place (m).
+SAME_SPOT = 2.0
+
+
 class CarlaCore:
-    """Simulator-side state of one env. Attributes: client, world, map, hero, config, frame."""
+    """Simulator-side state of one env. Attributes: client, world, map, heroes, config, frame."""
 
     def __init__(self, config: CarlaSettings | Mapping, spread_index: int = 0):
         self.config = config if isinstance(config, CarlaSettings) else carla_settings(config)
         self.server = SimulatorServer(self.config, spread_index)
-        self.collector = SensorCollector()
         self.client: carla.Client | None = None
         self.world: carla.World | None = None
         self.map: carla.Map | None = None
-        self.hero: carla.Actor | None = None
+        # The episode's heroes by name, in spawn order; a removed hero stays, with no actor.
+        self.heroes: dict[str, Hero] = {}
         self.view = SimulatorView(self)
         self.traffic = BackgroundTraffic(self.view, self.server, self.config)
         self._control_path: ControlPath | None = None
-        self._hero_on_autopilot = False
         self.frame = 0
         self.restarts = 0
-        self.spawn_point_count = 0  # hero spawn points to choose from at the last reset
-        self._pseudo_sensors: list[PseudoSensor] = []
+        self.spawn_point_count = 0  # spawn points of the first hero at the last reset
         self._rng = random.Random()
         self._closed = False
         self.server.start()
@@ -72,6 +79,23 @@ class CarlaCore:
     @property
     def timestep(self) -> float:
         return self.config.timestep
+
+    @property
+    def hero(self) -> carla.Actor | None:
+        """The first hero's vehicle (the one hero of a single-agent env); None if there is none."""
+        first = next(iter(self.heroes.values()), None)
+        return first.actor if first is not None else None
+
+    @property
+    def collector(self) -> SensorCollector:
+        """The first hero's sensor collector (the one hero of a single-agent env)."""
+        first = next(iter(self.heroes.values()), None)
+        if first is None:
+            raise RuntimeError("CarlaCore: no hero (reset an episode first)")
+        return first.collector
+
+    def live_heroes(self) -> list[Hero]:
+        return [hero for hero in self.heroes.values() if hero.alive]
 
     # ---------------------------------------------------------------- connection
 
@@ -117,7 +141,7 @@ class CarlaCore:
         spawn_point: int | None = None,
         hero_transform: carla.Transform | None = None,
     ) -> dict[str, tuple[int, Any]]:
-        """Set up the world for a new episode and return the first frame's sensor data.
+        """Set up the world for a new single-hero episode; the first frame's sensor data.
 
         Loads `town` only if it differs from the current map, sets the weather, (re)spawns the
         NPCs when needed, and spawns a fresh hero with its sensors: at `hero_transform` if given
@@ -125,14 +149,30 @@ class CarlaCore:
         modulo their number, into hero.spawn_points or else the map's) if given and free, else
         at a random free one.
         """
+        request = HeroRequest(SINGLE_HERO, experiment_config["hero"], spawn_point, hero_transform)
+        return self.reset_heroes(experiment_config, [request], town, seed)[SINGLE_HERO]
+
+    def reset_heroes(
+        self,
+        world_config: Mapping,
+        requests: list[HeroRequest],
+        town: str | None = None,
+        seed: int | None = None,
+    ) -> dict[str, dict[str, tuple[int, Any]]]:
+        """Set up the world for a new episode with one hero per request, each at its own spawn
+        point (never one another's); every hero's sensor data of the first frame, by name.
+
+        The world's settings (weather, background_activity) come from `world_config`, an
+        experiment section; each hero's blueprint, spawn points and sensors from its request.
+        """
         if seed is not None:
             self._rng.seed(seed)
-        background = experiment_config["background_activity"]
+        background = world_config["background_activity"]
         try:
-            self._destroy_hero()
+            self._destroy_heroes()
             if town is not None:
                 self._load_town(town)
-            self._set_weather(experiment_config["weather"])
+            self._set_weather(world_config["weather"])
             if self.traffic.spawned and background["respawn_per_episode"]:
                 self.traffic.destroy()
             started_npcs = False
@@ -146,13 +186,13 @@ class CarlaCore:
             if started_npcs:
                 self.advance()
                 self.traffic.start_walkers()
-            self._spawn_hero(experiment_config["hero"], spawn_point, hero_transform)
+            self._spawn_heroes(requests)
         except RuntimeError as exc:
             if isinstance(exc, SetupError | SimulatorFailure):
                 raise
             self._raise_if_server_lost(exc)
             raise
-        return self.step(None)
+        return self.step_heroes({})
 
     @property
     def tm_port(self) -> int:
@@ -191,10 +231,10 @@ class CarlaCore:
             setattr(parameters, key, float(value))
         self.view.world.set_weather(parameters)
 
-    def _hero_spawn_points(self, hero_config: Mapping) -> list[carla.Transform]:
+    def _hero_spawn_points(self, hero_config: Mapping, label: str) -> list[carla.Transform]:
         points = []
         for i, text in enumerate(hero_config["spawn_points"]):
-            numbers = parse_spawn_point(text, f"hero.spawn_points.{i}")
+            numbers = parse_spawn_point(text, f"{label}.spawn_points.{i}")
             location = carla.Location(*numbers[:3])
             if len(numbers) == 6:
                 roll, pitch, yaw = numbers[3:]
@@ -203,7 +243,7 @@ class CarlaCore:
             # "x,y,z": snap to the nearest lane and take its heading.
             waypoint = self.view.map.get_waypoint(location, project_to_road=True)
             if waypoint is None:
-                raise SetupError(f"hero.spawn_points.{i}: no road near {text!r}")
+                raise SetupError(f"{label}.spawn_points.{i}: no road near {text!r}")
             snapped = waypoint.transform.location
             points.append(
                 carla.Transform(
@@ -213,74 +253,103 @@ class CarlaCore:
             )
         return points or list(self.view.map.get_spawn_points())
 
-    def _spawn_hero(
-        self,
-        hero_config: Mapping,
-        spawn_point: int | None = None,
-        transform: carla.Transform | None = None,
-    ) -> None:
+    def _spawn_heroes(self, requests: list[HeroRequest]) -> None:
+        """Spawn every hero at a free spawn point no other hero took, then their sensors."""
+        taken: list[carla.Location] = []
+        try:
+            for index, request in enumerate(requests):
+                hero = Hero(request, self)
+                self.heroes[request.name] = hero
+                hero.actor, choices = self._spawn_vehicle(request, taken)
+                taken.append(hero.actor.get_transform().location)
+                if index == 0:
+                    self.spawn_point_count = choices
+        except SetupError:
+            self._destroy_heroes()  # leave nothing half-built behind
+            raise
+        # The heroes must exist in the client's episode state before sensors attach to them.
+        self.advance()
+        for hero in self.heroes.values():
+            self._attach_sensors(hero)
+        if any(hero.request.config["sensors"] for hero in self.heroes.values()):
+            self._warm_up_sensors()
+
+    def _spawn_vehicle(
+        self, request: HeroRequest, taken: list[carla.Location]
+    ) -> tuple[carla.Actor, int]:
+        """The hero's vehicle at its wanted or a random free spawn point away from `taken`;
+        and how many spawn points it had to choose from."""
+        label, hero_config = request.label, request.config
         library = self.view.world.get_blueprint_library()
         blueprint_id = hero_config["blueprint"]
         try:
             blueprint = library.find(blueprint_id)
         except IndexError:
             raise SetupError(
-                f"hero.blueprint: unknown vehicle blueprint '{blueprint_id}'"
+                f"{label}.blueprint: unknown vehicle blueprint '{blueprint_id}'"
             ) from None
         if blueprint.has_attribute("role_name"):
             blueprint.set_attribute("role_name", "hero")
-        points = self._hero_spawn_points(hero_config)
-        self.spawn_point_count = len(points)
+        points = self._hero_spawn_points(hero_config, label)
+        choices = len(points)
+        if request.transform is not None:
+            return self._spawn_at(blueprint, request), choices
+        spawn_point = request.spawn_point
         wanted = None if spawn_point is None else points.pop(spawn_point % len(points))
         self._rng.shuffle(points)
         if wanted is not None:
             points.insert(0, wanted)
-        if transform is not None:
-            points = [transform]
-        for point in points:
-            self.hero = self.view.world.try_spawn_actor(blueprint, point)
-            if self.hero is not None:
-                break
-        if self.hero is None and transform is not None:
-            where = transform.location
+        candidates = [p for p in points if all(p.location.distance(t) > SAME_SPOT for t in taken)]
+        for transform in candidates:
+            actor = self.view.world.try_spawn_actor(blueprint, transform)
+            if actor is not None:
+                return actor, choices
+        who = "the hero" if request.name == SINGLE_HERO else f"the hero of agent '{request.name}'"
+        raise SetupError(
+            f"could not spawn {who} '{blueprint_id}' at any of {len(points)} spawn points "
+            f"(all occupied or off the map); give more {label}.spawn_points or fewer NPCs"
+            + (" or agents" if request.name != SINGLE_HERO else "")
+        )
+
+    def _spawn_at(self, blueprint: carla.ActorBlueprint, request: HeroRequest) -> carla.Actor:
+        """The hero's vehicle exactly at the request's transform (e.g. a route's start)."""
+        assert request.transform is not None
+        actor = self.view.world.try_spawn_actor(blueprint, request.transform)
+        if actor is None:
+            where = request.transform.location
             raise SetupError(
-                f"could not spawn the hero '{blueprint_id}' at ({where.x:.1f}, {where.y:.1f}, "
-                f"{where.z:.1f}): the place is taken or off the map"
+                f"could not spawn the hero '{request.config['blueprint']}' at ({where.x:.1f}, "
+                f"{where.y:.1f}, {where.z:.1f}): the place is taken or off the map"
             )
-        if self.hero is None:
-            raise SetupError(
-                f"could not spawn the hero '{blueprint_id}' at any of {len(points)} spawn points "
-                "(all occupied or off the map); give more hero.spawn_points or fewer NPCs"
-            )
-        # The hero must exist in the client's episode state before sensors attach to it.
-        self.advance()
-        self._pseudo_sensors = []
-        for name, attributes in hero_config["sensors"].items():
+        return actor
+
+    def _attach_sensors(self, hero: Hero) -> None:
+        for name, attributes in hero.request.config["sensors"].items():
             try:
-                sensor = create_sensor(name, dict(attributes), self.view, self.collector)
+                sensor = create_sensor(name, dict(attributes), hero.view, hero.collector)
             except (ValueError, RuntimeError) as exc:
                 if isinstance(exc, RuntimeError):
                     self._raise_if_server_lost(exc)
-                self._destroy_hero()  # leave nothing half-built behind
-                raise SetupError(f"hero.sensors.{name}: {exc}") from exc
+                self._destroy_heroes()  # leave nothing half-built behind
+                raise SetupError(f"{hero.request.label}.sensors.{name}: {exc}") from exc
             if isinstance(sensor, PseudoSensor):
-                self._pseudo_sensors.append(sensor)
-        if hero_config["sensors"]:
-            self._warm_up_sensors()
+                hero.pseudo_sensors.append(sensor)
 
     def _warm_up_sensors(self) -> None:
         """Tick until every sensor delivers: a stream subscription opens asynchronously after
         listen(), so the data of the first frames can be lost and must not be waited for."""
         deadline = time.monotonic() + self.config.sensor_timeout
+        heroes = self.live_heroes()
         while True:
             frame = self.advance()
             self._render_pseudo_sensors(frame)
-            remaining = deadline - time.monotonic()
             # Short waits while some stream may not be subscribed yet; once every sensor has
             # delivered something, this frame's data is only late: wait for it in full.
-            live = self.collector.all_delivered()
+            live = all(hero.collector.all_delivered() for hero in heroes)
             try:
-                self.collector.get_data(frame, max(0.0, remaining if live else 0.05))
+                for hero in heroes:
+                    remaining = deadline - time.monotonic()
+                    hero.collector.get_data(frame, max(0.0, remaining if live else 0.05))
                 return
             except SensorTimeoutError as exc:
                 if time.monotonic() >= deadline:
@@ -289,14 +358,30 @@ class CarlaCore:
     # ---------------------------------------------------------------- stepping
 
     def step(self, control: carla.VehicleControl | None) -> dict[str, tuple[int, Any]]:
-        """Apply `control` to the hero (not while the Traffic Manager drives it), advance one
-        frame and return that frame's sensor data."""
+        """Apply `control` to the hero, advance one frame and return that frame's sensor data."""
+        controls = {SINGLE_HERO: control} if control is not None else {}
+        return self.step_heroes(controls)[SINGLE_HERO]
+
+    def step_heroes(
+        self, controls: Mapping[str, carla.VehicleControl | None]
+    ) -> dict[str, dict[str, tuple[int, Any]]]:
+        """Apply each named hero's control (none to a hero the Traffic Manager drives), advance
+        one frame, and return every live hero's sensor data of that frame, by hero name."""
+        applied = []
+        for name, control in controls.items():
+            hero = self.heroes[name]
+            if control is not None and not hero.on_autopilot:
+                applied.append((hero.actor, control))
         try:
-            frame = self._apply_and_tick(None if self._hero_on_autopilot else control)
+            frame = self._apply_and_tick(applied)
             self._render_pseudo_sensors(frame)
             if self.config.show_display:
                 self._follow_hero_with_spectator()
-            return self.collector.get_data(frame, self.config.sensor_timeout)
+            deadline = time.monotonic() + self.config.sensor_timeout
+            return {
+                hero.name: hero.collector.get_data(frame, max(0.0, deadline - time.monotonic()))
+                for hero in self.live_heroes()
+            }
         except SensorTimeoutError as exc:
             raise SimulatorFailure(f"{exc}; server {self.server}") from exc
         except RuntimeError as exc:
@@ -306,33 +391,49 @@ class CarlaCore:
             raise
 
     def advance(self) -> int:
-        """Advance the world one frame without a control for the hero; returns the new frame."""
-        return self._apply_and_tick(None)
+        """Advance the world one frame without a control for the heroes; returns the new frame."""
+        return self._apply_and_tick([])
 
-    def _apply_and_tick(self, control: carla.VehicleControl | None) -> int:
+    def _apply_and_tick(self, controls: list[tuple[Any, carla.VehicleControl]]) -> int:
         """One synchronous tick along this episode's control path, with the configured timeout."""
         if not self.server.is_alive():
             raise SimulatorFailure(f"the simulator is not running ({self.server})")
         if self._control_path is None:
             raise RuntimeError("CarlaCore: no episode set up (reset_episode first)")
         try:
-            self.frame = self._control_path.apply_and_tick(self.hero, control)
+            self.frame = self._control_path.apply_and_tick(
+                [(actor, control) for actor, control in controls if actor is not None]
+            )
         except RuntimeError as exc:
             raise SimulatorFailure(
                 f"world.tick() failed after {self.config.timeout} s ({exc}); server {self.server}"
             ) from exc
         return self.frame
 
+    def remove_hero(self, name: str) -> None:
+        """End one hero's episode: destroy its sensors and vehicle (the others drive on)."""
+        try:
+            self._destroy(self.heroes[name])
+        except RuntimeError as exc:
+            self._raise_if_server_lost(exc)
+            raise
+
     def _render_pseudo_sensors(self, frame: int) -> None:
-        if not self._pseudo_sensors:
+        heroes = [hero for hero in self.live_heroes() if hero.pseudo_sensors]
+        if not heroes:
             return
         snapshot = self.view.world.get_snapshot()
-        for sensor in self._pseudo_sensors:
-            self.collector.put(sensor.name, frame, sensor.tick(frame, snapshot))
+        for hero in heroes:
+            for sensor in hero.pseudo_sensors:
+                hero.collector.put(sensor.name, frame, sensor.tick(frame, snapshot))
 
     def _follow_hero_with_spectator(self) -> None:
-        """With a window, keep the view 5 m behind and 3 m above the hero (as the original)."""
-        transform = self.view.hero.get_transform()
+        """With a window, keep the view 5 m behind and 3 m above the (first live) hero, as the
+        original did."""
+        heroes = self.live_heroes()
+        if not heroes:
+            return
+        transform = heroes[0].view.hero.get_transform()
         back = transform.location - transform.get_forward_vector() * 5.0
         back.z += 3.0
         self.view.world.get_spectator().set_transform(carla.Transform(back, transform.rotation))
@@ -366,7 +467,7 @@ class CarlaCore:
             # Someone else's server outlives us: remove what we spawned if it still answers.
             with contextlib.suppress(RuntimeError):
                 self.traffic.destroy()
-                self._destroy_hero()
+                self._destroy_heroes()
         self.traffic.kill_host()  # it went down with the server, or hangs with it
         self._forget_actors()
         self.server.restart()
@@ -375,43 +476,41 @@ class CarlaCore:
 
     def _forget_actors(self) -> None:
         """Drop every actor and the connection without a call to the (dead or hung) server."""
-        for sensor in self.collector.sensors.values():
-            with contextlib.suppress(RuntimeError):
-                sensor.abandon()
-        self.collector.destroy()
-        self._pseudo_sensors = []
-        self.hero = None
-        self._hero_on_autopilot = False
+        for hero in self.heroes.values():
+            hero.abandon()
+        self.heroes = {}
         self.traffic.kill_host()
         self.traffic.forget()
         self._control_path = None
         self.client = self.world = self.map = None
 
-    def autopilot_hero(self, path: list[tuple[float, float, float]]) -> None:
-        """Let CARLA's Traffic Manager drive the hero through `path` (locations, in order) for
-        the rest of the episode; `step` then gives the hero no control of its own."""
-        self.traffic.drive(self.hero.id, path)
-        self._hero_on_autopilot = True
+    def autopilot_hero(
+        self, path: list[tuple[float, float, float]], name: str = SINGLE_HERO
+    ) -> None:
+        """Let CARLA's Traffic Manager drive the hero `name` through `path` (locations, in
+        order) for the rest of the episode; `step` then gives that hero no control of its own."""
+        hero = self.heroes[name]
+        self.traffic.drive(hero.view.hero.id, path)
+        hero.on_autopilot = True
         self._control_path = choose_control_path(self.traffic.host, self.world, self.config.timeout)
 
-    def _destroy_hero(self) -> None:
-        self.collector.destroy()
-        self._pseudo_sensors = []
-        if self.hero is not None:
-            hero, self.hero = self.hero, None
-            if self._hero_on_autopilot:
-                self._hero_on_autopilot = False
-                self.traffic.release(hero.id)
-            hero.destroy()
+    def _destroy(self, hero: Hero) -> None:
+        if hero.on_autopilot and hero.actor is not None:
+            hero.on_autopilot = False
+            self.traffic.release(hero.actor.id)  # the TM must not drive a destroyed vehicle
+        hero.destroy()
+
+    def _destroy_heroes(self) -> None:
+        heroes, self.heroes = list(self.heroes.values()), {}
+        for hero in heroes:
+            self._destroy(hero)
 
     def spawned_actor_ids(self) -> list[int]:
-        """Ids of every actor this core spawned and still holds (hero, sensors, NPCs).
+        """Ids of every actor this core spawned and still holds (heroes, sensors, NPCs).
 
         For tests and diagnostics: the library itself does not need it.
         """
-        ids = [self.hero.id] if self.hero is not None else []
-        for sensor in self.collector.sensors.values():
-            ids += sensor.actor_ids()
+        ids = [i for hero in self.heroes.values() for i in hero.actor_ids()]
         return ids + self.traffic.actor_ids
 
     def close(self) -> None:
@@ -422,7 +521,7 @@ class CarlaCore:
         try:
             if self.world is not None and self.server.is_alive():
                 self.traffic.destroy()
-                self._destroy_hero()
+                self._destroy_heroes()
                 self.traffic.close_host()
                 settings = self.world.get_settings()
                 settings.synchronous_mode = False

@@ -2,11 +2,11 @@
 
 Chosen once per episode by `CarlaCore.reset_episode` (`choose_control_path`):
 
-- `DirectControl`: no NPC vehicles. This client applies the control to the hero and ticks the
+- `DirectControl`: no NPC vehicles. This client applies the heroes' controls and ticks the
   world itself.
 - `ThroughTrafficHost`: NPC vehicles exist, so CARLA's Traffic Manager runs in the traffic
-  helper process and must step with every tick. The control travels to that process as JSON,
-  which applies it and ticks from its own connection (in that order); this client then waits
+  helper process and must step with every tick. The controls travel to that process as JSON,
+  which applies them and ticks from its own connection (in that order); this client then waits
   until its own view of the world has reached the new frame.
 
 Both raise RuntimeError (from the client, the pipe, or the wait) when the server does not
@@ -16,6 +16,7 @@ answer; the core turns that into SimulatorFailure.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -23,10 +24,13 @@ if TYPE_CHECKING:
 
     from rllib_integration.traffic.host_client import TrafficHostProcess
 
+# (hero vehicle, its control for this step)
+Controls = Sequence[tuple["carla.Actor", "carla.VehicleControl"]]
+
 
 class ControlPath(Protocol):
-    def apply_and_tick(self, hero: carla.Actor | None, control: carla.VehicleControl | None) -> int:
-        """Apply `control` to `hero` (if both are given), tick the world once; the new frame."""
+    def apply_and_tick(self, controls: Controls) -> int:
+        """Apply each control to its hero, then tick the world once; the new frame."""
         ...
 
 
@@ -37,22 +41,22 @@ class DirectControl:
         self.world = world
         self.timeout = timeout
 
-    def apply_and_tick(self, hero: carla.Actor | None, control: carla.VehicleControl | None) -> int:
-        if hero is not None and control is not None:
-            hero.apply_control(control)
+    def apply_and_tick(self, controls: Controls) -> int:
+        for hero, control in controls:
+            hero.apply_control(control)  # asynchronous: lands before the tick that follows
         return self.world.tick(self.timeout)
 
 
 class ThroughTrafficHost:
-    """The traffic helper process applies the control and ticks; this client waits for the frame."""
+    """The traffic helper process applies the controls and ticks; this client waits for the frame."""
 
     def __init__(self, host: TrafficHostProcess, world: carla.World, timeout: float):
         self.host = host
         self.world = world
         self.timeout = timeout
 
-    def apply_and_tick(self, hero: carla.Actor | None, control: carla.VehicleControl | None) -> int:
-        frame = self.host.tick(hero.id if hero is not None else 0, control)
+    def apply_and_tick(self, controls: Controls) -> int:
+        frame = self.host.tick([(hero.id, control) for hero, control in controls])
         deadline = time.monotonic() + self.timeout
         while self.world.get_snapshot().frame < frame:
             if time.monotonic() > deadline:

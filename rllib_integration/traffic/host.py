@@ -6,7 +6,7 @@ here means a dying server takes down only this helper, never the env. The env ta
 stdin/stdout, one JSON object per line:
 
     {"op": "spawn", "n": 5, "seed": 1, "hybrid": true}  -> {"ok": true, "ids": [..]}
-    {"op": "tick", "actor": 7, "control": {...}}        -> {"ok": true, "frame": 1234}
+    {"op": "tick", "controls": [[7, {...}], ...]}       -> {"ok": true, "frame": 1234}
     {"op": "start_walkers", "ids": [..]}                -> {"ok": true}
     {"op": "autopilot", "actor": 7, "path": [[x, y, z], ...]}  -> {"ok": true}
     {"op": "release", "actor": 7}                       -> {"ok": true}
@@ -68,11 +68,16 @@ class TrafficHost:
         self.vehicles = [r.actor_id for r in responses if not r.error]
         return {"ids": self.vehicles, "spawn_points": len(points)}
 
-    def tick(self, actor: int = 0, control: dict | None = None) -> dict[str, Any]:
-        """Apply the hero's control (same connection as the tick, so it lands first), tick."""
-        if actor and control is not None:
-            command = carla.command.ApplyVehicleControl(actor, carla.VehicleControl(**control))
-            self.client.apply_batch([command])
+    def tick(self, controls: list | None = None) -> dict[str, Any]:
+        """Apply the heroes' controls ([actor id, control fields] pairs) in one batch on the
+        connection that ticks, so they land first; then tick."""
+        if controls:
+            self.client.apply_batch(
+                [
+                    carla.command.ApplyVehicleControl(actor, carla.VehicleControl(**fields))
+                    for actor, fields in controls
+                ]
+            )
         return {"frame": self.world.tick(self.timeout)}
 
     def start_walkers(self, ids: list[int]) -> dict[str, Any]:

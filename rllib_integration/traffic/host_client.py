@@ -2,7 +2,7 @@
 
 Starts the helper with `python -m rllib_integration.traffic.host`, talks to it over its
 stdin/stdout (one JSON object per line, see `traffic/host.py`), and kills its process group.
-The hero's `carla.VehicleControl` crosses the pipe as a dict of `CONTROL_FIELDS`.
+The heroes' `carla.VehicleControl`s cross the pipe as dicts of `CONTROL_FIELDS`.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import os
 import select
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -92,12 +93,12 @@ class TrafficHostProcess:
             raise TrafficHostError(f"the traffic process is gone ({op})") from None
         return self._read(self.timeout)
 
-    def tick(self, actor: int = 0, control: carla.VehicleControl | None = None) -> int:
-        """Apply `control` to `actor` (the hero), then tick the world, both from the helper's
-        connection, in that order; the helper's Traffic Manager steps with the tick. Returns
-        the new frame."""
-        fields = control_to_dict(control) if control is not None else None
-        return self.request("tick", actor=actor, control=fields)["frame"]
+    def tick(self, controls: Sequence[tuple[int, carla.VehicleControl]] = ()) -> int:
+        """Apply each control to its actor (a hero, by id), then tick the world, both from the
+        helper's connection, in that order; the helper's Traffic Manager steps with the tick.
+        Returns the new frame."""
+        fields = [[actor, control_to_dict(control)] for actor, control in controls]
+        return self.request("tick", controls=fields)["frame"]
 
     def _read(self, timeout: float) -> dict:
         stdout = self.process.stdout

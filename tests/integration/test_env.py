@@ -434,8 +434,7 @@ def test_spawn_points_from_config_weather_and_spawn_errors(make_env):
 
     # Block the only spawn point: the next reset fails with a clear error, not a None hero.
     hero_bp = env.core.world.get_blueprint_library().find("vehicle.lincoln.mkz_2017")
-    env.core.hero.destroy()
-    env.core.hero = None
+    env.core.remove_hero("hero")
     blocker = env.core.world.spawn_actor(hero_bp, hero_tf)
     try:
         with pytest.raises(
