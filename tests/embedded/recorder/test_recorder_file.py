@@ -196,3 +196,17 @@ def test_scenario_runner_s_metrics_parser_reads_every_actor_state(tmp_path, loop
         car_states = [f["actors"][ids["car"]] for f in frames_info if ids["car"] in f["actors"]]
         spectator = [f for f in frames_info if ids["spectator"] in f["actors"]]
         assert len(car_states) + len(spectator) == expected
+
+
+def test_a_recording_stops_at_its_size_cap(tmp_path, loop01):
+    world = World(default_library(), loop01, WorldStreams(StreamHub(), 2001))
+    world.settings = EpisodeSettings(synchronous_mode=True, fixed_delta_seconds=0.05)
+    recorder = Recorder(world, RecorderConfig(RecorderPaths(tmp_path), max_bytes=4000))
+    world.spawn("vehicle.audi.a2", {}, loop01.spawn_points[0])
+    recorder.start("capped.log")
+    for _ in range(200):
+        world.tick()
+    size = (tmp_path / "capped.log").stat().st_size
+    assert 3000 < size <= 4000 and recorder.writer is None and world.tick_hooks == []
+    # What was written is whole frames: the queries read it to its last frame.
+    assert queries.file_info((tmp_path / "capped.log").read_bytes(), False).endswith(" seconds\n")

@@ -14,6 +14,7 @@ from rllib_integration.embedded.protocol.world_streams import WorldStreams
 from rllib_integration.embedded.recorder.paths import RecorderPaths
 from rllib_integration.embedded.recorder.service import RecorderConfig
 from rllib_integration.embedded.world import EpisodeSettings, World
+from tests.conftest import run_module
 
 
 @pytest.fixture(scope="module")
@@ -82,3 +83,8 @@ def test_a_recording_of_another_map_loads_only_maps_the_server_offers(api, tmp_p
     reply = call(api, "replay_file", "forged.log", 0.0, 0.0, 0)
     assert reply == f"Replaying File: {tmp_path / 'forged.log'}\nCould not load mapfile /etc/x\n"
     assert api.recorder.pending is None and api.recorder.replayer is None
+
+
+def test_recorder_flags_are_checked_at_start():
+    proc = run_module("rllib_integration.embedded", "--recorder-max-mb", "0", timeout=60)
+    assert proc.returncode == 2 and "0 is not a positive size in MB" in proc.stderr
