@@ -15,6 +15,8 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from rllib_integration.video import VideoWriter as LibraryVideoWriter
+
 Policy = Callable[[np.ndarray], int]
 
 
@@ -49,33 +51,15 @@ def report_from(index: int, steps: int, episode_return: float, info: dict) -> Ep
     )
 
 
-class VideoWriter:
+class VideoWriter(LibraryVideoWriter):
     """MP4 of the newest bird's-eye frame (the last `frame_channels` channels of the stack)."""
 
     def __init__(self, path: Path, fps: float, frame_channels: int = 3) -> None:
-        self.path = Path(path)
-        self.fps = fps
+        super().__init__(path, fps)
         self.frame_channels = frame_channels
-        self._writer: Any = None
 
     def add(self, observation: np.ndarray) -> None:
-        import cv2
-
-        frame = np.ascontiguousarray(observation[..., -self.frame_channels :])
-        if frame.shape[-1] == 1:
-            frame = np.repeat(frame, 3, axis=-1)
-        if self._writer is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            size = (frame.shape[1], frame.shape[0])
-            fourcc = cv2.VideoWriter_fourcc(*"mp4v")
-            self._writer = cv2.VideoWriter(str(self.path), fourcc, self.fps, size)
-            if not self._writer.isOpened():
-                raise OSError(f"cannot write video {self.path}")
-        self._writer.write(cv2.cvtColor(frame[..., :3], cv2.COLOR_RGB2BGR))
-
-    def close(self) -> None:
-        if self._writer is not None:
-            self._writer.release()
+        super().add(observation[..., -self.frame_channels :])
 
 
 @contextmanager

@@ -22,17 +22,23 @@ with the library's loader. Nothing here starts Ray; building the config only imp
 
 from __future__ import annotations
 
-import argparse
 import copy
 import inspect
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from rllib_integration.config import ConfigError, key_lines, load_yaml, resolve_env_config
+from rllib_integration.config import (
+    ConfigError,
+    apply_override,
+    key_lines,
+    load_yaml,
+    resolve_env_config,
+    yaml_numbers,
+)
+from rllib_integration.config import (  # the scripts' --set option, re-exported
+    add_override_argument as add_override_argument,
+)
 from rllib_integration.defaults import Where, import_path, suggest, type_name
 
 DEFAULT_ENV = "rllib_integration.carla_env:CarlaEnv"
@@ -78,56 +84,15 @@ class TrainingFile:
         return Where(self.source, dotted, self.lines)
 
 
-# PyYAML reads "1e-4" (no dot) as a string; users mean a number.
-_FLOAT_RE = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
-
-
-def _yaml_numbers(value: Any) -> Any:
-    if isinstance(value, str) and _FLOAT_RE.match(value.strip()):
-        return float(value)
-    if isinstance(value, dict):
-        return {key: _yaml_numbers(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_yaml_numbers(item) for item in value]
-    return value
-
-
 def load_training_file(path: Path) -> TrainingFile:
     raw = load_yaml(path)  # the library's loader: its errors name the file (and line)
-    return TrainingFile(str(path), _yaml_numbers(raw), key_lines(Path(path).read_text()))
-
-
-def add_override_argument(parser: argparse.ArgumentParser, example: str) -> None:
-    """The `--set KEY.PATH=VALUE` option (repeatable) that `apply_overrides` applies."""
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help=f"override a config key, e.g. --set {example} (repeatable; YAML values)",
-    )
+    return TrainingFile(str(path), yaml_numbers(raw), key_lines(Path(path).read_text()))
 
 
 def apply_overrides(training_file: TrainingFile, overrides: list[str]) -> None:
     """Applies `section.key=value` overrides (value parsed as YAML) in place."""
     for item in overrides:
-        key, sep, text = item.partition("=")
-        if not sep or not key or any(not part for part in key.split(".")):
-            raise ConfigError(f"--set {item!r}: expected KEY.PATH=VALUE, e.g. training.lr=1e-4")
-        try:
-            value = _yaml_numbers(yaml.safe_load(text))
-        except yaml.YAMLError as error:
-            raise ConfigError(f"--set {item!r}: value is not valid YAML: {error}") from None
-        node = training_file.raw
-        parts = key.split(".")
-        for depth, part in enumerate(parts[:-1]):
-            child = node.setdefault(part, {})
-            if not isinstance(child, dict):
-                where = ".".join(parts[: depth + 1])
-                raise ConfigError(f"--set {item!r}: {where} is not a section")
-            node = child
-        node[parts[-1]] = value
+        key = apply_override(training_file.raw, item)
         # The file's lines no longer locate this key's value (or anything below it).
         for dotted in [d for d in training_file.lines if d == key or d.startswith(key + ".")]:
             del training_file.lines[dotted]

@@ -126,6 +126,7 @@ class CarlaEnv(gym.Env[ObsType, ActType]):
         self._metrics = EnvMetrics(experiment_config["hero"]["sensors"])
         self._route: RouteTracker | None = None
         self._route_collisions: list[str] = []  # the route episode's collision sensors
+        self._until_route_ends = False
 
     @property
     def episodes(self) -> int:
@@ -152,11 +153,14 @@ class CarlaEnv(gym.Env[ObsType, ActType]):
         (modulo their number; `info["env"]["spawn_points"]` says how many there are), e.g. to
         spread evaluation episodes evenly over the map; otherwise the spawn point is random.
 
+        `options={"town": name}` loads that town for this episode instead of `experiment.town`.
+
         `options={"route": route}` (a `routes.Route`) makes a route episode: the hero starts at
         the route's first point in its town (with a collision sensor added if it has none),
         every `info["route"]` scores the drive so far, and the episode ends with the route. With
         `"autopilot": True` CARLA's Traffic Manager drives the hero along the route and actions
-        are ignored.
+        are ignored. With `"until_route_ends": True` only the route ends the episode (as in the
+        leaderboard), not the experiment's own rules.
         """
         super().reset(seed=seed)
         options = options or {}
@@ -166,12 +170,18 @@ class CarlaEnv(gym.Env[ObsType, ActType]):
         ):
             raise ValueError(f"reset options: spawn_point must be an int, got {spawn_point!r}")
         route, autopilot = options.get("route"), bool(options.get("autopilot", False))
+        self._until_route_ends = route is not None and bool(options.get("until_route_ends"))
         if route is not None and not isinstance(route, Route):
             raise ValueError(f"reset options: route must be a routes.Route, got {route!r}")
         if autopilot and route is None:
             raise ValueError("reset options: autopilot drives along a route; give one too")
+        town = options.get("town")
+        if town is not None and not isinstance(town, str):
+            raise ValueError(f"reset options: town must be a town name, got {town!r}")
+        if town and route is not None and route.town and route.town != town:
+            raise ValueError(f"reset options: town {town!r} but the route is in {route.town!r}")
         core_seed = int(self.np_random.integers(2**31))
-        town = (route.town if route is not None else None) or self._choose_town()
+        town = town or (route.town if route is not None else None) or self._choose_town()
         episode_config = self._episode_config(route)
         attempts = self.core.config.retries_on_error
         for attempt in range(1, attempts + 1):
@@ -230,6 +240,8 @@ class CarlaEnv(gym.Env[ObsType, ActType]):
         if self._route is not None:
             self._route.update(self._collision_events(sensor_data))
             end = self._route.end_reason
+            if self._until_route_ends:
+                terminated = truncated = False
             terminated = terminated or end in ("completed", "route_deviation", "blocked")
             truncated = truncated or end == "timeout"
         reward = self.experiment.compute_reward(observation, view)

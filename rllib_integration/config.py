@@ -10,7 +10,9 @@ re-exported from `defaults.py`.
 
 from __future__ import annotations
 
+import argparse
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -48,6 +50,8 @@ __all__ = [
     "WEATHER_PARAMETERS",
     "WEATHER_PRESETS",
     "CarlaSettings",
+    "add_override_argument",
+    "apply_override",
     "ConfigError",
     "carla_settings",
     "experiment_defaults",
@@ -59,6 +63,7 @@ __all__ = [
     "parse_spawn_point",
     "parse_transform",
     "resolve_env_config",
+    "yaml_numbers",
 ]
 
 
@@ -84,6 +89,55 @@ def load_yaml(path: str | os.PathLike) -> dict:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be a mapping, got {type_name(data)}")
     return data
+
+
+# PyYAML reads "1e-4" (no dot) as a string; users mean a number.
+_FLOAT_RE = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
+
+
+def yaml_numbers(value: Any) -> Any:
+    """`value` with strings that are numbers in exponent form ("1e-4") read as floats."""
+    if isinstance(value, str) and _FLOAT_RE.match(value.strip()):
+        return float(value)
+    if isinstance(value, dict):
+        return {key: yaml_numbers(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [yaml_numbers(item) for item in value]
+    return value
+
+
+def apply_override(data: dict, item: str) -> str:
+    """Apply one `KEY.PATH=VALUE` override (VALUE read as YAML) to `data` in place; return
+    KEY.PATH. The `--set` option of the command-line tools."""
+    key, sep, text = item.partition("=")
+    if not sep or not key or any(not part for part in key.split(".")):
+        raise ConfigError(f"--set {item!r}: expected KEY.PATH=VALUE, e.g. training.lr=1e-4")
+    try:
+        value = yaml_numbers(yaml.safe_load(text))
+    except yaml.YAMLError as error:
+        raise ConfigError(f"--set {item!r}: value is not valid YAML: {error}") from None
+    node = data
+    parts = key.split(".")
+    for depth, part in enumerate(parts[:-1]):
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            where = ".".join(parts[: depth + 1])
+            raise ConfigError(f"--set {item!r}: {where} is not a section")
+        node = child
+    node[parts[-1]] = value
+    return key
+
+
+def add_override_argument(parser: argparse.ArgumentParser, example: str) -> None:
+    """The `--set KEY.PATH=VALUE` option (repeatable) whose items `apply_override` applies."""
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help=f"override a config key, e.g. --set {example} (repeatable; YAML values)",
+    )
 
 
 def load_config(path: str | os.PathLike) -> dict:

@@ -172,18 +172,17 @@ def module_embedded_server() -> Iterator[EmbeddedServerHandle]:
         yield server
 
 
-def run_client(
-    code: str, timeout: float = 60.0, env: dict | None = None
+def run_command(
+    command: list[str], timeout: float, env: dict | None = None
 ) -> subprocess.CompletedProcess:
-    """Run real-client Python `code` in a subprocess (own process group, faulthandler on).
+    """Run `command` from the checkout's root in its own process group, output captured as text.
 
     On timeout the process group is killed and the result has returncode -9 and a note in stderr.
     """
-    full_env = dict(os.environ, PYTHONFAULTHANDLER="1", PYTHONUNBUFFERED="1", **(env or {}))
     process = subprocess.Popen(
-        [PYTHON, "-X", "faulthandler", "-c", textwrap.dedent(code)],
+        command,
         cwd=ROOT,
-        env=full_env,
+        env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -195,15 +194,25 @@ def run_client(
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         out, err = process.communicate()
-        return subprocess.CompletedProcess(
-            process.args, -9, out, (err or "") + f"\n[run_client] timed out after {timeout} s\n"
-        )
-    except BaseException:  # interrupted (Ctrl-C, SIGTERM): never leave the client behind
+        note = f"\n[{' '.join(command[:3])} ...] timed out after {timeout} s\n"
+        return subprocess.CompletedProcess(process.args, -9, out, (err or "") + note)
+    except BaseException:  # interrupted (Ctrl-C, SIGTERM): never leave the child behind
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         process.wait()
         raise
     return subprocess.CompletedProcess(process.args, process.returncode, out, err)
+
+
+def run_client(
+    code: str, timeout: float = 60.0, env: dict | None = None
+) -> subprocess.CompletedProcess:
+    """Run real-client Python `code` in a subprocess (own process group, faulthandler on);
+    see `run_command`."""
+    full_env = dict(os.environ, PYTHONFAULTHANDLER="1", PYTHONUNBUFFERED="1", **(env or {}))
+    return run_command(
+        [PYTHON, "-X", "faulthandler", "-c", textwrap.dedent(code)], timeout, full_env
+    )
 
 
 def client_code(server: EmbeddedServerHandle, body: str, timeout: float = 5.0) -> str:
@@ -217,8 +226,8 @@ def client_code(server: EmbeddedServerHandle, body: str, timeout: float = 5.0) -
     return prelude + textwrap.dedent(body)
 
 
-def run_module(module: str, *args: str, timeout: float = 120.0) -> subprocess.CompletedProcess:
-    """``python -m module args...`` from the checkout's root, output captured as text."""
-    return subprocess.run(
-        [PYTHON, "-m", module, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout
-    )
+def run_module(
+    module: str, *args: str, timeout: float = 120.0, env: dict | None = None
+) -> subprocess.CompletedProcess:
+    """``python -m module args...`` (see `run_command`)."""
+    return run_command([PYTHON, "-m", module, *args], timeout, dict(os.environ, **(env or {})))

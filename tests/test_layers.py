@@ -31,6 +31,7 @@ RULES: dict[str, tuple[str, ...]] = {
     f"{RI}.defaults": (),
     f"{RI}.sim_view": (),
     f"{RI}.map_geometry": (),
+    f"{RI}.video": (),
     # The embedded server is its own process: it reaches nothing of the library but the geometry.
     f"{RI}.embedded*": (f"{RI}.embedded*", f"{RI}.map_geometry"),
     # Child processes the env owns, and the helpers to start and stop them.
@@ -99,9 +100,19 @@ RULES: dict[str, tuple[str, ...]] = {
         f"{RI}.env_metrics",
         f"{RI}.supervisor.simulator",
     ),
+    # Evaluation on routes: the env, its config, and the routes' planner and results.
+    f"{RI}.evaluate*": (
+        f"{RI}.evaluate.*",
+        f"{RI}.carla_env",
+        f"{RI}.config",
+        f"{RI}.core.carla_core",
+        f"{RI}.routes.*",
+        f"{RI}.video",
+    ),
     # The example uses the library's public modules only; the library never imports it.
     "dqn_example*": (
         "dqn_example*",
+        f"{RI}.video",
         f"{RI}.base_experiment",
         f"{RI}.carla_env",
         f"{RI}.config",

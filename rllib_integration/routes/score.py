@@ -26,13 +26,14 @@ BLOCKED = "vehicle_blocked"
 TIMEOUT = "route_timeout"
 INFRACTION_KINDS: tuple[str, ...] = (*PENALTIES, OUTSIDE_LANES, ROUTE_DEVIATION, BLOCKED, TIMEOUT)
 
-# Why a route ended (``None`` while it runs).
+# Why a route ended (``None`` while it runs): its infraction kind and the leaderboard's
+# message for it, and what the leaderboard's status says then.
 COMPLETED = "completed"
-END_REASONS = {
+END_REASONS: dict[str, tuple[str, str] | None] = {
     COMPLETED: None,
-    "route_deviation": ROUTE_DEVIATION,
-    "blocked": BLOCKED,
-    "timeout": TIMEOUT,
+    "route_deviation": (ROUTE_DEVIATION, "Agent deviated from the route"),
+    "blocked": (BLOCKED, "Agent got blocked"),
+    "timeout": (TIMEOUT, "Agent timed out"),
 }
 
 

@@ -127,8 +127,9 @@ class RouteTracker:
         new: list[Infraction] = []
 
         def record(kind: str, message: str) -> None:
-            at = (round(where.x, 3), round(where.y, 3), round(where.z, 3))
-            new.append(Infraction(kind, snapshot.frame, now, at, f"{message} at {at}"))
+            x, y, z = (round(where.x, 3), round(where.y, 3), round(where.z, 3))
+            message = f"{message} at (x={x}, y={y}, z={z})"  # the leaderboard's wording
+            new.append(Infraction(kind, snapshot.frame, now, (x, y, z), message))
 
         moving = self._recent_speed(now, speed)
         for kind, type_id, actor_id in self._collisions.count(collisions, now, tuple(xy), moving):
@@ -140,8 +141,9 @@ class RouteTracker:
             record("stop_infraction", f"Agent ran a stop with id={sign.id}")
 
         self.end_reason = self._end_reason(where, now)
-        if END_REASONS.get(self.end_reason):
-            record(END_REASONS[self.end_reason], f"Route ended: {self.end_reason}")
+        ending = END_REASONS.get(self.end_reason or "")
+        if ending is not None:
+            record(*ending)
         self._last_xy = xy
         self.infractions.extend(new)
         return new

@@ -1,0 +1,87 @@
+"""Who drives during an evaluation: a policy turns an observation into an action.
+
+- ``autopilot``: CARLA's Traffic Manager drives the hero along the route (the env ignores the
+  actions; a reference score, and a check of the metrics).
+- ``rllib``: the RLModule of an RLlib checkpoint (any algorithm of the current API stack),
+  greedy: its actions, or the most likely action of its action distribution.
+- ``package.module:function``: your own, e.g. a network exported for inference without Ray;
+  ``function(checkpoint, env)`` returns the policy.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+Policy = Callable[[Any], Any]
+AUTOPILOT, RLLIB = "autopilot", "rllib"
+# Where an RLlib algorithm checkpoint keeps the module of its default policy.
+MODULE_PATH = ("learner_group", "learner", "rl_module", "default_policy")
+_MODULE_FILE = "class_and_ctor_args.pkl"  # what every saved RLModule folder has
+
+
+class AgentError(ValueError):
+    """The agent cannot be built: a missing checkpoint, a bad import path."""
+
+
+def make_policy(agent: str, checkpoint: Path | None, env: Any) -> Policy:
+    if agent == AUTOPILOT:
+        space = env.action_space
+        space.seed(0)
+        return lambda observation: space.sample()  # any valid action: the env ignores it
+    if checkpoint is None:
+        raise AgentError(f"--agent {agent} needs a CHECKPOINT")
+    if not checkpoint.exists():
+        raise AgentError(f"no checkpoint {str(checkpoint)!r}")
+    if agent == RLLIB:
+        return rllib_policy(checkpoint)
+    module_name, _, function_name = agent.partition(":")
+    if not function_name:
+        raise AgentError(
+            f"--agent {agent!r}: expected {AUTOPILOT}, {RLLIB} or package.module:function"
+        )
+    try:
+        factory = getattr(importlib.import_module(module_name), function_name)
+    except (ImportError, AttributeError) as error:
+        raise AgentError(f"--agent {agent!r}: cannot import it ({error})") from None
+    return factory(checkpoint, env)
+
+
+def module_dir(checkpoint: Path) -> Path:
+    """The RLModule folder of an algorithm checkpoint, or the checkpoint if it is one."""
+    for candidate in (checkpoint.joinpath(*MODULE_PATH), checkpoint):
+        if (candidate / _MODULE_FILE).is_file():
+            return candidate.resolve()  # RLlib fails on relative paths
+    raise AgentError(
+        f"no RLModule in {str(checkpoint)!r}: expected an RLlib checkpoint folder (with "
+        f"{'/'.join(MODULE_PATH)}) or a saved RLModule"
+    )
+
+
+def rllib_policy(checkpoint: Path) -> Policy:
+    folder = module_dir(checkpoint)
+    import torch
+    from ray.rllib.core.columns import Columns
+    from ray.rllib.core.rl_module.rl_module import RLModule
+
+    module = RLModule.from_checkpoint(str(folder))
+    module.eval()
+    distribution = None
+
+    @torch.no_grad()
+    def policy(observation: Any) -> Any:
+        nonlocal distribution
+        batch = {Columns.OBS: torch.as_tensor(observation).unsqueeze(0)}
+        output = module.forward_inference(batch)
+        if Columns.ACTIONS in output:
+            action = output[Columns.ACTIONS][0]
+        else:  # e.g. PPO: the greedy action of the action distribution
+            distribution = distribution or module.get_inference_action_dist_cls()
+            logits = output[Columns.ACTION_DIST_INPUTS]
+            action = distribution.from_logits(logits).to_deterministic().sample()[0]
+        action = action.cpu().numpy()
+        return action.item() if action.ndim == 0 else action
+
+    return policy

@@ -1,0 +1,27 @@
+"""A policy factory for `--agent tests.evaluate.agents:full_throttle` (the import-path agent)."""
+
+from pathlib import Path
+
+
+def full_throttle(checkpoint: Path, env):
+    assert checkpoint.exists()  # what the CLI was given
+    return lambda observation: 2  # DriveStraight: throttle 1.0
+
+
+# Builds an untrained RLModule and saves it as an RLlib checkpoint would (run in a subprocess:
+# it imports Ray). argv: folder.
+SAVE_MODULE = """
+import sys
+import gymnasium as gym
+import numpy as np
+from ray.rllib.algorithms.ppo.torch.default_ppo_torch_rl_module import DefaultPPOTorchRLModule
+from ray.rllib.core.rl_module.rl_module import RLModuleSpec
+
+spec = RLModuleSpec(
+    module_class=DefaultPPOTorchRLModule,
+    observation_space=gym.spaces.Box(0.0, 100.0, (2,), np.float32),
+    action_space=gym.spaces.Discrete(3),
+    model_config={"fcnet_hiddens": [8], "head_fcnet_hiddens": [8]},
+)
+spec.build().save_to_path(sys.argv[1])
+"""
