@@ -160,10 +160,13 @@ class World:
         self._last_tick_wall = time.perf_counter()
         self.on_destroy: list[Callable[[int], object]] = []
         self.on_settings: list[Callable[[], object]] = []  # after every change of `settings`
-        # Observers of spawns (actor, requested pose) and of each tick after physics (with the
-        # tick's contacts), e.g. the recorder and the replayer; empty lists cost nothing.
+        # Observers of spawns (actor, requested pose) and of each tick, called with the tick's
+        # contacts right after physics (the replayer moves actors there, before parents, sensors
+        # and signals use them) and just before the tick's state goes out (the recorder writes
+        # what clients see); empty lists cost nothing.
         self.on_spawn: list[Callable[[Actor, tuple], object]] = []
-        self.tick_hooks: list[Callable[[list], object]] = []
+        self.after_physics: list[Callable[[list], object]] = []
+        self.before_publish: list[Callable[[list], object]] = []
         self.settings = EpisodeSettings()
         self._new_episode(world_map)
 
@@ -357,11 +360,13 @@ class World:
         self.elapsed += dt
         self.delta = dt
         contacts = self._step_physics(dt)
-        for hook in tuple(self.tick_hooks):  # a hook may remove itself
+        for hook in tuple(self.after_physics):  # a hook may remove itself
             hook(contacts)
         self._follow_parents()
         self._run_sensors(contacts)
         self._update_speed_limits()
+        for hook in tuple(self.before_publish):
+            hook(contacts)
         self.publish_state()
         return self.frame
 

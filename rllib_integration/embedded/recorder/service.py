@@ -1,9 +1,11 @@
 """The server's recorder and replayer: what the recorder RPCs do, in CarlaUE4 0.9.16's terms.
 
 Recording and replaying are exclusive, as in 0.9.16: starting one stops the other. While neither
-runs the recorder has no hook in the world, so an ordinary tick pays nothing for it; while one
-runs, it is called once per tick after physics (`World.tick_hooks`), and a recording also hears
-every spawn (`World.on_spawn`) and destruction (`World.on_destroy`).
+runs the recorder has no hook in the world, so an ordinary tick pays nothing for it. A replay is
+called once per tick right after physics (`World.after_physics`), so that parents, sensors and
+signals see the replayed poses; a recording once per tick just before the state goes out
+(`World.before_publish`), so that it holds what clients saw, and it also hears every spawn
+(`World.on_spawn`) and destruction (`World.on_destroy`).
 """
 
 from __future__ import annotations
@@ -222,10 +224,9 @@ class Recorder:
 
     # ------------------------------------------------------------ ticks and episodes
 
-    def _on_tick(self, contacts: list) -> None:
+    def _replay_tick(self, contacts: list) -> None:
+        """After physics: the replay advances (and starts once its map is loaded)."""
         try:
-            if self.writer is not None and not self.writer.write_frame(self.world, contacts):
-                self.stop()
             if self.pending is not None and self.world.map is self.pending.world_map:
                 self._start_pending()
             if self.replayer is not None:
@@ -233,9 +234,18 @@ class Recorder:
                 if not self.replayer.enabled:
                     self.replayer = None
         except Exception:
-            log.exception("recorder tick failed: recording and replay stopped")
-            self.stop()
+            log.exception("replay failed and stopped")
             self.replayer = self.pending = None
+        self._hook()
+
+    def _record_tick(self, contacts: list) -> None:
+        """Before the tick's state goes out: the frame of what clients see."""
+        try:
+            if self.writer is not None and not self.writer.write_frame(self.world, contacts):
+                self.stop()
+        except Exception:
+            log.exception("recording failed and stopped")
+            self.stop()
         self._hook()
 
     def _start_pending(self) -> None:
@@ -259,12 +269,16 @@ class Recorder:
 
     def _hook(self) -> None:
         """Be in the world's tick hooks exactly while recording or replaying."""
-        active = self.writer is not None or self.replayer is not None or self.pending is not None
-        hooked = self._on_tick in self.world.tick_hooks
-        if active and not hooked:
-            self.world.tick_hooks.append(self._on_tick)
-        elif hooked and not active:
-            self.world.tick_hooks.remove(self._on_tick)
+        replaying = self.replayer is not None or self.pending is not None
+        _keep(self.world.after_physics, self._replay_tick, replaying)
+        _keep(self.world.before_publish, self._record_tick, self.writer is not None)
+
+
+def _keep(hooks: list, hook: Callable, wanted: bool) -> None:
+    if wanted and hook not in hooks:
+        hooks.append(hook)
+    elif not wanted and hook in hooks:
+        hooks.remove(hook)
 
 
 def _not_found(shown: str) -> str:

@@ -60,7 +60,9 @@ def record(tmp_path, world_map, additional_data=False, doors=False) -> tuple[byt
         if tick == 5:
             world.destroy(walker.id)
     recorder.stop()
-    assert world.tick_hooks == [] and world.on_spawn == []  # nothing left behind when stopped
+    assert (
+        world.after_physics == world.before_publish == world.on_spawn == []
+    )  # nothing left behind when stopped
     ids = dict(spectator=world.spectator.id, car=car.id, walker=walker.id, sensor=sensor.id)
     return (tmp_path / "run.log").read_bytes(), dict(ids, path=path)
 
@@ -207,6 +209,6 @@ def test_a_recording_stops_at_its_size_cap(tmp_path, loop01):
     for _ in range(200):
         world.tick()
     size = (tmp_path / "capped.log").stat().st_size
-    assert 3000 < size <= 4000 and recorder.writer is None and world.tick_hooks == []
+    assert 3000 < size <= 4000 and recorder.writer is None and world.before_publish == []
     # What was written is whole frames: the queries read it to its last frame.
     assert queries.file_info((tmp_path / "capped.log").read_bytes(), False).endswith(" seconds\n")

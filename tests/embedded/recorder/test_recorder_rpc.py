@@ -47,7 +47,9 @@ def test_calls_of_newer_and_older_clients_are_answered(api, tmp_path):
     newer = call(api, "replay_file", "a.log", 0.0, 0.0, 0, False, [[0, 0, 40], [-90, 0, 0]], 1, 2)
     assert "Total time recorded: 0.1\n" in newer
     call(api, "stop_replayer", True)
-    assert api.world.tick_hooks == []  # nothing recorded or replayed any more
+    assert (
+        api.world.after_physics == api.world.before_publish == []
+    )  # nothing recorded or replayed any more
     text = call(api, "show_recorder_collisions", "a.log", ord("v"), ord("a"))
     assert text.endswith("\nFrames: 3\nDuration: 0.1 seconds\n")
 
