@@ -16,7 +16,13 @@ import gymnasium as gym
 import numpy as np
 
 from rllib_integration.base_experiment import BaseExperiment
-from rllib_integration.config import carla_settings, import_experiment, resolve_env_config
+from rllib_integration.config import (
+    AGENTS,
+    ConfigError,
+    carla_settings,
+    import_experiment,
+    resolve_env_config,
+)
 from rllib_integration.core.carla_core import CarlaCore, SimulatorFailure
 from rllib_integration.env_metrics import COLLISION, EnvMetrics
 from rllib_integration.routes.route import Route
@@ -73,7 +79,8 @@ class CarlaEnv(gym.Env[ObsType, ActType]):
 
     ## Episode End
 
-    Terminated or truncated as `experiment.get_done_status(observation, view)` says; a route
+    Terminated or truncated as `experiment.get_done_status(observation, view)` says, and
+    truncated at `experiment.time_limit` seconds of simulated time if one is set; a route
     episode also ends with its route (terminated when completed, deviated or blocked, truncated
     on the route's timeout). A dead or hung server truncates the episode
     (`info["env"]["simulator_failure"]`); the next `reset()` restarts it, up to
@@ -105,6 +112,11 @@ class CarlaEnv(gym.Env[ObsType, ActType]):
 
     def __init__(self, config: Mapping | None = None, render_mode: str | None = None):
         self.env_config = resolve_env_config(config)
+        if AGENTS in self.env_config["experiment"]:
+            raise ConfigError(
+                "env_config.experiment.agents: several heroes need "
+                "rllib_integration.multi_agent_env:MultiAgentCarlaEnv, not CarlaEnv"
+            )
         # Fail now, not at the first reset, when `server: carla` has no install to launch.
         resolve_server_kind(carla_settings(self.env_config["carla"]))
         self.worker_index = int(getattr(config, "worker_index", 0) or 0)
@@ -135,7 +147,12 @@ class CarlaEnv(gym.Env[ObsType, ActType]):
 
     @property
     def spread_index(self) -> int:
-        return (self.worker_index * ENVS_PER_WORKER + self.vector_index + self.sub_index) % 4096
+        return self.spread_of(self.worker_index, self.vector_index, self.sub_index)
+
+    @staticmethod
+    def spread_of(worker_index: int, vector_index: int, sub_index: int) -> int:
+        """Where an env's search for a free port block starts (see ENVS_PER_WORKER)."""
+        return (worker_index * ENVS_PER_WORKER + vector_index + sub_index) % 4096
 
     @property
     def core(self) -> CarlaCore:
@@ -244,6 +261,7 @@ class CarlaEnv(gym.Env[ObsType, ActType]):
                 terminated = truncated = False
             terminated = terminated or end in ("completed", "route_deviation", "blocked")
             truncated = truncated or end == "timeout"
+        truncated = truncated or self._metrics.time_up(self.env_config["experiment"]["time_limit"])
         reward = self.experiment.compute_reward(observation, view)
         self._last_observation, self._last_sensor_data = observation, sensor_data
         info = self._info(info, self._env_info(sensor_data))
@@ -253,13 +271,7 @@ class CarlaEnv(gym.Env[ObsType, ActType]):
         """rgb_array of the bird's-eye view if the hero has one, else of its first RGB camera."""
         if self.render_mode != "rgb_array" or self._core is None:
             return None
-        configured = self.env_config["experiment"]["hero"]["sensors"]
-        for wanted in ("sensor.birdview", "sensor.camera.rgb"):
-            for name, attributes in configured.items():
-                reading = self._last_sensor_data.get(name, (None, None))[1]
-                if attributes["type"] == wanted and isinstance(reading, np.ndarray):
-                    return reading
-        return None
+        return rgb_frame(self.env_config["experiment"]["hero"]["sensors"], self._last_sensor_data)
 
     def close(self) -> None:
         if self._core is not None:
@@ -287,12 +299,9 @@ class CarlaEnv(gym.Env[ObsType, ActType]):
         return [event for name in self._route_collisions for event in sensor_data[name][1]]
 
     def _choose_town(self) -> str | None:
-        town = self.env_config["experiment"]["town"]
-        if not isinstance(town, list):
-            return town
-        every = self.env_config["experiment"]["town_change_every"]
-        if self._town is None or self._episodes % every == 0:
-            self._town = town[int(self.np_random.integers(len(town)))]
+        self._town = choose_town(
+            self.env_config["experiment"], self._town, self._episodes, self.np_random
+        )
         return self._town
 
     def _env_info(self, sensor_data: Mapping[str, tuple[int, Any]]) -> dict[str, Any]:
@@ -318,6 +327,31 @@ class CarlaEnv(gym.Env[ObsType, ActType]):
         if self._route is not None:
             info[ROUTE_INFO_KEY] = self._route.result()
         return info
+
+
+def choose_town(
+    experiment: Mapping, current: str | None, episodes: int, rng: np.random.Generator
+) -> str | None:
+    """The town of the next episode: `experiment.town`, or from its list a random one every
+    `town_change_every` episodes (`current` in between)."""
+    town = experiment["town"]
+    if not isinstance(town, list):
+        return town
+    if current is None or episodes % experiment["town_change_every"] == 0:
+        return town[int(rng.integers(len(town)))]
+    return current
+
+
+def rgb_frame(
+    sensors: Mapping[str, Mapping], sensor_data: Mapping[str, tuple[int, Any]]
+) -> np.ndarray | None:
+    """The latest bird's-eye view among a hero's sensors, else its first RGB camera's image."""
+    for wanted in ("sensor.birdview", "sensor.camera.rgb"):
+        for name, attributes in sensors.items():
+            reading = sensor_data.get(name, (None, None))[1]
+            if attributes["type"] == wanted and isinstance(reading, np.ndarray):
+                return reading
+    return None
 
 
 def _start_of(route: Route | None) -> carla.Transform | None:

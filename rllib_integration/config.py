@@ -26,6 +26,7 @@ from rllib_integration.defaults import (
     OPEN_MAPPINGS,
     WEATHER_PARAMETERS,
     WEATHER_PRESETS,
+    WORLD_KEYS,
     CarlaSettings,
     ConfigError,
     Where,
@@ -52,6 +53,7 @@ __all__ = [
     "CarlaSettings",
     "add_override_argument",
     "apply_override",
+    "agent_experiment_configs",
     "ConfigError",
     "carla_settings",
     "experiment_defaults",
@@ -191,6 +193,14 @@ def _resolve_experiment(section: Any, where: Where) -> dict:
         section = {}
     if not isinstance(section, Mapping):
         raise ConfigError(f"{where}: expected a mapping, got {type_name(section)}")
+    shared = {key: value for key, value in section.items() if key != AGENTS}
+    merged = _resolve_one_experiment(shared, where)
+    if AGENTS in section:
+        merged[AGENTS] = _resolve_agents(section[AGENTS], shared, merged, where)
+    return merged
+
+
+def _experiment_class(section: Mapping, where: Where) -> type[BaseExperiment]:
     type_path = section.get("type")
     if type_path is None:
         raise ConfigError(
@@ -199,13 +209,83 @@ def _resolve_experiment(section: Any, where: Where) -> dict:
         )
     if not isinstance(type_path, str):
         raise ConfigError(f"{where.child('type')}: expected str, got {type_name(type_path)}")
-    experiment_class = import_experiment(type_path, str(where.child("type")))
-    defaults = experiment_defaults(experiment_class)
+    return import_experiment(type_path, str(where.child("type")))
+
+
+def _resolve_one_experiment(section: Mapping, where: Where) -> dict:
+    defaults = experiment_defaults(_experiment_class(section, where))
     _validate_against(section, defaults, where, "")
     merged = merge(defaults, section)
     coerce_floats(merged, defaults)
     _validate_experiment_values(merged, where)
     return merged
+
+
+# ---------------------------------------------------------------- multi-agent
+
+# `experiment.agents`: agent id -> that agent's settings, merged over the shared section.
+AGENTS = "agents"
+
+
+def _resolve_agents(agents: Any, shared: dict, resolved: dict, where: Where) -> dict:
+    """Each agent's whole experiment section: its own keys merged over the shared ones.
+
+    An agent may set anything but the world's settings (WORLD_KEYS, shared by all agents);
+    with a `type` of its own it takes from the shared section only the keys its class knows.
+    Idempotent: a resolved agent holds the shared world settings, which are accepted as equal.
+    """
+    where = where.child(AGENTS)
+    if not isinstance(agents, Mapping) or not agents:
+        raise ConfigError(
+            f"{where}: expected a mapping of agent ids to their settings, e.g. "
+            f"{{car_0: {{}}, car_1: {{hero: {{blueprint: vehicle.tesla.model3}}}}}}"
+        )
+    result = {}
+    for agent_id, own in agents.items():
+        at = where.child(str(agent_id))
+        if not isinstance(agent_id, str) or not agent_id or agent_id == "__all__":
+            raise ConfigError(f"{at}: an agent id must be a non-empty string other than __all__")
+        own = {} if own is None else own
+        if not isinstance(own, Mapping):
+            raise ConfigError(f"{at}: expected a mapping of this agent's settings")
+        for key, value in own.items():
+            if key == AGENTS:
+                raise ConfigError(f"{at.child(key)}: agents cannot have agents of their own")
+            if key in WORLD_KEYS and _differs(resolved[key], value):
+                raise ConfigError(
+                    f"{at.child(key)}: '{key}' sets up the world that every agent shares; "
+                    f"set it once in {where.dotted.rsplit('.', 1)[0]}"
+                )
+        agent_class = _experiment_class({"type": resolved["type"], **own}, at)
+        defaults = experiment_defaults(agent_class)
+        base = shared
+        if agent_class is not import_experiment(resolved["type"]):
+            base = {key: value for key, value in shared.items() if key in defaults}
+        _validate_against(own, defaults, at, "")
+        merged = merge(defaults, merge(base, own))
+        coerce_floats(merged, defaults)
+        _validate_experiment_values(merged, at)
+        result[agent_id] = merged
+    return result
+
+
+def _differs(shared: Any, own: Any) -> bool:
+    """True if an agent's value of a world setting changes the shared one."""
+    if isinstance(shared, Mapping) and isinstance(own, Mapping):
+        return merge(shared, own) != shared
+    return own != shared
+
+
+def agent_experiment_configs(experiment: Mapping) -> dict[str, dict]:
+    """Agent id -> its whole experiment section, from a resolved `env_config.experiment`
+    (ConfigError if it declares no agents)."""
+    agents = experiment.get(AGENTS)
+    if not agents:
+        raise ConfigError(
+            "env_config.experiment.agents: a multi-agent env needs its agents declared, e.g. "
+            "agents: {car_0: {}, car_1: {}}"
+        )
+    return {agent_id: dict(config) for agent_id, config in agents.items()}
 
 
 def _validate_against(value: Mapping, defaults: Mapping, where: Where, dotted: str) -> None:
@@ -242,6 +322,8 @@ def _validate_experiment_values(config: dict, where: Where) -> None:
             raise ConfigError(f"{where.child('town')}: expected a town name or a list of names")
     if config["town_change_every"] < 1:
         raise ConfigError(f"{where.child('town_change_every')}: must be >= 1")
+    if config["time_limit"] is not None and config["time_limit"] <= 0:
+        raise ConfigError(f"{where.child('time_limit')}: must be > 0 seconds (or null: none)")
     _validate_weather(config["weather"], where.child("weather"))
 
 

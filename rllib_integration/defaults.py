@@ -114,8 +114,15 @@ EXPERIMENT_DEFAULTS: dict[str, Any] = {
     "town_change_every": 1,
     # A carla.WeatherParameters preset name, or a mapping of its parameters.
     "weather": "ClearNoon",
+    # Seconds of simulated time after which the episode is truncated for every hero (None:
+    # the experiment alone decides when an episode ends).
+    "time_limit": None,
     "route": dict(ROUTE_DEFAULTS),
 }
+
+# Keys of the experiment section that set up the one shared world: an agent of a multi-agent
+# env (`experiment.agents`) cannot set its own.
+WORLD_KEYS = ("town", "town_change_every", "weather", "background_activity", "time_limit")
 
 # Allowed types for experiment keys whose default alone does not say (None defaults, unions).
 EXPERIMENT_TYPES: dict[str, Any] = {
@@ -123,6 +130,7 @@ EXPERIMENT_TYPES: dict[str, Any] = {
     "town": str | list | None,
     "weather": str | dict,
     "background_activity.seed": int | None,
+    "time_limit": float | None,
     "route.timeout": float | None,
 }
 

@@ -109,6 +109,16 @@ RULES: dict[str, tuple[str, ...]] = {
         f"{RI}.routes.*",
         f"{RI}.video",
     ),
+    f"{RI}.multi_agent_env": (
+        f"{RI}.base_experiment",
+        f"{RI}.carla_env",
+        f"{RI}.config",
+        f"{RI}.core.carla_core",
+        f"{RI}.core.heroes",
+        f"{RI}.env_metrics",
+        f"{RI}.supervisor.simulator",
+    ),
+    f"{RI}.pettingzoo_env": (f"{RI}.multi_agent_env",),
     # The example uses the library's public modules only; the library never imports it.
     "dqn_example*": (
         "dqn_example*",

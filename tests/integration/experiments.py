@@ -72,3 +72,28 @@ class OwnDistance(DriveStraight):
 class ClaimsEnvKey(DriveStraight):
     def get_info(self) -> dict:
         return {"env": "mine"}
+
+
+class MultiAgentProbe(DriveStraight):
+    """For the multi-agent tests: records its sensor data and collision events; truncated at
+    its own `end_at_step`, terminated by a collision if `end_on_collision`."""
+
+    DEFAULT_CONFIG = {"end_at_step": None, "end_on_collision": False}
+
+    def reset(self) -> None:
+        super().reset()
+        self.collisions: list = []
+
+    def get_observation(self, sensor_data):
+        self.last_sensor_data = sensor_data
+        for name, (_, reading) in sensor_data.items():
+            if self.config["hero"]["sensors"][name]["type"] == "sensor.other.collision":
+                self.collisions += reading
+        return np.zeros(2, dtype=np.float32), {"collisions_seen": len(self.collisions)}
+
+    def get_done_status(self, observation, view):
+        terminated, truncated = super().get_done_status(observation, view)
+        end = self.config["end_at_step"]
+        truncated = truncated or (end is not None and self.steps >= end)
+        terminated = bool(self.config["end_on_collision"] and self.collisions)
+        return terminated, truncated and not terminated

@@ -129,6 +129,63 @@ def npc_env_then_abort() -> None:
     os.abort()
 
 
+def multi_agent_config(agents: int = 4, carla_section: dict | None = None, **experiment) -> dict:
+    """A MultiAgentCarlaEnv env_config: `agents` heroes car_0.. with GNSS and collision sensors."""
+    config = env_config(carla_section, **experiment)
+    config["experiment"]["type"] = "tests.integration.experiments:MultiAgentProbe"
+    sensors = {
+        "gnss": {"type": "sensor.other.gnss"},
+        "collision": {"type": "sensor.other.collision"},
+    }
+    config["experiment"].setdefault("hero", {}).setdefault("sensors", sensors)
+    config["experiment"].setdefault("agents", {f"car_{i}": {} for i in range(agents)})
+    return config
+
+
+def multi_agent_server_killed(sig_name: str, n_vehicles: str = "0") -> None:
+    """Kill or freeze the server mid-episode: every live agent is truncated with the failure in
+    its info, the next reset restarts the server (NPCs too) and the agents drive again."""
+    from rllib_integration.multi_agent_env import MultiAgentCarlaEnv
+
+    background = {"n_vehicles": int(n_vehicles)}
+    config = multi_agent_config(
+        4, {"timeout": 2.0, "sensor_timeout": 2.0}, max_steps=1000, background_activity=background
+    )
+    config["experiment"]["agents"]["car_3"] = {"end_at_step": 2}  # done before the failure
+    env = MultiAgentCarlaEnv(config)
+    try:
+        env.reset(seed=1)
+        for _ in range(5):
+            env.step(dict.fromkeys(env.agents, 2))
+        assert env.agents == ["car_0", "car_1", "car_2"]
+        old_pid = env.core.server.process.pid
+        os.kill(old_pid, getattr(signal, sig_name))
+        obs, rewards, terminateds, truncateds, infos = env.step(dict.fromkeys(env.agents, 2))
+        live = ["car_0", "car_1", "car_2"]
+        assert set(obs) == set(rewards) == set(infos) == set(live), obs
+        assert truncateds == {**dict.fromkeys(live, True), "__all__": True}, truncateds
+        assert terminateds == {**dict.fromkeys(live, False), "__all__": True}, terminateds
+        assert all(infos[a]["env"]["simulator_failure"] is True for a in live)
+        assert all(rewards[a] == 0.0 for a in live) and env.agents == []
+        obs, infos = env.reset()
+        assert env.core.server.process.pid != old_pid and set(obs) == set(env.possible_agents)
+        assert all(info["env"]["server_restarts"] == 1 for info in infos.values())
+        if int(n_vehicles):
+            npcs = [
+                a
+                for a in env.core.world.get_actors().filter("vehicle.*")
+                if a.attributes.get("role_name") == "autopilot"
+            ]
+            assert len(npcs) == int(n_vehicles)
+        for _ in range(20):
+            _, _, _, truncateds, infos = env.step(dict.fromkeys(env.agents, 2))
+            assert not truncateds["__all__"]
+        assert all(infos[a]["env"]["distance"] > 1.0 for a in ["car_0", "car_1", "car_2"])
+        print("OK")
+    finally:
+        env.close()
+
+
 if __name__ == "__main__":
     name, *args = sys.argv[1:]
     globals()[name](*args)
