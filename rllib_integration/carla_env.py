@@ -200,25 +200,17 @@ class CarlaEnv(gym.Env[ObsType, ActType]):
         core_seed = int(self.np_random.integers(2**31))
         town = town or (route.town if route is not None else None) or self._choose_town()
         episode_config = self._episode_config(route)
-        attempts = self.core.config.retries_on_error
-        for attempt in range(1, attempts + 1):
-            if self._needs_recovery:
-                self.core.recover()
-                self._needs_recovery = False
-            try:
-                sensor_data = self.core.reset_episode(
-                    episode_config,
-                    town,
-                    core_seed,
-                    None if spawn_point is None else int(spawn_point),
-                    _start_of(route),
-                )
-                break
-            except SimulatorFailure as exc:
-                logger.warning("simulator failure during reset (attempt %d): %s", attempt, exc)
-                self._needs_recovery = True
-                if attempt == attempts:
-                    raise
+        sensor_data = self.core.retrying(
+            lambda: self.core.reset_episode(
+                episode_config,
+                town,
+                core_seed,
+                None if spawn_point is None else int(spawn_point),
+                _start_of(route),
+            ),
+            failed=self._needs_recovery,
+        )
+        self._needs_recovery = False
         self._episodes += 1
         self._route = None
         if route is not None:
@@ -306,12 +298,7 @@ class CarlaEnv(gym.Env[ObsType, ActType]):
 
     def _env_info(self, sensor_data: Mapping[str, tuple[int, Any]]) -> dict[str, Any]:
         view = self.core.view
-        self._metrics.update(view, sensor_data)
-        env_info = self._metrics.snapshot()
-        route = self.experiment.route_completion(view)
-        if route is not None:
-            env_info["route_completion"] = float(route)
-        return env_info
+        return self._metrics.report(view, sensor_data, self.experiment.route_completion(view))
 
     def _info(self, observation_info: dict, env_info: dict[str, Any]) -> dict[str, Any]:
         """The experiment's info (get_observation's, updated by get_info) and the env's own."""

@@ -58,6 +58,20 @@ class EnvMetrics:
             elif name in self._invasion:
                 self._values["lane_invasions"] += len(events)
 
+    def report(
+        self,
+        view: SimulatorView,
+        sensor_data: Mapping[str, tuple[int, Any]],
+        route_completion: float | None = None,
+    ) -> dict[str, Any]:
+        """Update with this frame and return `info["env"]`: the metrics, and the experiment's
+        route completion if it reports one."""
+        self.update(view, sensor_data)
+        env_info = self.snapshot()
+        if route_completion is not None:
+            env_info["route_completion"] = float(route_completion)
+        return env_info
+
     def time_up(self, limit: float | None) -> bool:
         """True once the episode has run `limit` simulated seconds (never for None)."""
         return limit is not None and self._elapsed >= float(limit) - 1e-9

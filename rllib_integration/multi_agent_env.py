@@ -151,21 +151,13 @@ class MultiAgentCarlaEnv(MultiAgentEnv):
         self._town = choose_town(
             self.env_config["experiment"], self._town, self._episodes, self.np_random
         )
-        attempts = self.core.config.retries_on_error
-        for attempt in range(1, attempts + 1):
-            if self._needs_recovery:
-                self.core.recover()
-                self._needs_recovery = False
-            try:
-                sensor_data = self.core.reset_heroes(
-                    self.env_config["experiment"], requests, self._town, core_seed
-                )
-                break
-            except SimulatorFailure as exc:
-                logger.warning("simulator failure during reset (attempt %d): %s", attempt, exc)
-                self._needs_recovery = True
-                if attempt == attempts:
-                    raise
+        sensor_data = self.core.retrying(
+            lambda: self.core.reset_heroes(
+                self.env_config["experiment"], requests, self._town, core_seed
+            ),
+            failed=self._needs_recovery,
+        )
+        self._needs_recovery = False
         self._episodes += 1
         self.agents = list(self.possible_agents)
         observations, infos = {}, {}
@@ -274,12 +266,7 @@ class MultiAgentCarlaEnv(MultiAgentEnv):
 
     def _env_info(self, agent: _Agent, sensor_data: Mapping[str, tuple[int, Any]]) -> dict:
         view = self.core.heroes[agent.id].view
-        agent.metrics.update(view, sensor_data)
-        env_info = agent.metrics.snapshot()
-        route = agent.experiment.route_completion(view)
-        if route is not None:
-            env_info["route_completion"] = float(route)
-        return env_info
+        return agent.metrics.report(view, sensor_data, agent.experiment.route_completion(view))
 
     def _remove_finished(self, terminateds: dict[str, bool], truncateds: dict[str, bool]) -> None:
         """Destroy the heroes of the agents whose episode ended; they leave `agents`."""

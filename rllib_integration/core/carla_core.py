@@ -18,8 +18,8 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 import carla
 
@@ -34,6 +34,8 @@ from rllib_integration.supervisor.simulator import ServerError, SimulatorServer
 from rllib_integration.traffic.background import BackgroundTraffic
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 class SimulatorFailure(RuntimeError):
@@ -151,6 +153,23 @@ class CarlaCore:
         """
         request = HeroRequest(SINGLE_HERO, experiment_config["hero"], spawn_point, hero_transform)
         return self.reset_heroes(experiment_config, [request], town, seed)[SINGLE_HERO]
+
+    def retrying(self, setup: Callable[[], T], failed: bool = False) -> T:
+        """Run an episode's setup (`reset_episode` / `reset_heroes`), restarting the server
+        first if it `failed` (a SimulatorFailure truncated the last episode) and again after
+        every SimulatorFailure of the setup itself, up to `retries_on_error` attempts."""
+        attempts = self.config.retries_on_error
+        for attempt in range(1, attempts + 1):
+            if failed:
+                self.recover()
+            try:
+                return setup()
+            except SimulatorFailure as exc:
+                logger.warning("simulator failure during reset (attempt %d): %s", attempt, exc)
+                failed = True
+                if attempt == attempts:
+                    raise
+        raise AssertionError("unreachable: retries_on_error >= 1")
 
     def reset_heroes(
         self,
