@@ -253,7 +253,9 @@ class CarlaEnv(gym.Env[ObsType, ActType]):
                 terminated = truncated = False
             terminated = terminated or end in ("completed", "route_deviation", "blocked")
             truncated = truncated or end == "timeout"
-        truncated = truncated or self._metrics.time_up(self.env_config["experiment"]["time_limit"])
+        truncated = truncated or self._metrics.time_up(
+            view, self.env_config["experiment"]["time_limit"]
+        )
         reward = self.experiment.compute_reward(observation, view)
         self._last_observation, self._last_sensor_data = observation, sensor_data
         info = self._info(info, self._env_info(sensor_data))

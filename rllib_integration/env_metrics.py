@@ -27,13 +27,12 @@ class EnvMetrics:
         self._invasion = {name for name, s in sensors.items() if s.get("type") == LANE_INVASION}
         self._values: dict[str, Any] = {}
         self._previous = (0.0, 0.0)
-        self._start_frame = 0
-        self._elapsed = 0.0  # simulated seconds since the reset
+        self._start_frame = 0  # the frame of the reset
 
     def start(self, view: SimulatorView, town: str, server_restarts: int) -> None:
         location = view.hero.get_location()
         self._previous = (location.x, location.y)
-        self._start_frame, self._elapsed = view.frame, 0.0
+        self._start_frame = view.frame
         self._values = {
             "town": town,
             "distance": 0.0,
@@ -45,7 +44,6 @@ class EnvMetrics:
 
     def update(self, view: SimulatorView, sensor_data: Mapping[str, tuple[int, Any]]) -> None:
         hero = view.hero
-        self._elapsed = (view.frame - self._start_frame) * view.timestep
         location = hero.get_location()
         here = (location.x, location.y)
         self._values["distance"] += math.dist(here, self._previous)
@@ -72,9 +70,10 @@ class EnvMetrics:
             env_info["route_completion"] = float(route_completion)
         return env_info
 
-    def time_up(self, limit: float | None) -> bool:
+    def time_up(self, view: SimulatorView, limit: float | None) -> bool:
         """True once the episode has run `limit` simulated seconds (never for None)."""
-        return limit is not None and self._elapsed >= float(limit) - 1e-9
+        elapsed = (view.frame - self._start_frame) * view.timestep
+        return limit is not None and elapsed >= float(limit) - 1e-9
 
     def snapshot(self) -> dict[str, Any]:
         return dict(self._values)

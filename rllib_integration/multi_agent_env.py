@@ -90,7 +90,8 @@ class MultiAgentCarlaEnv(MultiAgentEnv):
 
     Every hero at its own spawn point (of its `hero.spawn_points`, else the map's), never one
     another's: random, or fixed with `reset(options={"spawn_points": {agent: k}})` (index k of
-    that agent's points) or `options={"spawn_point": k}` (the i-th agent at k + i).
+    that agent's points) or `options={"spawn_point": k}` (the i-th agent at k + i);
+    `options={"town": name}` loads that town for this episode instead of `experiment.town`.
 
     ## Info
 
@@ -148,7 +149,10 @@ class MultiAgentCarlaEnv(MultiAgentEnv):
             for agent_id, k, label in self._spawn_choices(options or {})
         ]
         core_seed = int(self.np_random.integers(2**31))
-        self._town = choose_town(
+        town = (options or {}).get("town")
+        if town is not None and not isinstance(town, str):
+            raise ValueError(f"reset options: town must be a town name, got {town!r}")
+        self._town = town or choose_town(
             self.env_config["experiment"], self._town, self._episodes, self.np_random
         )
         sensor_data = self.core.retrying(
@@ -204,7 +208,7 @@ class MultiAgentCarlaEnv(MultiAgentEnv):
             reward = agent.experiment.compute_reward(observation, view)
             env_info = self._env_info(agent, sensor_data[agent_id])
             time_limit = self.env_config["experiment"]["time_limit"]
-            truncated = (truncated or agent.metrics.time_up(time_limit)) and not terminated
+            truncated = (truncated or agent.metrics.time_up(view, time_limit)) and not terminated
             agent.last_observation, agent.last_sensor_data = observation, sensor_data[agent_id]
             observations[agent_id], rewards[agent_id] = observation, float(reward)
             terminateds[agent_id], truncateds[agent_id] = bool(terminated), bool(truncated)

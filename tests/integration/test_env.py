@@ -644,3 +644,10 @@ def test_with_a_display_the_spectator_follows_the_hero(make_env):
     behind = hero.location - hero.get_forward_vector() * 5.0
     assert np.hypot(spectator.location.x - behind.x, spectator.location.y - behind.y) < 1.0
     assert spectator.location.z == pytest.approx(hero.location.z + 3.0, abs=0.5)
+
+
+def test_time_limit_truncates_at_that_much_simulated_time(make_env):
+    env = make_env(env_config(max_steps=1000, time_limit=0.5))  # 10 steps of 0.05 s
+    env.reset(seed=0)
+    ends = [env.step(1)[3] for _ in range(10)]
+    assert ends == [False] * 9 + [True]
