@@ -12,7 +12,6 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass, field
-from typing import Any
 
 import carla
 import networkx as nx
@@ -151,12 +150,3 @@ class LaneGraph:
     def choices_after(self, key: LaneKey) -> int:
         """How many ways lead on from the end of this segment (a junction decision if > 1)."""
         return len(self.successors(key))
-
-    def summary(self) -> dict[str, Any]:
-        kinds = [k for _, _, k in self.graph.edges(data="kind")]
-        return {
-            "segments": len(self.segments),
-            "follow_edges": kinds.count(FOLLOW),
-            "lane_change_edges": len(kinds) - kinds.count(FOLLOW),
-            "waypoints": sum(len(s.waypoints) for s in self.segments.values()),
-        }
