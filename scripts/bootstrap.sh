@@ -25,3 +25,6 @@ if (( dev )); then
 else
     .venv/bin/python -m pip install -q -r requirements.txt
 fi
+# The library itself, editable: `import rllib_integration` and its commands (carla-rllib-train,
+# carla-embedded-server, ...) work from any folder and follow this checkout.
+.venv/bin/python -m pip install -q --no-deps -e .
