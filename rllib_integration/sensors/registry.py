@@ -12,13 +12,17 @@ from rllib_integration.defaults import import_path
 from rllib_integration.sensors.base import BaseSensor, CarlaSensor, PseudoSensor
 from rllib_integration.sensors.birdview.sensor import BirdViewSensor
 from rllib_integration.sensors.carla_sensors import CARLA_SENSOR_CLASSES
+from rllib_integration.sensors.lane_state import LaneStateSensor
 
 if TYPE_CHECKING:
     from rllib_integration.sensors.collector import SensorCollector
     from rllib_integration.sim_view import SimulatorView
 
 # Pseudo-sensors by type name.
-PSEUDO_SENSORS: dict[str, type[PseudoSensor]] = {"sensor.birdview": BirdViewSensor}
+PSEUDO_SENSORS: dict[str, type[PseudoSensor]] = {
+    "sensor.birdview": BirdViewSensor,
+    "sensor.lane_state": LaneStateSensor,
+}
 
 
 def known_sensor_types() -> list[str]:
