@@ -11,20 +11,21 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from dqn_example.checkpoints import EXPORT_DIR, SPEC_FILE, resolve_checkpoint
-from dqn_example.inference_cli import base_parser, evaluate, parse_and_load
+from dqn_example.export import EXPORT_DIR, resolve_dqn_checkpoint
+from dqn_example.qnet import SPEC_FILE
+from rllib_integration.training.inference_cli import base_parser, evaluate, parse_and_load
 
 
 def export_dir(path: Path) -> Path:
     if (path / SPEC_FILE).is_file():
         return path
-    return resolve_checkpoint(path) / EXPORT_DIR
+    return resolve_dqn_checkpoint(path) / EXPORT_DIR
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = base_parser(__doc__.splitlines()[0])
+    parser = base_parser("dqn_inference", __doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:1...)")
-    setup = parse_and_load(parser, argv, "dqn_inference", export_dir)
+    setup = parse_and_load(parser, argv, export_dir)
     if setup is None:
         return 2
     args, network_dir = setup.args, setup.checkpoint
@@ -43,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         batch = torch.as_tensor(observation, device=args.device).unsqueeze(0)
         return int(net(batch).argmax(dim=-1).item())
 
-    return evaluate(setup, policy)
+    return evaluate(setup, lambda env: policy)
 
 
 if __name__ == "__main__":

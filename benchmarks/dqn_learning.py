@@ -25,11 +25,18 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from dqn_example.checkpoints import EXPORT_DIR, find_latest  # noqa: E402
-from dqn_example.episodes import HEADER, format_summary, run_episodes, summary  # noqa: E402
+from dqn_example.export import CHECKPOINT_FILES, EXPORT_DIR  # noqa: E402
+from rllib_integration.training.checkpoints import find_latest  # noqa: E402
+from rllib_integration.training.episodes import (  # noqa: E402
+    HEADER,
+    EpisodeReport,
+    format_summary,
+    run_episodes,
+    summary,
+)
 
 TARGETS = (
-    ("completion_rate", ">=", 0.80, "completed episodes"),
+    ("truncated_rate", ">=", 0.80, "completed episodes"),
     ("collision_or_off_road_rate", "<=", 0.10, "collision or off-road"),
     ("mean_speed_kmh", ">=", 15.0, "mean speed km/h"),
 )
@@ -81,8 +88,8 @@ def learning_curve(experiment_dir: Path) -> dict[str, np.ndarray]:
     return {
         "steps": column("num_env_steps_sampled_lifetime"),
         "return": column("env_runners/episode_return_mean"),
-        "route": column("env_runners/route_completion"),
-        "speed": column("env_runners/mean_speed"),
+        "route": column("env_runners/env/route_completion"),
+        "speed": column("env_runners/env/mean_speed"),
     }
 
 
@@ -119,13 +126,25 @@ def plot(curve: dict[str, np.ndarray], path: Path) -> None:
     cv2.imwrite(str(path), image)
 
 
-def evaluate(args: argparse.Namespace, checkpoint: Path) -> dict[str, float]:
+def stats_of(reports: list[EpisodeReport]) -> dict:
+    """The library's summary (completed = truncated by the time limit), plus the example's own
+    failure rate: episodes that ended in a collision or off the road (its end_reason)."""
+    stats = summary(reports)
+    failures = sum(r.end in ("collision", "off_road") for r in reports)
+    stats["collision_or_off_road_rate"] = failures / max(len(reports), 1)
+    return stats
+
+
+def evaluate(args: argparse.Namespace, checkpoint: Path) -> dict:
     import torch
 
-    from dqn_example.inference_cli import frame_channels
     from dqn_example.qnet import load_qnet
-    from dqn_example.training_config import apply_overrides, load_training_file, resolved_env_config
     from rllib_integration.carla_env import CarlaEnv
+    from rllib_integration.training.training_file import (
+        apply_overrides,
+        load_training_file,
+        resolved_env_config,
+    )
 
     training_file = load_training_file(args.config)
     apply_overrides(training_file, [o for o in args.overrides if o.startswith("env_config.")])
@@ -136,7 +155,7 @@ def evaluate(args: argparse.Namespace, checkpoint: Path) -> dict[str, float]:
     def policy(observation: np.ndarray) -> int:
         return int(net(torch.as_tensor(observation).unsqueeze(0)).argmax(dim=-1).item())
 
-    env = CarlaEnv(env_config)
+    env = CarlaEnv(env_config, render_mode="rgb_array" if args.video else None)
     try:
         print(HEADER)
         reports = run_episodes(
@@ -144,14 +163,13 @@ def evaluate(args: argparse.Namespace, checkpoint: Path) -> dict[str, float]:
             policy,
             args.episodes,
             video=args.video,
-            frame_channels=frame_channels(env.observation_space.shape, env_config),
             seed=1000,
             stream=sys.stdout,
             spread_spawn_points=True,
         )
     finally:
         env.close()
-    return summary(reports)
+    return stats_of(reports)
 
 
 def main() -> int:
@@ -171,7 +189,7 @@ def main() -> int:
     if args.evaluate_only is None:
         seconds = train(args, experiment_dir)
         print(f"trained for {seconds / 60:.1f} min")
-        checkpoint = find_latest(experiment_dir)
+        checkpoint = find_latest(experiment_dir, CHECKPOINT_FILES)
         curve = learning_curve(experiment_dir)
         png = args.out / "dqn_learning_curve.png"
         plot(curve, png)

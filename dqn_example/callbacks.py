@@ -9,9 +9,9 @@ TensorBoard log shows as `env_runners/<metric>` and `env_runners/reward_terms/<t
 
 from __future__ import annotations
 
-from typing import Any
-
 from ray.rllib.callbacks.callbacks import RLlibCallback
+
+from rllib_integration.training.metrics import last_info
 
 EPISODE_METRICS = (
     "route_completion",
@@ -25,19 +25,11 @@ EPISODE_METRICS = (
 WINDOW = 20
 
 
-def _last_info(episode: Any) -> dict:
-    try:
-        info = episode.get_infos(-1)
-    except (IndexError, KeyError):
-        return {}
-    return info if isinstance(info, dict) else {}
-
-
 class DQNCallbacks(RLlibCallback):
     def on_episode_end(self, *, episode, metrics_logger=None, **kwargs) -> None:
         if metrics_logger is None:
             return
-        info = _last_info(episode)
+        info = last_info(episode)
         for key in EPISODE_METRICS:
             value = info.get(key)
             if isinstance(value, (bool, int, float)):

@@ -15,7 +15,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from dqn_example.checkpoints import SPEC_FILE, STATE_FILE
+# Files of an exported network (`save_qnet`).
+STATE_FILE = "qnet_state.pt"
+SPEC_FILE = "qnet.json"
 
 
 @dataclass

@@ -19,6 +19,7 @@ env's own metrics (see `CarlaEnv`). The key "env" is the env's and may not be us
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 import gymnasium as gym
@@ -34,8 +35,10 @@ ObsType = TypeVar("ObsType")
 ActType = TypeVar("ActType")
 
 
-class BaseExperiment(Generic[ObsType, ActType]):
-    """Override the methods that raise NotImplementedError; the others are optional hooks.
+class BaseExperiment(ABC, Generic[ObsType, ActType]):
+    """Define the six abstract methods; `reset`, `get_info` and `route_completion` are optional
+    hooks. A subclass that misses one is refused when the config naming it is loaded, with
+    every missing method named (`config.import_experiment`).
 
     Generic in the observation and action types, e.g. `BaseExperiment[np.ndarray, int]`.
     """
@@ -50,25 +53,33 @@ class BaseExperiment(Generic[ObsType, ActType]):
     def reset(self) -> None:
         """Optional: called at every env reset after the hero and its sensors exist."""
 
+    @abstractmethod
     def get_action_space(self) -> gym.Space:
-        raise NotImplementedError(f"{type(self).__name__} must define get_action_space()")
+        """The gymnasium space of the actions `compute_action` takes."""
 
+    @abstractmethod
     def get_observation_space(self) -> gym.Space:
-        raise NotImplementedError(f"{type(self).__name__} must define get_observation_space()")
+        """The gymnasium space of what `get_observation` returns: checked in the first episode
+        of every env (and always with `check_spaces: true`), key, dtype, shape and range."""
 
+    @abstractmethod
     def compute_action(self, action: ActType) -> carla.VehicleControl:
-        raise NotImplementedError(f"{type(self).__name__} must define compute_action()")
+        """The hero's control for one step. NaN or infinite actions and controls are refused
+        before they reach the simulator."""
 
+    @abstractmethod
     def get_observation(self, sensor_data: dict[str, tuple[int, Any]]) -> tuple[ObsType, dict]:
-        """sensor_data: name -> (frame, reading); event sensors give a list of this frame's events."""
-        raise NotImplementedError(f"{type(self).__name__} must define get_observation()")
+        """(observation, info) from sensor_data: name -> (frame, reading); event sensors give a
+        list of this frame's events. The hero's state, its lane and what lies ahead come from a
+        pseudo-sensor such as `sensor.lane_state` (or your own `PseudoSensor`)."""
 
+    @abstractmethod
     def get_done_status(self, observation: ObsType, view: SimulatorView) -> tuple[bool, bool]:
         """Return (terminated, truncated). Called once per step, before compute_reward."""
-        raise NotImplementedError(f"{type(self).__name__} must define get_done_status()")
 
+    @abstractmethod
     def compute_reward(self, observation: ObsType, view: SimulatorView) -> float:
-        raise NotImplementedError(f"{type(self).__name__} must define compute_reward()")
+        """This step's reward; may read what get_done_status decided."""
 
     def get_info(self) -> dict:
         """Optional: this step's info, after the reward (e.g. the episode's metrics so far)."""

@@ -27,6 +27,13 @@ from rllib_integration.core.carla_core import CarlaCore, SimulatorFailure
 from rllib_integration.env_metrics import COLLISION, EnvMetrics
 from rllib_integration.routes.route import Route
 from rllib_integration.routes.tracker import RouteTracker, TrackerSettings
+from rllib_integration.space_checks import (
+    SpaceError,
+    action_problem,
+    control_problem,
+    non_finite_problem,
+    observation_problem,
+)
 from rllib_integration.supervisor.simulator import resolve_server_kind
 
 logger = logging.getLogger(__name__)
@@ -89,13 +96,15 @@ class CarlaEnv(gym.Env[ObsType, ActType]):
     ## Info
 
     The experiment's own keys (from `get_observation` and `get_info`), and under "env" the env's
-    own: `town`, `distance` (m since the reset, planar), `speed` (m/s), `collisions` and
+    own: `town`, `distance` (m since the reset, planar), `time` (s of simulated time since the
+    reset), `speed` (m/s), `mean_speed` (m/s, distance / time), `collisions` and
     `lane_invasions` (events of the hero's collision / lane-invasion sensors, if configured),
     `server_restarts`, `route_completion` (if the experiment reports one), `spawn_points` (at
-    reset: how many the hero could start at), and `simulator_failure` / `failure` (the
-    message) on a step the simulator failed. In a route episode, under "route" the score of
-    the drive so far (`routes.RouteTracker.result()`: completion, infractions by kind, driving
-    score, end reason).
+    reset: how many the hero could start at), `end` on an episode's last step (`terminated`,
+    `truncated` or `simulator_failure`), and `simulator_failure` / `failure` (the message) on a
+    step the simulator failed. In a route episode, under "route" the score of the drive so far
+    (`routes.RouteTracker.result()`: completion, infractions by kind, driving score, end
+    reason).
 
     ## Arguments
 
@@ -128,6 +137,16 @@ class CarlaEnv(gym.Env[ObsType, ActType]):
         self.experiment: BaseExperiment[ObsType, ActType] = experiment_class(experiment_config)
         self.action_space = self.experiment.get_action_space()
         self.observation_space = self.experiment.get_observation_space()
+        self._name = type(self.experiment).__name__
+        for method, space in (
+            ("get_action_space", self.action_space),
+            ("get_observation_space", self.observation_space),
+        ):
+            if not isinstance(space, gym.Space):
+                raise SpaceError(
+                    f"{self._name}.{method}() returned {space!r}, not a gymnasium.spaces.Space"
+                )
+        self._check_always = bool(experiment_config["check_spaces"])
         self.render_mode = render_mode
         self._core: CarlaCore | None = None
         self._needs_recovery = False
@@ -222,9 +241,10 @@ class CarlaEnv(gym.Env[ObsType, ActType]):
                 self.core.autopilot_hero([point[:3] for point in route.keypoints()[1:]])
         self.experiment.reset()
         observation, info = self.experiment.get_observation(sensor_data)
+        self._check_observation(observation)
         self._last_observation, self._last_sensor_data = observation, sensor_data
         self._metrics.start(self.core.view, self.core.map_name, self.core.restarts)
-        env_info = self._env_info(sensor_data)
+        env_info = self._env_info(sensor_data, stepped=False)
         env_info["spawn_points"] = self.core.spawn_point_count
         return observation, self._info(info, env_info)
 
@@ -235,16 +255,24 @@ class CarlaEnv(gym.Env[ObsType, ActType]):
             return self._last_observation, 0.0, False, True, failed
         if self._core is None or self._core.hero is None:
             raise gym.error.ResetNeeded("CarlaEnv.step() called before reset()")
+        self._check_action(action)
         control = self.experiment.compute_action(action)
+        problem = control_problem(control, checked=self.checking)
+        if problem:
+            raise SpaceError(
+                f"{self._name}.compute_action({action!r}) returned a control whose {problem}"
+            )
         try:
             sensor_data = self.core.step(control)
         except SimulatorFailure as exc:
             logger.warning("simulator failure, truncating the episode: %s", exc)
             self._needs_recovery = True
             env_info = {**self._metrics.snapshot(), "simulator_failure": True, "failure": str(exc)}
+            env_info["end"] = "simulator_failure"
             return self._last_observation, 0.0, False, True, {ENV_INFO_KEY: env_info}
         view = self.core.view
         observation, info = self.experiment.get_observation(sensor_data)
+        self._check_observation(observation)
         terminated, truncated = self.experiment.get_done_status(observation, view)
         if self._route is not None:
             self._route.update(self._collision_events(sensor_data))
@@ -258,7 +286,10 @@ class CarlaEnv(gym.Env[ObsType, ActType]):
         )
         reward = self.experiment.compute_reward(observation, view)
         self._last_observation, self._last_sensor_data = observation, sensor_data
-        info = self._info(info, self._env_info(sensor_data))
+        env_info = self._env_info(sensor_data)
+        if terminated or truncated:
+            env_info["end"] = "terminated" if terminated else "truncated"
+        info = self._info(info, env_info)
         return observation, float(reward), bool(terminated), bool(truncated), info
 
     def render(self) -> np.ndarray | None:
@@ -271,6 +302,36 @@ class CarlaEnv(gym.Env[ObsType, ActType]):
         if self._core is not None:
             self._core.close()
             self._core = None
+
+    # ---------------------------------------------------------------- space checks
+
+    @property
+    def checking(self) -> bool:
+        """Whether observations and actions are checked in full against their spaces now: in
+        the first episode of every env, and always with `experiment.check_spaces: true`."""
+        return self._check_always or self._episodes <= 1
+
+    def _check_observation(self, observation: Any) -> None:
+        if not self.checking:
+            return
+        problem = observation_problem(self.observation_space, observation, "observation")
+        if problem:
+            raise SpaceError(
+                f"{self._name}.get_observation() returned an observation outside "
+                f"get_observation_space(): {problem}"
+            )
+
+    def _check_action(self, action: Any) -> None:
+        """NaN or infinite actions never reach the simulator; the rest is checked while
+        `checking`."""
+        problem = non_finite_problem(action, "action")
+        if problem is None and self.checking:
+            problem = action_problem(self.action_space, action, "action")
+        if problem:
+            raise SpaceError(
+                f"CarlaEnv.step(): the action does not fit {self._name}.get_action_space(): "
+                f"{problem}"
+            )
 
     # ---------------------------------------------------------------- helpers
 
@@ -298,9 +359,12 @@ class CarlaEnv(gym.Env[ObsType, ActType]):
         )
         return self._town
 
-    def _env_info(self, sensor_data: Mapping[str, tuple[int, Any]]) -> dict[str, Any]:
+    def _env_info(
+        self, sensor_data: Mapping[str, tuple[int, Any]], stepped: bool = True
+    ) -> dict[str, Any]:
         view = self.core.view
-        return self._metrics.report(view, sensor_data, self.experiment.route_completion(view))
+        route = self.experiment.route_completion(view)
+        return self._metrics.report(view, sensor_data, route, stepped=stepped)
 
     def _info(self, observation_info: dict, env_info: dict[str, Any]) -> dict[str, Any]:
         """The experiment's info (get_observation's, updated by get_info) and the env's own."""

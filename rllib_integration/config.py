@@ -182,6 +182,13 @@ def import_experiment(path: str, where: object = "experiment.type") -> type[Base
     cls = import_path(path, where)
     if not (isinstance(cls, type) and issubclass(cls, BaseExperiment)):
         raise ConfigError(f"{where}: '{path}' is not a subclass of BaseExperiment")
+    missing = sorted(getattr(cls, "__abstractmethods__", ()))
+    if missing:
+        raise ConfigError(
+            f"{where}: {cls.__name__} does not define "
+            + ", ".join(f"{name}()" for name in missing)
+            + " (every BaseExperiment must)"
+        )
     return cls
 
 

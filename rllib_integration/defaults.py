@@ -118,6 +118,9 @@ EXPERIMENT_DEFAULTS: dict[str, Any] = {
     # the experiment alone decides when an episode ends).
     "time_limit": None,
     "route": dict(ROUTE_DEFAULTS),
+    # Check every observation and action against the experiment's spaces, always (they are
+    # checked in the first episode of every env anyway; NaN or infinite actions always).
+    "check_spaces": False,
 }
 
 # Keys of the experiment section that set up the one shared world: an agent of a multi-agent

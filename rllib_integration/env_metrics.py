@@ -18,8 +18,9 @@ LANE_INVASION = "sensor.other.lane_invasion"
 
 
 class EnvMetrics:
-    """town, distance (m, planar, since the reset), speed (m/s), collisions and lane_invasions
-    (events of the hero's sensors of those types, if it has any), server_restarts."""
+    """town, distance (m, planar, since the reset), time (s of simulated time since the reset),
+    speed (m/s, now), mean_speed (m/s, distance / time), collisions and lane_invasions (events
+    of the hero's sensors of those types, if it has any), server_restarts."""
 
     def __init__(self, sensors: Mapping[str, Mapping[str, Any]]):
         # Event sensors are counted by their configured type, not by the class that reads them.
@@ -36,7 +37,9 @@ class EnvMetrics:
         self._values = {
             "town": town,
             "distance": 0.0,
+            "time": 0.0,
             "speed": 0.0,
+            "mean_speed": 0.0,
             "collisions": 0,
             "lane_invasions": 0,
             "server_restarts": server_restarts,
@@ -48,6 +51,8 @@ class EnvMetrics:
         here = (location.x, location.y)
         self._values["distance"] += math.dist(here, self._previous)
         self._previous = here
+        self._values["time"] += view.timestep
+        self._values["mean_speed"] = self._values["distance"] / self._values["time"]
         velocity = hero.get_velocity()
         self._values["speed"] = math.sqrt(velocity.x**2 + velocity.y**2 + velocity.z**2)
         for name, (_, events) in sensor_data.items():
@@ -61,10 +66,12 @@ class EnvMetrics:
         view: SimulatorView,
         sensor_data: Mapping[str, tuple[int, Any]],
         route_completion: float | None = None,
+        stepped: bool = True,
     ) -> dict[str, Any]:
-        """Update with this frame and return `info["env"]`: the metrics, and the experiment's
-        route completion if it reports one."""
-        self.update(view, sensor_data)
+        """Update with this frame (unless it is the reset's, `stepped=False`) and return
+        `info["env"]`: the metrics, and the experiment's route completion if it reports one."""
+        if stepped:
+            self.update(view, sensor_data)
         env_info = self.snapshot()
         if route_completion is not None:
             env_info["route_completion"] = float(route_completion)

@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import textwrap
 import time
@@ -231,3 +232,30 @@ def run_module(
 ) -> subprocess.CompletedProcess:
     """``python -m module args...`` (see `run_command`)."""
     return run_command([PYTHON, "-m", module, *args], timeout, dict(os.environ, **(env or {})))
+
+
+def pip(*args: str, timeout: float = 300) -> None:
+    """`python -m pip ARGS` with the running interpreter's pip; fails the test with its output."""
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", *args], capture_output=True, text=True, timeout=timeout
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
+
+
+@pytest.fixture(scope="session")
+def installed_venv(tmp_path_factory) -> Path:
+    """A throw-away venv with this checkout installed editable, as scripts/bootstrap.sh does
+    (never the project's own .venv). Its dependencies are the running interpreter's, reached
+    through a .pth file, so nothing is downloaded. Its console scripts are in `<venv>/bin`."""
+    root = tmp_path_factory.mktemp("installed") / "venv"
+    subprocess.run([PYTHON, "-m", "venv", "--without-pip", str(root)], check=True)
+    python = root / "bin" / "python"
+    purelib = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    (Path(purelib) / "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    pip("--python", str(python), "install", "--no-deps", "--no-build-isolation", "-e", str(ROOT))
+    return root

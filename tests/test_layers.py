@@ -18,7 +18,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ["rllib_integration", "dqn_example", "aws", "dqn_train.py", "dqn_inference.py"]
-SOURCES += ["dqn_inference_ray.py"]
+SOURCES += ["dqn_inference_ray.py", "examples"]
 PROJECT_PACKAGES = ("rllib_integration", "dqn_example", "aws")
 
 RI = "rllib_integration"
@@ -32,6 +32,7 @@ RULES: dict[str, tuple[str, ...]] = {
     f"{RI}.sim_view": (),
     f"{RI}.map_geometry": (),
     f"{RI}.video": (),
+    f"{RI}.space_checks": (),
     # The embedded server is its own process: it reaches nothing of the library but the geometry.
     f"{RI}.embedded*": (f"{RI}.embedded*", f"{RI}.map_geometry"),
     # Child processes the env owns, and the helpers to start and stop them.
@@ -60,8 +61,10 @@ RULES: dict[str, tuple[str, ...]] = {
         f"{RI}.sensors.birdview.*",
         f"{RI}.sim_view",
     ),
+    f"{RI}.sensors.lane_state": (f"{RI}.sensors.base", f"{RI}.sim_view"),
     f"{RI}.sensors.registry": (
         f"{RI}.defaults",
+        f"{RI}.sensors.lane_state",
         f"{RI}.sim_view",
         f"{RI}.sensors.base",
         f"{RI}.sensors.carla_sensors",
@@ -98,6 +101,7 @@ RULES: dict[str, tuple[str, ...]] = {
         f"{RI}.core.carla_core",
         f"{RI}.defaults",
         f"{RI}.env_metrics",
+        f"{RI}.space_checks",
         f"{RI}.supervisor.simulator",
     ),
     # Evaluation on routes: the env, its config, and the routes' planner and results.
@@ -119,9 +123,26 @@ RULES: dict[str, tuple[str, ...]] = {
         f"{RI}.supervisor.simulator",
     ),
     f"{RI}.pettingzoo_env": (f"{RI}.multi_agent_env",),
+    # Training and running agents with RLlib: the generic trainer, on top of the library.
+    f"{RI}.training": (),
+    f"{RI}.training*": (
+        f"{RI}",
+        f"{RI}.config",
+        f"{RI}.defaults",
+        f"{RI}.carla_env",
+        f"{RI}.core.carla_core",
+        f"{RI}.space_checks",
+        f"{RI}.supervisor.simulator",
+        f"{RI}.training.*",
+        f"{RI}.evaluate.agents",
+        f"{RI}.video",
+    ),
+    f"{RI}.train": (f"{RI}.training.trainer",),
+    f"{RI}.infer": (f"{RI}.config", f"{RI}.training.*"),
     # The example uses the library's public modules only; the library never imports it.
     "dqn_example*": (
         "dqn_example*",
+        f"{RI}.training.*",
         f"{RI}.video",
         f"{RI}.base_experiment",
         f"{RI}.carla_env",
@@ -131,9 +152,11 @@ RULES: dict[str, tuple[str, ...]] = {
         f"{RI}.sensors.birdview.sensor",
         f"{RI}.sensors.birdview.settings",
     ),
-    "dqn_train": ("dqn_example*",),
-    "dqn_inference": ("dqn_example*",),
-    "dqn_inference_ray": ("dqn_example*",),
+    # Other examples: a user's own experiment, written against the library's public face.
+    "examples*": (f"{RI}.base_experiment", f"{RI}.sensors.lane_state", f"{RI}.sim_view"),
+    "dqn_train": ("dqn_example*", f"{RI}.training.*"),
+    "dqn_inference": ("dqn_example*", f"{RI}.training.*"),
+    "dqn_inference_ray": ("dqn_example*", f"{RI}.training.*"),
     # The AWS helper stands apart.
     "aws*": ("aws*",),
 }

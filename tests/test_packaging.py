@@ -1,23 +1,19 @@
 """The package as a user installs it: editable from the checkout (what scripts/bootstrap.sh does),
 used from a folder outside the repository, with every console script working, and a wheel that
-holds the library only (no top-level `aws` or `dqn_example` in site-packages).
-
-The install goes into a throw-away venv in tmp_path (never the project's shared `.venv`); the
-runtime dependencies come from the running interpreter's site-packages through a `.pth` file, so
-no package is downloaded.
-"""
+holds the library only (no top-level `aws` or `dqn_example` in site-packages). The install is
+conftest's `installed_venv` (a throw-away venv, never the project's `.venv`)."""
 
 from __future__ import annotations
 
 import re
 import shutil
 import subprocess
-import sys
-import sysconfig
 import zipfile
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import pip
 
 try:
     import tomllib
@@ -29,44 +25,22 @@ PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 SCRIPTS = PYPROJECT["project"]["scripts"]
 
 
-def _pip(*args: str, timeout: float = 300) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "pip", *args], capture_output=True, text=True, timeout=timeout
-    )
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
-
-
-@pytest.fixture(scope="module")
-def venv(tmp_path_factory) -> Path:
-    """A fresh venv with the checkout installed editable (`pip install -e`)."""
-    root = tmp_path_factory.mktemp("pkg") / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root)], check=True)
-    python = root / "bin" / "python"
-    purelib = subprocess.run(
-        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    (Path(purelib) / "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    _pip("--python", str(python), "install", "--no-deps", "--no-build-isolation", "-e", str(ROOT))
-    return root
-
-
 def _run_outside(
     command: list[str], cwd: Path, timeout: float = 120
 ) -> subprocess.CompletedProcess:
     return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout)
 
 
-def test_the_library_imports_from_a_folder_outside_the_repository(venv, tmp_path):
+def test_the_library_imports_from_a_folder_outside_the_repository(installed_venv, tmp_path):
+    venv = installed_venv
     code = "import rllib_integration, rllib_integration.carla_env as e; print(e.__file__)"
     result = _run_outside([str(venv / "bin" / "python"), "-c", code], tmp_path)
     assert result.returncode == 0, result.stderr
     assert Path(result.stdout.strip()) == ROOT / "rllib_integration" / "carla_env.py"
 
 
-def test_examples_and_aws_are_not_installed_as_top_level_packages(venv, tmp_path):
+def test_examples_and_aws_are_not_installed_as_top_level_packages(installed_venv, tmp_path):
+    venv = installed_venv
     for name in ("dqn_example", "aws"):
         code = f"import importlib.util as u; print(u.find_spec({name!r}))"
         result = _run_outside([str(venv / "bin" / "python"), "-c", code], tmp_path)
@@ -74,7 +48,8 @@ def test_examples_and_aws_are_not_installed_as_top_level_packages(venv, tmp_path
 
 
 @pytest.mark.parametrize("script", sorted(SCRIPTS))
-def test_every_console_script_runs_from_outside_the_repository(venv, tmp_path, script):
+def test_every_console_script_runs_from_outside_the_repository(installed_venv, tmp_path, script):
+    venv = installed_venv
     result = _run_outside([str(venv / "bin" / script), "--help"], tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "usage:" in result.stdout
@@ -91,7 +66,7 @@ def test_the_wheel_holds_the_library_its_data_and_its_commands(tmp_path):
         source / "rllib_integration",
         ignore=shutil.ignore_patterns("__pycache__"),
     )
-    _pip("wheel", "--no-deps", "--no-build-isolation", "-w", str(tmp_path / "dist"), str(source))
+    pip("wheel", "--no-deps", "--no-build-isolation", "-w", str(tmp_path / "dist"), str(source))
     (wheel,) = (tmp_path / "dist").glob("*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     top_level = {

@@ -1,8 +1,11 @@
-"""Greedy evaluation episodes, shared by both inference scripts and the benchmark (no Ray).
+"""Greedy evaluation episodes of any experiment: one report per episode, a summary, a video.
 
-`run_episodes` drives any gymnasium env with a policy function, resets after every episode
-(the original's loops ignored `done`), collects the experiment's per-episode metrics and can
-write the newest bird's-eye frame of each step to an MP4 video.
+`run_episodes` drives any gymnasium env with a policy function, resets after every episode and
+reads what the env itself measured (`info["env"]`: distance, mean speed, collisions, lane
+invasions, route completion, how the episode ended), so the figures are right whatever the
+experiment puts in its own info; an experiment's `end_reason` (a string) names the end more
+precisely when it gives one. With `video`, every frame of `env.render()` goes into an MP4 (the
+env must be made with `render_mode="rgb_array"`). Ray-free: the Ray-free inference uses it too.
 """
 
 from __future__ import annotations
@@ -15,9 +18,10 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from rllib_integration.video import VideoWriter as LibraryVideoWriter
+from rllib_integration.video import VideoWriter
 
-Policy = Callable[[np.ndarray], int]
+Policy = Callable[[Any], Any]
+ENV_KEY = "env"  # CarlaEnv's own metrics in info (carla_env.ENV_INFO_KEY)
 
 
 @dataclass
@@ -25,46 +29,39 @@ class EpisodeReport:
     episode: int
     steps: int
     episode_return: float
-    end: str  # 'time_limit' | 'collision' | 'off_road' | 'idle' | 'falling' | ...
-    completed: bool  # drove until the time limit
+    end: str  # the experiment's end_reason, else terminated | truncated | simulator_failure
+    truncated: bool  # ended by a limit (e.g. time), not by the task's failure
     distance: float  # metres
     mean_speed: float  # km/h
     collisions: int
     lane_invasions: int
-    off_road_time: float  # seconds
-    route_completion: float  # 0..1
+    route_completion: float | None  # 0..1, for experiments that report one
 
 
-def report_from(index: int, steps: int, episode_return: float, info: dict) -> EpisodeReport:
+def report_from(
+    index: int, steps: int, episode_return: float, info: dict, terminated: bool, truncated: bool
+) -> EpisodeReport:
+    env = info.get(ENV_KEY) or {}
+    own_end = info.get("end_reason")
+    end = env.get("end") or ("terminated" if terminated else "truncated")
+    route = env.get("route_completion")
     return EpisodeReport(
         episode=index,
         steps=steps,
         episode_return=float(episode_return),
-        end=str(info.get("end_reason", "unknown")),
-        completed=bool(info.get("completed", False)),
-        distance=float(info.get("distance", 0.0)),
-        mean_speed=float(info.get("mean_speed", 0.0)),
-        collisions=int(info.get("collisions", 0)),
-        lane_invasions=int(info.get("lane_invasions", 0)),
-        off_road_time=float(info.get("off_road_time", 0.0)),
-        route_completion=float(info.get("route_completion", 0.0)),
+        end=own_end if isinstance(own_end, str) else str(end),
+        truncated=bool(truncated) and not env.get("simulator_failure", False),
+        distance=float(env.get("distance", 0.0)),
+        mean_speed=3.6 * float(env.get("mean_speed", 0.0)),
+        collisions=int(env.get("collisions", 0)),
+        lane_invasions=int(env.get("lane_invasions", 0)),
+        route_completion=None if route is None else float(route),
     )
 
 
-class VideoWriter(LibraryVideoWriter):
-    """MP4 of the newest bird's-eye frame (the last `frame_channels` channels of the stack)."""
-
-    def __init__(self, path: Path, fps: float, frame_channels: int = 3) -> None:
-        super().__init__(path, fps)
-        self.frame_channels = frame_channels
-
-    def add(self, observation: np.ndarray) -> None:
-        super().add(observation[..., -self.frame_channels :])
-
-
 @contextmanager
-def optional_video(path: Path | None, fps: float, frame_channels: int) -> Iterator[Any]:
-    writer = VideoWriter(path, fps, frame_channels) if path else None
+def optional_video(path: Path | None, fps: float) -> Iterator[VideoWriter | None]:
+    writer = VideoWriter(path, fps) if path else None
     try:
         yield writer
     finally:
@@ -77,8 +74,6 @@ def run_episodes(
     policy: Policy,
     episodes: int,
     video: Path | None = None,
-    fps: float = 20.0,
-    frame_channels: int = 3,
     seed: int | None = None,
     stream: TextIO | None = None,
     spread_spawn_points: bool = False,
@@ -88,7 +83,8 @@ def run_episodes(
     tested, no start twice when N >= episodes), else wherever the env puts the hero."""
     reports = []
     spawn_points = 0  # unknown until the first reset, whose spread position is 0 anyway
-    with optional_video(video, fps, frame_channels) as writer:
+    fps = float(getattr(env, "metadata", {}).get("render_fps") or 20.0)
+    with optional_video(video, fps) as writer:
         for index in range(1, episodes + 1):
             options = None
             if spread_spawn_points:
@@ -96,16 +92,15 @@ def run_episodes(
             observation, info = env.reset(
                 seed=None if seed is None else seed + index, options=options
             )
-            spawn_points = int(info["env"]["spawn_points"])
-            steps, episode_return, done = 0, 0.0, False
-            while not done:
+            spawn_points = int(info.get(ENV_KEY, {}).get("spawn_points", 0))
+            steps, episode_return, terminated, truncated = 0, 0.0, False, False
+            while not (terminated or truncated):
                 if writer is not None:
-                    writer.add(observation)
+                    writer.add(env.render())
                 observation, reward, terminated, truncated, info = env.step(policy(observation))
                 steps += 1
                 episode_return += float(reward)
-                done = terminated or truncated
-            report = report_from(index, steps, episode_return, info)
+            report = report_from(index, steps, episode_return, info, terminated, truncated)
             reports.append(report)
             if stream is not None:
                 print(format_row(report), file=stream, flush=True)
@@ -113,38 +108,44 @@ def run_episodes(
 
 
 HEADER = (
-    f"{'ep':>3} {'steps':>6} {'return':>8} {'end':>11} {'dist m':>8} {'km/h':>6} "
-    f"{'coll':>4} {'lane':>4} {'offrd s':>7} {'route':>6}"
+    f"{'ep':>3} {'steps':>6} {'return':>8} {'end':>17} {'dist m':>8} {'km/h':>6} "
+    f"{'coll':>4} {'lane':>4} {'route':>6}"
 )
 
 
 def format_row(r: EpisodeReport) -> str:
+    route = "-" if r.route_completion is None else f"{r.route_completion:.0%}"
     return (
-        f"{r.episode:>3} {r.steps:>6} {r.episode_return:>8.1f} {r.end:>11} {r.distance:>8.1f} "
-        f"{r.mean_speed:>6.1f} {r.collisions:>4} {r.lane_invasions:>4} {r.off_road_time:>7.2f} "
-        f"{r.route_completion:>6.0%}"
+        f"{r.episode:>3} {r.steps:>6} {r.episode_return:>8.1f} {r.end:>17} {r.distance:>8.1f} "
+        f"{r.mean_speed:>6.1f} {r.collisions:>4} {r.lane_invasions:>4} {route:>6}"
     )
 
 
-def summary(reports: list[EpisodeReport]) -> dict[str, float]:
+def summary(reports: list[EpisodeReport]) -> dict[str, float | None]:
+    """Means and rates over the episodes; `mean_route_completion` None if none reported one."""
     n = max(len(reports), 1)
-    failures = sum(r.end in ("collision", "off_road") for r in reports)
+    routes = [r.route_completion for r in reports if r.route_completion is not None]
+
+    def mean(values: list[float]) -> float:
+        return float(np.mean(values)) if values else 0.0
+
     return {
         "episodes": len(reports),
-        "completion_rate": sum(r.completed for r in reports) / n,
-        "collision_or_off_road_rate": failures / n,
-        "mean_speed_kmh": float(np.mean([r.mean_speed for r in reports])) if reports else 0.0,
-        "mean_return": float(np.mean([r.episode_return for r in reports])) if reports else 0.0,
-        "mean_route_completion": float(np.mean([r.route_completion for r in reports]))
-        if reports
-        else 0.0,
+        "mean_return": mean([r.episode_return for r in reports]),
+        "mean_distance": mean([r.distance for r in reports]),
+        "mean_speed_kmh": mean([r.mean_speed for r in reports]),
+        "truncated_rate": sum(r.truncated for r in reports) / n,
+        "collision_rate": sum(r.collisions > 0 for r in reports) / n,
+        "mean_route_completion": mean(routes) if routes else None,
     }
 
 
-def format_summary(stats: dict[str, float]) -> str:
+def format_summary(stats: dict[str, Any]) -> str:
+    route = stats["mean_route_completion"]
     return (
-        f"{stats['episodes']} episodes | completed {stats['completion_rate']:.0%} | "
-        f"collision/off-road {stats['collision_or_off_road_rate']:.0%} | "
-        f"mean speed {stats['mean_speed_kmh']:.1f} km/h | mean return {stats['mean_return']:.1f} | "
-        f"route completion {stats['mean_route_completion']:.0%}"
+        f"{stats['episodes']} episodes | mean return {stats['mean_return']:.1f} | "
+        f"distance {stats['mean_distance']:.0f} m | mean speed {stats['mean_speed_kmh']:.1f} km/h"
+        f" | to the limit (truncated) {stats['truncated_rate']:.0%} | "
+        f"with a collision {stats['collision_rate']:.0%} | "
+        f"route completion {'-' if route is None else format(route, '.0%')}"
     )

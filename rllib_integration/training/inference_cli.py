@@ -1,21 +1,27 @@
-"""What both inference scripts share: arguments, the env from the YAML, the episode loop.
+"""What the inference commands share: arguments, the env from the YAML, the episode loop.
 
-Ray-free: `dqn_inference.py` must run in a process that never imports Ray.
+Ray-free: `dqn_inference.py` runs in a process that never imports Ray. The env is made as the
+trainer's workers make it (observations adapted for RLlib's default network unless the file
+names its own `rl_module.module_class`), so a policy sees what it was trained on.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dqn_example.checkpoints import CheckpointError
-from dqn_example.episodes import HEADER, format_summary, run_episodes, summary
-from dqn_example.training_config import (
-    ConfigError,
+from rllib_integration.config import ConfigError
+from rllib_integration.training.checkpoints import CheckpointError
+from rllib_integration.training.episodes import HEADER, format_summary, run_episodes, summary
+from rllib_integration.training.observations import make_training_env
+from rllib_integration.training.python_path import add_to_sys_path, import_roots
+from rllib_integration.training.training_file import (
+    TrainingFile,
     add_override_argument,
     apply_overrides,
     env_class,
@@ -24,11 +30,9 @@ from dqn_example.training_config import (
     validate_sections,
 )
 
-DEFAULT_FRAMESTACK = 4
 
-
-def base_parser(description: str) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=description)
+def base_parser(program: str, description: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=program, description=description)
     parser.add_argument("config", type=Path, help="YAML training file (its env_config is used)")
     parser.add_argument(
         "checkpoint",
@@ -36,7 +40,11 @@ def base_parser(description: str) -> argparse.ArgumentParser:
         help="checkpoint folder, or an experiment folder (its latest checkpoint is used)",
     )
     parser.add_argument("-e", "--episodes", type=int, default=5, help="episodes to run (5)")
-    parser.add_argument("--video", type=Path, help="write the bird's-eye view to this MP4")
+    parser.add_argument(
+        "--video",
+        type=Path,
+        help="write what env.render() shows (bird's-eye view or camera) to this MP4",
+    )
     parser.add_argument("--seed", type=int, help="seed for the env resets")
     parser.add_argument(
         "--spread",
@@ -49,16 +57,17 @@ def base_parser(description: str) -> argparse.ArgumentParser:
 
 @dataclass
 class InferenceSetup:
+    program: str
     args: argparse.Namespace
     checkpoint: Path  # what `find_checkpoint` made of the checkpoint argument
-    env_cls: type
+    training_file: TrainingFile
     env_config: dict
+    make_env: Callable[..., Any]
 
 
 def parse_and_load(
     parser: argparse.ArgumentParser,
     argv: list[str] | None,
-    program: str,
     find_checkpoint: Callable[[Path], Path],
 ) -> InferenceSetup | None:
     """Parse and check the arguments, find the checkpoint, load the env from the YAML; on a
@@ -71,34 +80,32 @@ def parse_and_load(
         training_file = load_training_file(args.config)
         apply_overrides(training_file, args.overrides)
         validate_sections(training_file)
+        add_to_sys_path(import_roots(training_file))
         env_config = resolved_env_config(training_file)
-        env_cls = env_class(training_file)
+        # The file's own RLModule gets the experiment's observations as they are.
+        adapt = training_file.section("rl_module").get("module_class") is None
+        make_env = functools.partial(
+            make_training_env, env_class=env_class(training_file), adapt=adapt
+        )
     except (ConfigError, CheckpointError) as error:
-        print(f"{program}: error: {error}", file=sys.stderr)
+        print(f"{parser.prog}: error: {error}", file=sys.stderr)
         return None
-    return InferenceSetup(args, checkpoint, env_cls, env_config)
+    return InferenceSetup(parser.prog, args, checkpoint, training_file, env_config, make_env)
 
 
-def frame_channels(observation_shape: tuple[int, ...], env_config: dict) -> int:
-    experiment = env_config.get("experiment") or {}
-    framestack = int(experiment.get("framestack", DEFAULT_FRAMESTACK)) or 1
-    return max(observation_shape[-1] // framestack, 1)
-
-
-def evaluate(setup: InferenceSetup, policy: Callable[[Any], int], fps: float = 20.0) -> int:
-    """Run the greedy episodes, one line each and a summary; the exit status."""
-    args, env_config = setup.args, setup.env_config
-    env = setup.env_cls(env_config)
+def evaluate(setup: InferenceSetup, make_policy: Callable[[Any], Callable[[Any], Any]]) -> int:
+    """Run the greedy episodes of `make_policy(env)`, one line each and a summary; the exit
+    status."""
+    args = setup.args
+    env = setup.make_env(setup.env_config, render_mode="rgb_array" if args.video else None)
     try:
-        channels = frame_channels(env.observation_space.shape, env_config)
+        policy = make_policy(env)
         print(HEADER, flush=True)
         reports = run_episodes(
             env,
             policy,
             args.episodes,
             video=args.video,
-            fps=fps,
-            frame_channels=channels,
             seed=args.seed,
             stream=sys.stdout,
             spread_spawn_points=args.spread,

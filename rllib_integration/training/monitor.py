@@ -1,43 +1,28 @@
-"""Tune callback of `dqn_train.py`: one readable line per iteration, and checkpoint upkeep.
+"""Tune callbacks of the trainer: one readable line per iteration, checkpoint upkeep, TensorBoard.
 
-Runs in the driver. On every checkpoint Tune has registered, it exports the Q-network for
-Ray-free inference next to it (`<checkpoint>/qnet/`) and then moves the experiment's
-`latest_checkpoint.json` pointer to it (atomic, see `checkpoints.py`).
+Run in the driver. `TrainingMonitor` prints the progress line and, on every checkpoint Tune has
+registered, runs the trainer's exports into it (the DQN example writes its Ray-free network)
+and then moves `latest_checkpoint.json` to it (atomic, see `checkpoints.py`).
+`ExperimentTensorBoard` writes Tune's TensorBoard curves into `<experiment>/tensorboard/`, one
+folder for the experiment however often it is resumed (Tune's own logger would start a second
+trial folder, so a resumed run showed up as a second run), at step = training iteration.
 """
 
 from __future__ import annotations
 
-import os
+import math
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
 from ray import tune
-from ray.rllib.core import (
-    COMPONENT_LEARNER,
-    COMPONENT_LEARNER_GROUP,
-    COMPONENT_RL_MODULE,
-    DEFAULT_MODULE_ID,
-)
+from ray.tune.logger import TBXLoggerCallback
 
-from dqn_example.checkpoints import EXPORT_DIR, write_latest
-from dqn_example.qnet import save_qnet
+from rllib_integration.training.checkpoints import write_latest
 
-
-def export_qnet(checkpoint: Path) -> Path:
-    """Writes `<checkpoint>/qnet/` (state dict + spec) from an RLlib checkpoint."""
-    from ray.rllib.core.rl_module.rl_module import RLModule
-
-    checkpoint = Path(os.path.abspath(checkpoint))  # RLModule needs absolute paths (P9)
-    module_dir = (
-        checkpoint
-        / COMPONENT_LEARNER_GROUP
-        / COMPONENT_LEARNER
-        / COMPONENT_RL_MODULE
-        / DEFAULT_MODULE_ID
-    )
-    module = RLModule.from_checkpoint(str(module_dir))
-    return save_qnet(module.qnet, checkpoint / EXPORT_DIR)
+TENSORBOARD_DIR = "tensorboard"
+MISSING = "-"  # a value no episode has given yet (or not a number)
 
 
 def _get(result: dict, path: str) -> Any:
@@ -49,29 +34,41 @@ def _get(result: dict, path: str) -> Any:
     return node
 
 
-def _fmt(value: Any, spec: str) -> str:
-    return format(value, spec) if isinstance(value, (int, float)) else "-"
+def _fmt(value: Any, spec: str, scale: float = 1.0) -> str:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return MISSING
+    return format(value * scale, spec)
 
 
 def progress_line(result: dict) -> str:
+    """One line per iteration; a value no finished episode has given yet shows as '-'."""
     sampled = _get(result, "env_runners/num_env_steps_sampled") or 0
     seconds = result.get("time_this_iter_s") or 0.0
     rate = sampled / seconds if seconds else None
+    env = "env_runners/env"
     return (
         f"iter {result.get('training_iteration', '?'):>4} | "
         f"env steps {_fmt(result.get('num_env_steps_sampled_lifetime'), ',.0f')} | "
         f"episodes {_fmt(_get(result, 'env_runners/num_episodes_lifetime'), ',.0f')} | "
         f"return {_fmt(_get(result, 'env_runners/episode_return_mean'), '.2f')} | "
-        f"route completion {_fmt(_get(result, 'env_runners/route_completion'), '.0%')} | "
-        f"speed {_fmt(_get(result, 'env_runners/mean_speed'), '.1f')} km/h | "
+        f"distance {_fmt(_get(result, f'{env}/distance'), '.0f')} m | "
+        f"speed {_fmt(_get(result, f'{env}/mean_speed'), '.1f', 3.6)} km/h | "
+        f"collisions {_fmt(_get(result, f'{env}/collisions'), '.2f')} | "
+        f"route completion {_fmt(_get(result, f'{env}/route_completion'), '.0%')} | "
         f"{_fmt(rate, '.1f')} steps/s | "
         f"{_fmt(result.get('time_total_s'), '.0f')} s"
     )
 
 
+Export = Callable[[Path], Any]
+
+
 class TrainingMonitor(tune.Callback):
-    def __init__(self, experiment_dir: Path, stream: TextIO = sys.stdout) -> None:
+    def __init__(
+        self, experiment_dir: Path, exports: Sequence[Export] = (), stream: TextIO = sys.stdout
+    ) -> None:
         self.experiment_dir = Path(experiment_dir)
+        self.exports = tuple(exports)
         self.stream = stream
         self.last_result: dict = {}
         self.last_checkpoint: Path | None = None
@@ -82,7 +79,8 @@ class TrainingMonitor(tune.Callback):
 
     def on_checkpoint(self, iteration, trials, trial, checkpoint, **info) -> None:
         path = Path(checkpoint.path)
-        export_qnet(path)
+        for export in self.exports:
+            export(path)
         write_latest(
             self.experiment_dir,
             path,
@@ -91,4 +89,19 @@ class TrainingMonitor(tune.Callback):
             env_steps=self.last_result.get("num_env_steps_sampled_lifetime"),
         )
         self.last_checkpoint = path
-        print(f"checkpoint {path} (Ray-free network in {path / EXPORT_DIR})", file=self.stream)
+        print(f"checkpoint {path}", file=self.stream, flush=True)
+
+
+class ExperimentTensorBoard(TBXLoggerCallback):
+    """Tune's TensorBoard logger, writing into `<experiment>/tensorboard/` (module docstring)."""
+
+    def __init__(self, experiment_dir: Path) -> None:
+        super().__init__()
+        self.log_dir = Path(experiment_dir) / TENSORBOARD_DIR
+
+    def log_trial_start(self, trial) -> None:
+        if trial in self._trial_writer:
+            self._trial_writer[trial].close()
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self._trial_writer[trial] = self._summary_writer_cls(str(self.log_dir), flush_secs=30)
+        self._trial_result[trial] = {}

@@ -1,29 +1,30 @@
-"""YAML training file -> RLlib `DQNConfig` + Tune run settings.
+"""A training YAML file: which algorithm, RLlib's `AlgorithmConfig` sections, Tune's run settings
+and the env's `env_config`.
 
-The YAML's top level maps one-to-one onto `AlgorithmConfig` methods of RLlib's current API
-stack, so RLlib's own documentation of each keyword applies unchanged:
+The top level maps one-to-one onto `AlgorithmConfig` methods of RLlib's current API stack, so
+RLlib's own documentation of each keyword applies unchanged:
 
-    env_runners: {...}      -> config.env_runners(**...)
-    training: {...}         -> config.training(**...)
-    learners: {...}         -> config.learners(**...)
-    resources: {...}        -> config.resources(**...)
-    reporting, fault_tolerance, evaluation, debugging       (same rule)
-    framework: torch        -> config.framework("torch") (the only supported value)
-    rl_module: {model_config: {...}}  -> the Q-network (`qnet.QNetSpec` keys + RLlib's)
-    env: package.module:Class         -> the env class (default: CarlaEnv)
-    env_config: {carla: {...}, experiment: {...}}  -> passed to the env as is
+    algorithm: PPO           -> the algorithm (PPO, APPO, IMPALA, DQN, SAC; see algorithms.py)
+    env_runners: {...}       -> config.env_runners(**...)
+    training: {...}          -> config.training(**...)
+    learners, resources, reporting, fault_tolerance, evaluation, debugging   (same rule)
+    framework: torch         -> the only supported value
+    rl_module: {model_config: {...}, module_class: package.module:Class}
+                             -> RLlib's default network sized by model_config, or your RLModule
+    env: package.module:Class            -> the env class (default: CarlaEnv)
+    env_config: {carla: {...}, experiment: {...}}   -> passed to the env
+    python_path: [dir, ...]  -> folders (relative to this file) the driver and Ray's workers import
+                                your code from, besides the ones found automatically
     stop: {timesteps, time_s, episode_return, iterations}   -> Tune stop criteria
     checkpoint: {frequency, keep}                          -> Tune checkpointing
 
-Unknown sections and unknown keywords are rejected with one `ConfigError` (the library's)
-naming the file, the line and the key, as the library's own config errors do; the file is read
-with the library's loader. Nothing here starts Ray; building the config only imports RLlib.
+Every unknown key is one `ConfigError` naming the file, the line and the closest valid key, as
+the library's own config errors do. Nothing here imports Ray.
 """
 
 from __future__ import annotations
 
 import copy
-import inspect
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,7 +54,8 @@ CONFIG_SECTIONS = (
     "debugging",
 )
 RUN_KEYS = ("stop", "checkpoint")
-OTHER_KEYS = ("framework", "rl_module", "env", "env_config")
+OTHER_KEYS = ("algorithm", "framework", "rl_module", "env", "env_config", "python_path")
+RL_MODULE_KEYS = ("model_config", "module_class")
 # Tune result keys of RLlib's current stack (old names are silently ignored by Tune, rllib.md P8).
 STOP_METRICS = {
     "timesteps": "num_env_steps_sampled_lifetime",
@@ -83,6 +85,17 @@ class TrainingFile:
         """'<file>:<line>: <dotted>' for messages."""
         return Where(self.source, dotted, self.lines)
 
+    @property
+    def folder(self) -> Path:
+        return Path(self.source).resolve().parent
+
+    def section(self, name: str) -> dict[str, Any]:
+        """A mapping section (empty if absent); ConfigError if it is not a mapping."""
+        value = self.raw.get(name) or {}
+        if not isinstance(value, dict):
+            raise ConfigError(f"{self.where(name)}: must be a mapping, got {type_name(value)}")
+        return value
+
 
 def load_training_file(path: Path) -> TrainingFile:
     raw = load_yaml(path)  # the library's loader: its errors name the file (and line)
@@ -103,30 +116,15 @@ def env_class(tf: TrainingFile) -> type:
     return import_path(tf.raw.get("env", DEFAULT_ENV), tf.where("env"))
 
 
-def _accepted_keywords(config_cls: type, method: str) -> set[str]:
-    names: set[str] = set()
-    for cls in config_cls.__mro__:
-        function = cls.__dict__.get(method)
-        if function is None:
-            continue
-        for parameter in inspect.signature(function).parameters.values():
-            if parameter.kind is parameter.KEYWORD_ONLY or (
-                parameter.kind is parameter.POSITIONAL_OR_KEYWORD and parameter.name != "self"
-            ):
-                names.add(parameter.name)
-    return names
+def module_class(tf: TrainingFile) -> type | None:
+    """Your RLModule class named by `rl_module.module_class`, or None for RLlib's default."""
+    path = tf.section("rl_module").get("module_class")
+    return None if path is None else import_path(path, tf.where("rl_module.module_class"))
 
 
-def _section(tf: TrainingFile, name: str) -> dict[str, Any]:
-    value = tf.raw.get(name) or {}
-    if not isinstance(value, dict):
-        raise ConfigError(f"{tf.where(name)}: must be a mapping, got {type_name(value)}")
-    return value
-
-
-def _reject_unknown(tf: TrainingFile, section: str, known: Any, note: str = "") -> None:
+def reject_unknown(tf: TrainingFile, section: str, known: Any, note: str = "") -> None:
     known = list(known)
-    for key in _section(tf, section):
+    for key in tf.section(section):
         if key not in known:
             raise ConfigError(
                 f"{tf.where(f'{section}.{key}')}: unknown key{note}" + suggest(str(key), known)
@@ -140,33 +138,40 @@ def validate_sections(tf: TrainingFile) -> None:
         if key not in known:
             raise ConfigError(f"{tf.where(str(key))}: unknown top-level key" + suggest(key, known))
     for name in CONFIG_SECTIONS + RUN_KEYS + ("rl_module", "env_config"):
-        _section(tf, name)
+        tf.section(name)
     framework = tf.raw.get("framework", "torch")
     if framework != "torch":
         raise ConfigError(f"{tf.where('framework')}: '{framework}' is not supported, use 'torch'")
-    _reject_unknown(tf, "rl_module", ["model_config"])
-    _reject_unknown(tf, "stop", STOP_METRICS)
-    _reject_unknown(tf, "checkpoint", ["frequency", "keep"])
+    reject_unknown(tf, "rl_module", RL_MODULE_KEYS)
+    reject_unknown(tf, "stop", STOP_METRICS)
+    reject_unknown(tf, "checkpoint", ["frequency", "keep"])
+    python_path(tf)
 
 
-def validate(tf: TrainingFile) -> None:
-    """Shape, plus every RLlib keyword checked against DQNConfig's methods."""
-    from ray.rllib.algorithms.dqn import DQNConfig
-
-    validate_sections(tf)
-    for name in CONFIG_SECTIONS:
-        note = f" (not a keyword of DQNConfig.{name}() in RLlib's current API stack)"
-        _reject_unknown(tf, name, sorted(_accepted_keywords(DQNConfig, name)), note)
+def python_path(tf: TrainingFile) -> list[Path]:
+    """`python_path:` as absolute folders (relative entries are relative to the file)."""
+    entries = tf.raw.get("python_path") or []
+    if isinstance(entries, str):
+        entries = [entries]
+    if not isinstance(entries, list) or not all(isinstance(e, str) for e in entries):
+        raise ConfigError(f"{tf.where('python_path')}: expected a folder or a list of folders")
+    folders = []
+    for index, entry in enumerate(entries):
+        folder = (tf.folder / Path(entry).expanduser()).resolve()
+        if not folder.is_dir():
+            raise ConfigError(f"{tf.where(f'python_path.{index}')}: no folder {folder}")
+        folders.append(folder)
+    return folders
 
 
 def run_settings(tf: TrainingFile) -> RunSettings:
     validate_sections(tf)
     settings = RunSettings()
-    for key, value in _section(tf, "stop").items():
-        if not isinstance(value, (int, float)) or isinstance(value, bool):
+    for key, value in tf.section("stop").items():
+        if not isinstance(value, int | float) or isinstance(value, bool):
             raise ConfigError(f"{tf.where(f'stop.{key}')}: must be a number, got {value!r}")
         settings.stop[STOP_METRICS[key]] = value
-    checkpoint = _section(tf, "checkpoint")
+    checkpoint = tf.section("checkpoint")
     for key, attr in (("frequency", "checkpoint_frequency"), ("keep", "checkpoints_to_keep")):
         if key in checkpoint:
             value = checkpoint[key]
@@ -178,44 +183,9 @@ def run_settings(tf: TrainingFile) -> RunSettings:
 
 def resolved_env_config(tf: TrainingFile) -> dict:
     """`env_config` merged over the library's and the experiment's defaults, when the env is
-    CarlaEnv (so a bad key fails here, with the file named, not later inside an env runner)."""
-    env_config = copy.deepcopy(_section(tf, "env_config"))
+    CarlaEnv (so a bad key fails here, with the file and line named, not later inside an env
+    runner)."""
+    env_config = copy.deepcopy(tf.section("env_config"))
     if tf.raw.get("env", DEFAULT_ENV) != DEFAULT_ENV:
         return env_config
     return resolve_env_config(env_config, source=tf.source, lines=tf.lines)
-
-
-def build_algorithm_config(tf: TrainingFile, callbacks: type | None = None):
-    """Returns an RLlib `DQNConfig` for the file (validated first)."""
-    from ray.rllib.algorithms.dqn import DQNConfig
-    from ray.rllib.core.rl_module.rl_module import RLModuleSpec
-
-    from dqn_example.dqn_module import BirdViewDQNModule
-
-    validate(tf)
-    env_cls = env_class(tf)
-    config = DQNConfig().framework("torch")
-    config.environment(env_cls, env_config=resolved_env_config(tf))
-    for name in CONFIG_SECTIONS:
-        kwargs = copy.deepcopy(_section(tf, name))
-        if name == "training":
-            # Dueling is inside our QNet; RLlib's own dueling/distributional heads are off.
-            kwargs.setdefault("dueling", False)
-            kwargs.setdefault("num_atoms", 1)
-        if kwargs or name == "training":
-            try:
-                getattr(config, name)(**kwargs)
-            except (TypeError, ValueError) as error:
-                raise ConfigError(f"{tf.where(name)}: {error}") from None
-    model_config = copy.deepcopy(_section(tf, "rl_module").get("model_config") or {})
-    # No model_config in the spec itself, or RLlib drops epsilon/double_q (rllib.md P6).
-    config.rl_module(
-        rl_module_spec=RLModuleSpec(module_class=BirdViewDQNModule), model_config=model_config
-    )
-    if callbacks is not None:
-        config.callbacks(callbacks)
-    try:
-        config.validate()
-    except (TypeError, ValueError) as error:
-        raise ConfigError(f"{tf.source}: {error}") from None
-    return config

@@ -8,12 +8,11 @@ import time
 
 import pytest
 
-from dqn_example.checkpoints import (
-    EXPORT_DIR,
+from dqn_example.export import CHECKPOINT_FILES, EXPORT_DIR, resolve_dqn_checkpoint
+from dqn_example.qnet import SPEC_FILE, STATE_FILE
+from rllib_integration.training.checkpoints import (
     LATEST_FILE,
     MODULE_STATE,
-    SPEC_FILE,
-    STATE_FILE,
     CheckpointError,
     find_latest,
     resolve_checkpoint,
@@ -39,10 +38,10 @@ def test_a_half_written_checkpoint_is_never_the_latest(tmp_path):
     trial = tmp_path / "DQN_trial_0"
     good = make_checkpoint(trial, 1)
     make_checkpoint(trial, 2, complete=False)  # crash before the export finished
-    assert find_latest(tmp_path) == good  # by scanning
+    assert find_latest(tmp_path, CHECKPOINT_FILES) == good  # by scanning
     write_latest(tmp_path, good, training_iteration=1)
     assert json.loads((tmp_path / LATEST_FILE).read_text())["training_iteration"] == 1
-    assert find_latest(tmp_path) == good
+    assert find_latest(tmp_path, CHECKPOINT_FILES) == good
     assert not list(tmp_path.glob(f".{LATEST_FILE}*.tmp"))  # the temp file was renamed
 
 
@@ -52,15 +51,19 @@ def test_a_pointer_to_a_broken_checkpoint_falls_back_to_scanning(tmp_path):
     second = make_checkpoint(trial, 2)
     write_latest(tmp_path, second)
     (second / EXPORT_DIR / STATE_FILE).unlink()  # damaged afterwards
-    assert find_latest(tmp_path) == first
+    assert find_latest(tmp_path, CHECKPOINT_FILES) == first
     (tmp_path / LATEST_FILE).write_text("{not json")
-    assert find_latest(tmp_path) == first
+    assert find_latest(tmp_path, CHECKPOINT_FILES) == first
 
 
 def test_resolve_accepts_checkpoint_trial_and_experiment_folders(tmp_path):
     trial = tmp_path / "DQN_trial_0"
     checkpoint = make_checkpoint(trial, 3)
     for given in (checkpoint, trial, tmp_path):
-        assert resolve_checkpoint(given) == checkpoint.resolve()
+        assert resolve_dqn_checkpoint(given) == checkpoint.resolve()
     with pytest.raises(CheckpointError, match="no complete checkpoint"):
-        resolve_checkpoint(make_checkpoint(trial, 4, complete=False))
+        resolve_dqn_checkpoint(make_checkpoint(trial, 4, complete=False))
+    # Without the example's export, RLlib's own files make a checkpoint complete.
+    assert (
+        resolve_checkpoint(trial / "checkpoint_000004") == (trial / "checkpoint_000004").resolve()
+    )

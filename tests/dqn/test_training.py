@@ -10,7 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dqn_example.checkpoints import EXPORT_DIR, LATEST_FILE, is_complete
+from dqn_example.export import CHECKPOINT_FILES, EXPORT_DIR
+from rllib_integration.training.checkpoints import LATEST_FILE, is_complete
+from rllib_integration.training.monitor import TENSORBOARD_DIR
 from tests.dqn.helpers import (
     CONFIG,
     assert_no_servers_left,
@@ -21,7 +23,8 @@ from tests.dqn.helpers import (
 
 ITERATION_LINE = re.compile(
     r"^iter +(\d+) \| env steps ([\d,]+) \| episodes [\d,-]+ \| return \S+ \| "
-    r"route completion \S+ \| speed \S+ km/h \| ([\d.]+) steps/s",
+    r"distance \S+ m \| speed \S+ km/h \| collisions \S+ \| route completion \S+ \| "
+    r"([\d.]+) steps/s",
     re.MULTILINE,
 )
 
@@ -53,9 +56,10 @@ def test_training_reports_each_iteration_and_writes_checkpoints(trained):
     assert [i for i, _ in iterations] == [1, 2], out
     assert iterations[1][1] >= 200  # env steps sampled over two iterations of >= 100
     checkpoint = latest_checkpoint(trained["experiment"])
-    assert checkpoint.name == "checkpoint_000001" and is_complete(checkpoint)
+    assert checkpoint.name == "checkpoint_000001" and is_complete(checkpoint, CHECKPOINT_FILES)
     trial = checkpoint.parent
-    assert list(trial.glob("events.out.tfevents.*")), "no TensorBoard log"
+    tensorboard = trained["experiment"] / TENSORBOARD_DIR
+    assert list(tensorboard.glob("events.out.tfevents.*")), "no TensorBoard log"
     assert (trial / "progress.csv").read_text().count("\n") == 3  # header + 2 iterations
     assert f"final checkpoint {checkpoint}" in out
     assert_no_servers_left(trained["logs"])
@@ -71,8 +75,8 @@ def test_each_reward_term_is_a_tensorboard_curve(trained):
     terms = last["env_runners"]["reward_terms"]
     assert set(terms) == set(REWARD_TERMS)
     assert terms["distance"] != 0.0  # at least one finished episode drove somewhere
-    events = EventAccumulator(str(trial)).Reload()
-    curves = {tag for tag in events.Tags()["scalars"] if "/reward_terms/" in tag}
+    events = EventAccumulator(str(trained["experiment"] / TENSORBOARD_DIR)).Reload()
+    curves = {t for t in events.Tags()["scalars"] if t.startswith("ray/tune/env_runners/reward_")}
     assert curves == {f"ray/tune/env_runners/reward_terms/{term}" for term in REWARD_TERMS}
 
 
@@ -115,7 +119,15 @@ def test_auto_resumes_from_the_latest_checkpoint(trained):
     iterations = [int(i) for i, _, _ in ITERATION_LINE.findall(result.stdout)]
     assert iterations == [3], result.stdout  # counters continue; stop.iterations=3 is reached
     after = latest_checkpoint(trained["experiment"])
-    assert after != before and is_complete(after)
+    assert after != before and is_complete(after, CHECKPOINT_FILES)
+    # TensorBoard: one run for the experiment, continued: iterations 1, 2, then 3.
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    runs = {path.parent for path in trained["experiment"].rglob("events.out.tfevents.*")}
+    assert runs == {trained["experiment"] / TENSORBOARD_DIR}
+    events = EventAccumulator(str(trained["experiment"] / TENSORBOARD_DIR)).Reload()
+    steps = [e.step for e in events.Scalars("ray/tune/num_env_steps_sampled_lifetime")]
+    assert sorted(steps) == [1, 2, 3]
     assert_no_servers_left(trained["logs"])
 
 
@@ -145,7 +157,7 @@ def test_inference_with_ray_runs_greedy_episodes(trained, tmp_path):
     for _, steps, _, end in rows:  # every episode ended: time limit (20 steps) or earlier
         assert 1 <= int(steps) <= 20 and end in ("time_limit", "off_road", "collision", "idle")
     assert video.stat().st_size > 1000
-    assert "2 episodes | completed" in result.stdout
+    assert "2 episodes | mean return" in result.stdout
     assert_no_servers_left(trained["logs"])
 
 

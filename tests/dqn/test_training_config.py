@@ -1,14 +1,15 @@
-"""The YAML file's mapping onto RLlib's DQNConfig and Tune settings."""
+"""The DQN example's YAML files mapped onto RLlib's DQNConfig and Tune settings (by the
+library's training-file code, which every trainer shares)."""
 
 from __future__ import annotations
 
 import pytest
 
-from dqn_example.training_config import (
-    ConfigError,
+from rllib_integration.config import ConfigError
+from rllib_integration.training.algorithm_config import build_algorithm_config
+from rllib_integration.training.training_file import (
     TrainingFile,
     apply_overrides,
-    build_algorithm_config,
     load_training_file,
     resolved_env_config,
     run_settings,
@@ -66,7 +67,9 @@ def test_stop_and_checkpoint_settings():
     ("override", "message"),
     [
         ("framework=tf2", "framework: 'tf2' is not supported"),
-        ("rl_module.spec=x", "rl_module.spec: unknown key; valid: model_config"),
+        ("rl_module.spec=x", "rl_module.spec: unknown key; valid: model_config, module_class"),
+        ("algorithm=PPOO", "algorithm: unknown algorithm 'PPOO'; did you mean 'PPO'?"),
+        ("algorithm=CQL", "algorithm: CQL learns offline from recorded data"),
         ("stop.reward=1", "stop.reward: unknown key"),
         ("checkpoint.frequency=0", "checkpoint.frequency: must be an integer >= 1"),
         ("env_runners.num_workers=2", "env_runners.num_workers: unknown key"),

@@ -55,6 +55,19 @@ class NotAnExperiment:
     pass
 
 
+class Unfinished(BaseExperiment):
+    """Forgets get_observation_space, get_done_status and compute_reward."""
+
+    def get_action_space(self) -> gym.Space:
+        return gym.spaces.Discrete(2)
+
+    def compute_action(self, action) -> carla.VehicleControl:
+        return carla.VehicleControl()
+
+    def get_observation(self, sensor_data):
+        return np.zeros(1, np.float32), {}
+
+
 class RouteExperiment(DriveStraight):
     """Reports route completion as the fraction of its episode length driven."""
 
@@ -97,3 +110,37 @@ class MultiAgentProbe(DriveStraight):
         truncated = truncated or (end is not None and self.steps >= end)
         terminated = bool(self.config["end_on_collision"] and self.collisions)
         return terminated, truncated and not terminated
+
+
+class Misbehaving(DriveStraight):
+    """A Dict observation and a Box action, with one mistake chosen by `fault` (changeable
+    between episodes): "none", "large" (1000 in a [-10, 10] box), "float64" (the wrong dtype),
+    "missing_key", "nan_control" (compute_action returns throttle=nan for a finite action)."""
+
+    DEFAULT_CONFIG = {"fault": "none"}
+
+    def get_action_space(self) -> gym.Space:
+        return gym.spaces.Box(-1.0, 1.0, shape=(2,), dtype=np.float32)
+
+    def get_observation_space(self) -> gym.Space:
+        return gym.spaces.Dict(
+            {
+                "speed": gym.spaces.Box(0.0, 100.0, shape=(1,), dtype=np.float32),
+                "imu": gym.spaces.Box(-10.0, 10.0, shape=(3,), dtype=np.float32),
+            }
+        )
+
+    def compute_action(self, action) -> carla.VehicleControl:
+        self.steps += 1
+        throttle = float("nan") if self.config["fault"] == "nan_control" else 0.5
+        return carla.VehicleControl(throttle=throttle, steer=float(action[1]))
+
+    def get_observation(self, sensor_data):
+        fault = self.config["fault"]
+        imu = np.zeros(3, np.float64 if fault == "float64" else np.float32)
+        if fault == "large":
+            imu[0] = 1000.0
+        observation = {"speed": np.zeros(1, np.float32), "imu": imu}
+        if fault == "missing_key":
+            del observation["imu"]
+        return observation, {}

@@ -483,7 +483,7 @@ def test_reset_option_spawn_point_picks_that_point_modulo_their_number(make_env)
 
 
 def test_evaluation_episodes_spread_over_the_spawn_points(make_env):
-    from dqn_example.episodes import run_episodes
+    from rllib_integration.training.episodes import run_episodes
 
     class StartRecorder(gym.Wrapper):
         def reset(self, **kwargs):

@@ -1,0 +1,311 @@
+"""Train any experiment with any RLlib algorithm of the current stack, from one YAML file.
+
+    carla-rllib-train my_config.yaml --name run1 [--set training.lr=1e-4] [--auto]
+    python -m rllib_integration.train my_config.yaml ...
+
+Results go to <directory>/<name>/: Tune's trial folder with checkpoints, TensorBoard curves in
+<directory>/<name>/tensorboard/, and latest_checkpoint.json pointing at the latest complete
+checkpoint. Before Ray starts, the config is checked (keys, algorithm, the action space against
+the algorithm, the network against the observation space) and, unless --no-check, the env runs a
+reset and a few random steps in this process, so a mistake in the experiment is one message here
+rather than a failing worker. `dqn_train.py` is this trainer with the DQN example's extras
+(`Extras`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import os
+import shutil
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rllib_integration.config import ConfigError
+from rllib_integration.core.carla_core import SetupError, SimulatorFailure
+from rllib_integration.defaults import import_path
+from rllib_integration.space_checks import SpaceError
+from rllib_integration.supervisor.simulator import ServerError
+from rllib_integration.training.checkpoints import CheckpointError, find_latest, resolve_checkpoint
+from rllib_integration.training.python_path import (
+    add_to_sys_path,
+    import_roots,
+    worker_python_path,
+)
+from rllib_integration.training.training_file import (
+    TrainingFile,
+    add_override_argument,
+    apply_overrides,
+    load_training_file,
+    resolved_env_config,
+    run_settings,
+)
+
+DEFAULT_DIRECTORY = Path("~/ray_results/carla_rllib")
+CHECK_STEPS = 3
+
+
+@dataclass
+class Extras:
+    """What a specialised trainer (dqn_train.py) adds to the generic one."""
+
+    program: str = "carla-rllib-train"
+    default_name: str = "run"
+    # Set in the file when it does not say (e.g. algorithm: DQN); a different value is an error.
+    fixed: dict[str, Any] = field(default_factory=dict)
+    # RLlib callback classes by import path ("package.module:Class"), imported with RLlib.
+    callbacks: tuple[str, ...] = ()
+    # Run on every checkpoint before it becomes the latest; their files make it complete.
+    exports: tuple[Callable[[Path], Any], ...] = ()
+    checkpoint_files: tuple[str, ...] = ()
+
+
+def build_parser(description: str, extras: Extras) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=extras.program,
+        description=description,
+        epilog="Resume after a crash with --auto (or --restore); join a cluster with --address.",
+    )
+    parser.add_argument("config", type=Path, help="YAML training file")
+    parser.add_argument("-n", "--name", default=extras.default_name, help="experiment name")
+    parser.add_argument(
+        "-d", "--directory", type=Path, default=DEFAULT_DIRECTORY, help="results root folder"
+    )
+    resume = parser.add_mutually_exclusive_group()
+    resume.add_argument(
+        "--restore",
+        nargs="?",
+        const="latest",
+        metavar="CHECKPOINT",
+        help="continue from CHECKPOINT, or from the experiment's latest checkpoint if none "
+        "is given (an error if there is none)",
+    )
+    resume.add_argument(
+        "--auto",
+        action="store_true",
+        help="continue from the experiment's latest checkpoint if there is one, else start "
+        "fresh (for automatic restarts, e.g. on AWS)",
+    )
+    resume.add_argument(
+        "--overwrite", action="store_true", help="delete <directory>/<name> and start fresh"
+    )
+    parser.add_argument(
+        "--address", help="Ray cluster to join (host:port or 'auto'); default: a local Ray"
+    )
+    parser.add_argument(
+        "--no-check",
+        action="store_true",
+        help=f"skip the env check before Ray starts (a reset and {CHECK_STEPS} random steps)",
+    )
+    add_override_argument(parser, "training.lr=1e-4")
+    return parser
+
+
+def parse_args(argv: Sequence[str] | None, description: str, extras: Extras) -> argparse.Namespace:
+    parser = build_parser(description, extras)
+    args = parser.parse_args(argv)
+    if args.name in ("", ".", "..") or "/" in args.name:
+        parser.error(f"argument --name: {args.name!r} is not a plain folder name")
+    return args
+
+
+def choose_start_checkpoint(
+    args: argparse.Namespace, experiment_dir: Path, required: Sequence[str] = ()
+) -> Path | None:
+    """The checkpoint to continue from, or None to start fresh (errors say why not)."""
+    if args.restore not in (None, "latest"):
+        return resolve_checkpoint(Path(args.restore), required)
+    latest = find_latest(experiment_dir, required) if experiment_dir.is_dir() else None
+    if args.restore == "latest":
+        if latest is None:
+            raise CheckpointError(f"--restore: no complete checkpoint under {experiment_dir}")
+        return latest
+    if args.auto:
+        return latest
+    if args.overwrite:
+        shutil.rmtree(experiment_dir, ignore_errors=True)
+        return None
+    if experiment_dir.is_dir() and any(experiment_dir.iterdir()):
+        raise CheckpointError(
+            f"{experiment_dir} already holds results: use --auto or --restore to continue "
+            "them, --overwrite to start over, or another --name"
+        )
+    return None
+
+
+def restore_on_init(algorithm, checkpoint: str, **kwargs) -> None:
+    """`on_algorithm_init` hook: load weights, optimizer and counters from a checkpoint."""
+    algorithm.restore_from_path(checkpoint)
+
+
+def apply_fixed(tf: TrainingFile, fixed: dict[str, Any], program: str) -> None:
+    for key, value in fixed.items():
+        given = tf.raw.setdefault(key, value) if "." not in key else _set_nested(tf, key, value)
+        if given != value:
+            raise ConfigError(f"{tf.where(key)}: {program} runs only {value!r}, not {given!r}")
+
+
+def _set_nested(tf: TrainingFile, dotted: str, value: Any) -> Any:
+    node = tf.raw
+    *parents, last = dotted.split(".")
+    for part in parents:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"{tf.where(part)}: must be a mapping")
+    return node.setdefault(last, value)
+
+
+def start_ray(address: str | None, num_cpus_needed: int, python_path: str) -> None:
+    import ray
+
+    # Workers import the experiment's code from where the driver found it.
+    runtime_env = {"env_vars": {"PYTHONPATH": python_path}}
+    if address:
+        # `ray start` enables token auth in Ray 2.60; drivers must say so too (rllib.md P12).
+        if (Path.home() / ".ray" / "auth_token").is_file():
+            os.environ.setdefault("RAY_AUTH_MODE", "token")
+        ray.init(address=address, runtime_env=runtime_env)
+    else:
+        # Each env runner and the Tune trial actor take a logical CPU (rllib.md P11).
+        ray.init(
+            num_cpus=max(os.cpu_count() or 1, num_cpus_needed),
+            include_dashboard=False,
+            runtime_env=runtime_env,
+        )
+
+
+def cpus_needed(config) -> int:
+    runners = max(config.num_env_runners, 0)
+    per_runner = config.num_cpus_per_env_runner
+    learners = config.num_learners * config.num_cpus_per_learner if config.num_learners else 0
+    return int(1 + runners * per_runner + learners + 0.999)
+
+
+class EnvCheckError(RuntimeError):
+    """The env failed its check before Ray started; the message says what and where."""
+
+
+def check_env(tf: TrainingFile, config: Any, program: str, run_steps: bool) -> None:
+    """Build the env here (no Ray): spaces against the algorithm and the network; then, with
+    `run_steps`, a reset and a few random actions, every observation and action checked. A
+    mistake the library names (a space, the town, a sensor, the server) is an EnvCheckError."""
+    try:
+        _check_env(tf, config, program, run_steps)
+    except (SpaceError, SetupError, ServerError, SimulatorFailure) as error:
+        raise EnvCheckError(
+            f"the env check failed: {error} (before Ray started; --no-check skips the check)"
+        ) from error
+
+
+def _check_env(tf: TrainingFile, config: Any, program: str, run_steps: bool) -> None:
+    from rllib_integration.training.algorithm_config import check_spaces, env_factory
+
+    env_config = resolved_env_config(tf)
+    env = env_factory(tf)(env_config)
+    try:
+        source = type(getattr(env.unwrapped, "experiment", env.unwrapped)).__name__
+        check_spaces(
+            tf,
+            config,
+            env.unwrapped.observation_space,
+            env.unwrapped.action_space,
+            f"{source}.get_action_space()",
+        )
+        if not run_steps:
+            return
+        started = time.monotonic()
+        env.reset(seed=0)
+        for _ in range(CHECK_STEPS):
+            *_, terminated, truncated, _ = env.step(env.action_space.sample())
+            if terminated or truncated:
+                env.reset()
+        print(
+            f"{program}: env check passed (reset and {CHECK_STEPS} random steps in "
+            f"{time.monotonic() - started:.1f} s)",
+            flush=True,
+        )
+    finally:
+        env.close()
+
+
+def train(args: argparse.Namespace, extras: Extras) -> int:
+    program = extras.program
+    training_file = load_training_file(args.config)
+    apply_overrides(training_file, args.overrides)
+    apply_fixed(training_file, extras.fixed, program)
+    roots = import_roots(training_file)
+    add_to_sys_path(roots)
+    settings = run_settings(training_file)
+    resolved_env_config(training_file)  # fail on a bad env_config before anything else
+    experiment_dir = args.directory.expanduser().resolve() / args.name
+    start = choose_start_checkpoint(args, experiment_dir, extras.checkpoint_files)
+
+    from ray import tune
+
+    from rllib_integration.training.algorithm_config import build_algorithm_config
+    from rllib_integration.training.monitor import ExperimentTensorBoard, TrainingMonitor
+
+    callbacks = tuple(import_path(path, "callbacks") for path in extras.callbacks)
+    config = build_algorithm_config(training_file, callbacks)
+    check_env(training_file, config, program, run_steps=not args.no_check)
+    if start is not None:
+        config.callbacks(
+            on_algorithm_init=functools.partial(restore_on_init, checkpoint=str(start))
+        )
+        print(f"{program}: continuing from {start}")
+
+    experiment_dir.mkdir(parents=True, exist_ok=True)
+    monitor = TrainingMonitor(experiment_dir, extras.exports)
+    start_ray(args.address, cpus_needed(config), worker_python_path(roots))
+    print(f"{program}: results in {experiment_dir}")
+    print(f"{program}: watch with: tensorboard --logdir {experiment_dir}")
+    tuner = tune.Tuner(
+        config.algo_class,  # the class, not its name: the name imports every algorithm (P7)
+        param_space=config,
+        run_config=tune.RunConfig(
+            name=args.name,
+            storage_path=str(experiment_dir.parent),
+            stop=settings.stop,
+            verbose=0,
+            callbacks=[monitor, ExperimentTensorBoard(experiment_dir)],
+            checkpoint_config=tune.CheckpointConfig(
+                checkpoint_frequency=settings.checkpoint_frequency,
+                checkpoint_at_end=True,
+                num_to_keep=settings.checkpoints_to_keep,
+            ),
+        ),
+    )
+    results = tuner.fit()
+    if results.errors:
+        for error in results.errors:
+            print(f"{program}: training failed: {error}", file=sys.stderr)
+        return 1
+    if monitor.last_checkpoint is None:
+        print(f"{program}: training ended without a checkpoint", file=sys.stderr)
+        return 1
+    print(f"{program}: final checkpoint {monitor.last_checkpoint}")
+    return 0
+
+
+def main(
+    argv: Sequence[str] | None = None, extras: Extras | None = None, description: str = ""
+) -> int:
+    extras = extras or Extras()
+    args = parse_args(argv, description or __doc__.splitlines()[0], extras)
+    try:
+        return train(args, extras)
+    except (ConfigError, CheckpointError, EnvCheckError) as error:
+        print(f"{extras.program}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{extras.program}: interrupted; resume with --auto", file=sys.stderr)
+        return 130
+    finally:
+        if "ray" in sys.modules:
+            import ray
+
+            ray.shutdown()

@@ -1,0 +1,62 @@
+"""The mistakes a new experiment makes, each one clear message from the trainer (exit status 2)
+before Ray starts: a missing method, an observation outside its space, a NaN control."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from tests.dqn.helpers import ROOT, assert_no_servers_left, run_command
+
+
+def train(tmp_path, experiment: str, check: bool = True):
+    config = tmp_path / "train.yaml"
+    config.write_text(
+        "algorithm: PPO\n"
+        "env_config:\n"
+        f"  carla: {{server: embedded, log_dir: {tmp_path / 'logs'}}}\n"
+        f"  experiment: {experiment}\n"
+    )
+    command = [sys.executable, "-m", "rllib_integration.train", str(config)]
+    command += ["-d", str(tmp_path / "results")] + ([] if check else ["--no-check"])
+    return config, run_command(command, ROOT, 180)
+
+
+def only_error(result) -> str:
+    assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-3000:]
+    assert "Traceback" not in result.stderr, result.stderr
+    assert "Ray instance" not in result.stdout + result.stderr
+    errors = [line for line in result.stderr.splitlines() if "error:" in line]
+    assert len(errors) == 1, result.stderr
+    return errors[0]
+
+
+def test_a_missing_method_is_named_at_config_load(tmp_path):
+    config, result = train(tmp_path, "{type: 'tests.integration.experiments:Unfinished'}")
+    assert only_error(result) == (
+        f"carla-rllib-train: error: {config}:4: env_config.experiment.type: Unfinished does not "
+        "define compute_reward(), get_done_status(), get_observation_space() "
+        "(every BaseExperiment must)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("fault", "message"),
+    [
+        (
+            "large",
+            "Misbehaving.get_observation() returned an observation outside "
+            "get_observation_space(): observation['imu'][0] = 1000 is above the space's high 10",
+        ),
+        ("nan_control", "returned a control whose throttle is nan, not a finite number"),
+    ],
+)
+def test_a_wrong_observation_or_control_fails_the_env_check(tmp_path, fault, message):
+    experiment = f"{{type: 'tests.integration.experiments:Misbehaving', fault: {fault}}}"
+    _, result = train(tmp_path, experiment)
+    error = only_error(result)
+    assert error.startswith("carla-rllib-train: error: the env check failed: ") and message in error
+    assert error.endswith("(before Ray started; --no-check skips the check)")
+    assert not (tmp_path / "results").exists()
+    assert_no_servers_left(tmp_path / "logs")
