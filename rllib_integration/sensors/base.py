@@ -49,16 +49,44 @@ class BaseSensor:
 
 
 class PseudoSensor(BaseSensor):
-    """A sensor computed in the client, e.g. the bird's-eye view.
+    """A sensor computed in the client from what the simulator shows, e.g. `sensor.birdview` or
+    `sensor.lane_state`: how an experiment gets anything that is not a CARLA sensor (the hero's
+    state, its lane, the road ahead), since `get_observation` sees sensor data only.
 
-    CarlaCore calls `tick(frame, snapshot)` right after every world tick and hands the returned
-    reading to the experiment as this frame's data.
+    Write one by subclassing, and name it in the YAML by import path::
+
+        class Heading(PseudoSensor):
+            def tick(self, frame, snapshot):
+                return np.float32(self.view.hero.get_transform().rotation.yaw)
+
+        hero: {sensors: {heading: {type: my_package.sensors:Heading, any_key: 1}}}
+
+    The contract:
+
+    - `__init__(name, attributes, view)`: `attributes` is the YAML entry (with its `type`),
+      `view` the read-only `SimulatorView` (client, world, map, hero, timestep, frame). Built
+      once per episode, after the hero is spawned; the hero is `view.hero`.
+    - `tick(frame, snapshot)`: called by the core right after every world tick (in the stepping
+      thread: keep it fast; it cannot tick the world). `snapshot` is that tick's
+      `carla.WorldSnapshot`. What it returns is the experiment's `sensor_data[name] ==
+      (frame, reading)` of the same step: at reset, then at every step.
+    - `check_attributes(attributes)` (classmethod, optional): raise ValueError for a bad YAML
+      entry; it runs when the config is loaded, so a typo is an error naming the file and line
+      before any server starts. The default accepts anything.
+    - `destroy()` (optional): release what the sensor holds; called when the hero is destroyed.
+
+    By convention a sensor whose reading is an array also offers a classmethod
+    `observation_space(attributes)` giving its gymnasium space (both shipped ones do).
     """
 
     def __init__(self, name: str, attributes: dict, view: SimulatorView):
         super().__init__(name)
         self.attributes = dict(attributes)
         self.view = view
+
+    @classmethod
+    def check_attributes(cls, attributes: dict) -> None:
+        """Raise ValueError for a bad YAML entry (checked at config load); accepts anything."""
 
     def tick(self, frame: int, snapshot: carla.WorldSnapshot) -> Any:
         raise NotImplementedError(f"{type(self).__name__} must define tick()")

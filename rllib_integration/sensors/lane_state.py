@@ -68,6 +68,10 @@ class LaneStateSensor(PseudoSensor):
         self.horizon, self.step = settings["horizon"], settings["step"]
 
     @classmethod
+    def check_attributes(cls, attributes: dict) -> None:
+        cls.settings(attributes)
+
+    @classmethod
     def settings(cls, attributes: dict) -> dict[str, float]:
         """The sensor's settings with their defaults; ValueError for a bad value."""
         values = {**cls.ATTRIBUTES, **{k: v for k, v in attributes.items() if k != "type"}}

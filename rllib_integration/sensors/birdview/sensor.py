@@ -105,6 +105,10 @@ class BirdViewSensor(PseudoSensor):
             except ValueError as error:  # bad suffix, fps, or MP4 without imageio-ffmpeg
                 raise ValueError(f"sensor '{name}': record: {error}") from None
 
+    @classmethod
+    def check_attributes(cls, attributes: dict) -> None:
+        BirdViewSettings.from_attributes(attributes)
+
     @staticmethod
     def observation_space(attributes: dict) -> gymnasium.spaces.Box:
         """The space of this sensor's readings, for an experiment's get_observation_space()."""
