@@ -10,14 +10,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from rllib_integration.embedded import map_source
 from rllib_integration.embedded.blueprints import default_library
 from rllib_integration.embedded.log_limit import RateLimitedLog
+from rllib_integration.embedded.protocol import limits
 from rllib_integration.embedded.protocol.episode_switch import EpisodeSwitch
 from rllib_integration.embedded.protocol.handlers import RpcApi
-from rllib_integration.embedded.protocol.rpc_server import Dispatcher, RpcProtocol
+from rllib_integration.embedded.protocol.rpc_server import (
+    ConnectionLimits,
+    Dispatcher,
+    RpcProtocol,
+)
 from rllib_integration.embedded.protocol.stream_server import StreamHub, StreamProtocol
 from rllib_integration.embedded.protocol.tm_gate import RELEASE_DELAY_S, TickGate
 from rllib_integration.embedded.protocol.world_streams import WorldStreams
@@ -38,6 +44,7 @@ class ServerConfig:
     tm_gate: bool = True  # see protocol/tm_gate.py
     tm_gate_delay: float = RELEASE_DELAY_S
     recorder: RecorderConfig = field(default_factory=RecorderConfig)
+    partial_message_timeout: float = limits.PARTIAL_MESSAGE_TIMEOUT_S
 
 
 class EmbeddedServer:
@@ -64,6 +71,11 @@ class EmbeddedServer:
         self.hub.on_subscribe = self._on_subscribe
         self.hub.valid_stream = self._valid_stream
         self._stopping: asyncio.Event | None = None
+        # Handlers' blocking work (map loading, TM probes): two at a time, off the event loop.
+        self.blocking = ThreadPoolExecutor(max_workers=2, thread_name_prefix="blocking")
+        self.connection_limits = ConnectionLimits(
+            blocking=self.blocking, partial_timeout_s=config.partial_message_timeout
+        )
         self._async_timer: asyncio.TimerHandle | None = None
         self._last_async_tick = 0.0  # event-loop time of the last asynchronous-mode timer
         self.tick_failures = RateLimitedLog(log)
@@ -123,7 +135,10 @@ class EmbeddedServer:
         host = self.config.host
         rpc = await loop.create_server(
             lambda: RpcProtocol(
-                self.dispatcher, self.gate if self.config.tm_gate else None, self.episodes
+                self.dispatcher,
+                self.gate if self.config.tm_gate else None,
+                self.episodes,
+                self.connection_limits,
             ),
             host,
             self.config.rpc_port,
@@ -150,6 +165,7 @@ class EmbeddedServer:
             self.api.recorder.close()
             rpc.close()
             stream.close()
+            self.blocking.shutdown(wait=False, cancel_futures=True)
             for transports in list(self.hub.subscribers.values()):
                 for t in list(transports):
                     t.close()

@@ -26,6 +26,36 @@ class AttrType(IntEnum):
     RGBColor = 5
 
 
+FLOAT32_MAX, FLOAT32_TINY = 3.4028234663852886e38, 1.1754943508222875e-38
+
+
+def readable_value(attribute_type: AttrType, key: str, value: str) -> str:
+    """`value` if the carla client can read it back as `attribute_type`, else ValueError.
+
+    Every actor description echoes its attribute values, and the client parses each by its
+    type (std::stoi, std::stof, "r,g,b"): one it cannot read fails every client that lists the
+    actor."""
+    try:
+        if attribute_type == AttrType.Bool:
+            ok = value.lower() in ("true", "false")
+        elif attribute_type == AttrType.Int:
+            ok = -(2**31) <= int(value) < 2**31
+        elif attribute_type == AttrType.Float:
+            x = abs(float(value))
+            ok = x == 0.0 or FLOAT32_TINY <= x <= FLOAT32_MAX  # finite, normal float32
+        elif attribute_type == AttrType.RGBColor:
+            parts = value.split(",")
+            ok = len(parts) == 3 and all(0 <= int(c) <= 255 for c in parts)
+        else:
+            ok = True
+    except ValueError:
+        ok = False
+    if not ok:
+        shown = value if len(value) <= 40 else value[:37] + "..."
+        raise ValueError(f"attribute {key!r}={shown!r} is not a valid {attribute_type.name}")
+    return value
+
+
 @dataclass(frozen=True)
 class Attribute:
     id: str

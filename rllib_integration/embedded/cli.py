@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import errno
 import logging
+import resource
 import sys
 from pathlib import Path
 
 from rllib_integration.embedded.app import EmbeddedServer, ServerConfig
 from rllib_integration.embedded.map_source import MapError
+from rllib_integration.embedded.protocol.limits import PARTIAL_MESSAGE_TIMEOUT_S
 from rllib_integration.embedded.protocol.tm_gate import RELEASE_DELAY_S
 from rllib_integration.embedded.recorder.paths import RecorderPaths, default_folder
 from rllib_integration.embedded.recorder.service import RecorderConfig
@@ -51,6 +54,13 @@ def _port(text: str) -> int:
     return port
 
 
+def _seconds(text: str) -> float:
+    seconds = float(text)
+    if not 0.0 < seconds < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number of seconds")
+    return seconds
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m rllib_integration.embedded",
@@ -80,6 +90,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--tm-gate-delay-ms", type=float, default=RELEASE_DELAY_S * 1000,
         help="how long after a tick the TM worker's held reply is released (ms)",
+    )  # fmt: skip
+    p.add_argument(
+        "--partial-message-timeout", type=_seconds, default=PARTIAL_MESSAGE_TIMEOUT_S,
+        help="close an RPC connection whose half-sent message makes no progress for this long "
+        f"(s, default {PARTIAL_MESSAGE_TIMEOUT_S:g})",
     )  # fmt: skip
     p.add_argument(
         "--event-loop", default="auto", choices=["auto", "uvloop", "asyncio"],
@@ -147,6 +162,16 @@ def run_event_loop(coroutine, kind: str) -> None:
     asyncio.run(coroutine)
 
 
+def _raise_open_file_limit() -> None:
+    """Each client connection takes a file descriptor: allow as many as the hard limit does
+    (often 1,024 by default otherwise, which a thousand idle connections would use up)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = hard if hard != resource.RLIM_INFINITY else max(soft, 65536)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(_split_ignored(list(sys.argv[1:] if argv is None else argv)))
     logging.basicConfig(
@@ -154,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    _raise_open_file_limit()
     if args.stream_port is not None and args.stream_port == args.rpc_port:
         print("error: the streaming port must differ from the RPC port", file=sys.stderr)
         return 2
@@ -167,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         tm_gate=not args.no_tm_gate,
         tm_gate_delay=max(args.tm_gate_delay_ms, 0.0) / 1000.0,
         recorder=recorder_config(args),
+        partial_message_timeout=args.partial_message_timeout,
     )
     try:
         server = EmbeddedServer(config)

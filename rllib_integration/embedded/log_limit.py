@@ -1,15 +1,19 @@
 """Log lines a client can trigger at will, at most one per kind every few seconds.
 
 Whatever a client sends must not grow the server's log without bound (its file lives as long as
-the env's run): the lines held back are counted and the count goes out with the next line.
+the env's run): the lines held back are counted and the count goes out with the next line. A
+kind is a key with its numbers masked ("not a msgpack-rpc message: 49" and "...: 37" are one),
+and at most `max_keys` kinds are told apart.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import time
 
 OVERFLOW_KEY = "\0other"  # shared by every kind beyond max_keys
+_NUMBERS = re.compile(r"\d+")
 
 
 class RateLimitedLog:
@@ -24,6 +28,7 @@ class RateLimitedLog:
         self, level: int, key: str, message: str, *args: object, exc_info: bool = False
     ) -> None:
         """Write `message % args` unless a line of kind `key` went out in the last interval."""
+        key = _NUMBERS.sub("#", key[:200])
         now = time.monotonic()
         if key not in self._last and len(self._last) >= self.max_keys:
             self._forget_before(now - self.interval)

@@ -18,7 +18,12 @@ from typing import Any, Protocol
 import numpy as np
 
 from rllib_integration.embedded import physics
-from rllib_integration.embedded.blueprints import SPECTATOR, Blueprint, BlueprintLibrary
+from rllib_integration.embedded.blueprints import (
+    SPECTATOR,
+    Blueprint,
+    BlueprintLibrary,
+    readable_value,
+)
 from rllib_integration.embedded.scene import Scene, SensorPose
 from rllib_integration.embedded.sensors import Contact, EventSensor, ServerSensor, make_sensor
 from rllib_integration.embedded.sensors.attributes import get_float
@@ -245,7 +250,10 @@ class World:
         types = bp.attribute_types()
         for key, value in attributes.items():
             if key in types:
-                values[key] = str(value)
+                try:
+                    values[key] = readable_value(types[key], key, str(value))
+                except ValueError as exc:
+                    raise SpawnError(str(exc)) from None
         if parent_id and parent_id not in self.actors:
             raise SpawnError(f"unable to attach actor: parent {parent_id} not found")
         kind = blueprint_id.split(".", 1)[0]

@@ -90,3 +90,30 @@ v.destroy()
     assert r["climb"] > 0.5
     assert r["max_err"] < 0.3
     assert 0.5 < r["max_pitch"] < 20.0
+
+
+def test_the_open_file_limit_is_raised_for_many_connections():
+    """At a soft limit of 256 descriptors, 300 idle connections used to shut everyone out."""
+    import resource
+    import socket
+
+    from tests.embedded.fuzz import answers
+
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    port = free_port_block(3)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rllib_integration.embedded", f"-carla-rpc-port={port}"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard)),
+    )  # fmt: skip
+    held = []
+    try:
+        assert "ready" in proc.stdout.readline()
+        held = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(300)]
+        assert answers("127.0.0.1", port, 10.0)
+    finally:
+        for sock in held:
+            sock.close()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(20)

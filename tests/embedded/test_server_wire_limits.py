@@ -12,7 +12,7 @@ import pytest
 from rllib_integration.embedded.blueprints import default_library
 from rllib_integration.embedded.protocol import codec
 from rllib_integration.embedded.protocol.handlers import RpcApi
-from rllib_integration.embedded.protocol.rpc_server import Dispatcher
+from rllib_integration.embedded.protocol.rpc_server import Dispatcher, Pending
 from rllib_integration.embedded.protocol.stream_server import StreamHub
 from rllib_integration.embedded.protocol.world_streams import WorldStreams
 from rllib_integration.embedded.world import World
@@ -40,6 +40,8 @@ class Server:
 
     def call(self, method: str, *args: object) -> list:
         raw = self.dispatcher.handle([0, 7, method, [[False], *args]])
+        if isinstance(raw, Pending):  # an Offload (e.g. a TM probe): its work done right here
+            raw = raw.run_here()
         kind, msgid, error, result = msgpack.unpackb(raw, raw=False)
         assert (kind, msgid, error) == (1, 7, None)
         return result
@@ -238,3 +240,49 @@ def test_apply_batch_do_tick_must_be_a_boolean():
     s = Server()
     result = s.call("apply_batch", [], "yes")
     assert result == [] and s.world.frame == 0
+
+
+@pytest.mark.parametrize(
+    "blueprint, attributes, field",
+    [
+        # Echoed in every actor description: the client parses each value by its type and
+        # fails on what it cannot read (a whole world.get_actors() failed on one "1e39").
+        ("sensor.other.obstacle", {"distance": "1e39"}, "distance"),
+        ("sensor.other.obstacle", {"distance": "nan"}, "distance"),
+        ("sensor.other.obstacle", {"hit_radius": "1e-40"}, "hit_radius"),
+        ("sensor.other.obstacle", {"only_dynamics": "maybe"}, "only_dynamics"),
+        ("sensor.camera.rgb", {"image_size_x": "3000000000"}, "image_size_x"),
+        ("sensor.camera.rgb", {"image_size_x": "12.5"}, "image_size_x"),
+        ("vehicle.audi.a2", {"color": "300,0,0"}, "color"),
+        ("vehicle.audi.a2", {"color": "red"}, "color"),
+        ("walker.pedestrian.0001", {"speed": "inf"}, "speed"),
+        # Sizes that would take the server's memory (a 1e9 x 1e39 depth camera took 7.6 GB).
+        ("sensor.camera.depth", {"image_size_x": "1e9"}, "image_size_x"),
+        ("sensor.camera.rgb", {"image_size_x": "4000", "image_size_y": "4000"}, "pixels"),
+        ("sensor.lidar.ray_cast", {"points_per_second": "1000000000"}, "points_per_second"),
+        ("sensor.lidar.ray_cast", {"channels": "100000"}, "channels"),
+        ("sensor.other.radar", {"points_per_second": "100000000"}, "points_per_second"),
+    ],
+)
+def test_spawn_attributes_are_checked_for_what_the_client_reads_back(blueprint, attributes, field):
+    s = Server()
+    before = set(s.world.actors)
+    description = [0, blueprint, [[k, 2, v] for k, v in attributes.items()]]
+    message = _error_text(s.call("spawn_actor", description, [[60.0, 60.0, 1.0], [0, 0, 0]]))
+    assert message is not None and field in message, message
+    assert set(s.world.actors) == before
+
+
+def test_spawn_attributes_in_range_are_kept():
+    s = Server()
+    description = [
+        0,
+        "sensor.camera.rgb",
+        [["image_size_x", 2, "1920"], ["image_size_y", 2, "1080"]],
+    ]
+    result = s.call("spawn_actor", description, [[60.0, 60.0, 1.0], [0, 0, 0]])
+    assert _error_text(result) is None
+    camera = s.world.actors[result[0][1][0]]
+    assert (camera.attributes["image_size_x"], camera.sensor.height) == ("1920", 1080)
+    description = [0, "vehicle.audi.a2", [["color", 5, "255,0,10"], ["sticky_control", 1, "False"]]]
+    assert _error_text(s.call("spawn_actor", description, [[70.0, 70.0, 0.5], [0, 0, 0]])) is None

@@ -43,7 +43,7 @@ from rllib_integration.embedded.protocol.codec import (
 )
 from rllib_integration.embedded.protocol.ignored import ignored_handlers
 from rllib_integration.embedded.protocol.recorder_rpc import recorder_handlers
-from rllib_integration.embedded.protocol.rpc_server import Handler
+from rllib_integration.embedded.protocol.rpc_server import Handler, Offload
 from rllib_integration.embedded.protocol.world_streams import WorldStreams
 from rllib_integration.embedded.recorder.service import Recorder, RecorderConfig
 from rllib_integration.embedded.world import SpawnError, World
@@ -110,7 +110,10 @@ class RpcApi:
             "get_map_data": (lambda: w.map.xodr, value),
             "get_required_files": (self.get_required_files, value),
             "request_file": (self.request_file, value),
-            "get_navigation_mesh": (lambda: (self._navigation() or _NO_MESH).data, value),
+            "get_navigation_mesh": (
+                lambda: self._with_navigation(lambda mesh: (mesh or _NO_MESH).data),
+                value,
+            ),
             "load_new_episode": (self.load_new_episode, void),
             "copy_opendrive_to_file": (self.copy_opendrive_to_file, void),
             # weather and vehicle lights
@@ -233,18 +236,22 @@ class RpcApi:
 
     def load_new_episode(
         self, name: str, reset_settings: bool = True, layers: int = 0xFFFF
-    ) -> None:
+    ) -> Offload | None:
+        """Load the map in a worker thread (validation runs a subprocess, the ground model takes
+        seconds on a big map), then switch episodes on the event loop."""
         name = limits.text(name, "map name")
         if not name:
             raise ValueError("map name must be a non-empty string")
+        reset = limits.flag(reset_settings, "reset_settings")
         generated = self.generated_map
         if generated is not None and name.rsplit("/", 1)[-1] == generated.name:
-            new_map = generated
-        else:
-            new_map = self.load_map(name)
-        reset = limits.flag(reset_settings, "reset_settings")
+            self._switch(generated, reset)
+            return None
+        return Offload(lambda: self.load_map(name), lambda loaded: self._switch(loaded, reset))
+
+    def _switch(self, new_map: Any, reset_settings: bool) -> None:
         self.recorder.episode_ends()
-        self.switch_episode(new_map, reset)
+        self.switch_episode(new_map, reset_settings)
 
     def _load_for_replay(self, name: str) -> Any:
         """replay_file of a recording made on another map: load it with default settings (as
@@ -253,12 +260,15 @@ class RpcApi:
         self.switch_episode(new_map, True)
         return new_map
 
-    def copy_opendrive_to_file(self, xodr: str, parameters: Any = None) -> None:
-        """First half of client.generate_opendrive_world: validate and keep the OpenDRIVE; the
-        client then calls load_new_episode with the generated map's name."""
+    def copy_opendrive_to_file(self, xodr: str, parameters: Any = None) -> Offload:
+        """First half of client.generate_opendrive_world: validate and keep the OpenDRIVE (in a
+        worker thread); the client then calls load_new_episode with the generated map's name."""
         if not isinstance(xodr, str):
             raise ValueError("OpenDRIVE must be a string")
-        self.generated_map = self.load_map("xodr:" + xodr)
+        return Offload(lambda: self.load_map("xodr:" + xodr), self._keep_generated)
+
+    def _keep_generated(self, loaded: Any) -> None:
+        self.generated_map = loaded
 
     def set_weather_parameters(self, weather: list) -> None:
         self.world.weather = codec.weather_from_wire(weather)
@@ -422,22 +432,27 @@ class RpcApi:
 
     # ------------------------------------------------------------ navigation
 
-    def get_required_files(self, folder: str = "") -> list[str]:
+    def get_required_files(self, folder: str = "") -> list[str] | Offload:
         """The client downloads the "Nav" folder's files on an episode's first tick: the map's
         navigation mesh, which its walker AI (a Detour crowd) runs on."""
         if str(folder).strip("/") != "Nav":
             return []
-        mesh = self._navigation()
-        return [mesh.file_name] if mesh is not None else []
+        return self._with_navigation(lambda mesh: [mesh.file_name] if mesh is not None else [])
 
-    def request_file(self, name: str) -> bytes:
-        mesh = self._navigation()
-        return mesh.data if mesh is not None and name == mesh.file_name else b""
+    def request_file(self, name: str) -> bytes | Offload:
+        return self._with_navigation(
+            lambda mesh: mesh.data if mesh is not None and name == mesh.file_name else b""
+        )
 
-    def _navigation(self) -> NavigationMesh | None:
-        """The current map's mesh; waits for its build (started when the map loaded)."""
+    def _with_navigation(self, use: Callable[[NavigationMesh | None], Any]) -> Any:
+        """`use(the current map's mesh)`; while its build (started when the map loaded) is
+        still running, waits for it in a worker thread."""
         future = getattr(self.world.map, "navigation", None)
-        return future.result(timeout=NAVIGATION_BUILD_TIMEOUT_S) if future is not None else None
+        if future is None:
+            return use(None)
+        if future.done():
+            return use(future.result())
+        return Offload(lambda: future.result(timeout=NAVIGATION_BUILD_TIMEOUT_S), use)
 
     # ------------------------------------------------------------ batches
 
@@ -473,14 +488,18 @@ class RpcApi:
 
     # ------------------------------------------------------------ traffic manager registry
 
-    def is_traffic_manager_running(self, port: int) -> bool:
-        entry = self.traffic_managers.get(int(port))
+    def is_traffic_manager_running(self, port: int) -> bool | Offload:
+        port = int(port)
+        entry = self.traffic_managers.get(port)
         if entry is None:
             return False
-        if not _port_open(*entry):
-            del self.traffic_managers[int(port)]
-            return False
-        return True
+
+        def forget_if_gone(alive: object) -> bool:
+            if not alive and self.traffic_managers.get(port) == entry:
+                del self.traffic_managers[port]
+            return bool(alive)
+
+        return Offload(lambda: _port_open(*entry), forget_if_gone)
 
     def get_traffic_manager_running(self, port: int) -> list:
         return list(self.traffic_managers.get(int(port), ("", 0)))
@@ -491,17 +510,26 @@ class RpcApi:
             limits.ip_address(host, "host"),
             limits.integer(port, "port", 1, limits.U16_MAX),
         )
-        if port in self.traffic_managers and _port_open(*self.traffic_managers[port]):
-            return False
-        self.traffic_managers[port] = (host, port)
-        return True
+        registered = self.traffic_managers.get(port)
+        if registered is None:
+            self.traffic_managers[port] = (host, port)
+            return True
+
+        def register_unless_alive(alive: object) -> bool:
+            if alive and port in self.traffic_managers:
+                return False  # another client's TM listens there
+            self.traffic_managers[port] = (host, port)
+            return True
+
+        return Offload(lambda: _port_open(*registered), register_unless_alive)
 
     def destroy_traffic_manager(self, port: int) -> bool:
         return self.traffic_managers.pop(int(port), None) is not None
 
 
 def _port_open(host: str, port: int) -> bool:
-    """Whether a registered TM still listens (a dead client's TM must not be handed out)."""
+    """Whether a registered TM still listens (a dead client's TM must not be handed out).
+    Blocks up to its timeout: run it as an Offload."""
     try:
         with socket.create_connection((host or "127.0.0.1", int(port)), timeout=0.2):
             return True

@@ -32,12 +32,16 @@ U16_MAX, U32_MAX = 2**16 - 1, 2**32 - 1
 I32_MIN, I32_MAX = -(2**31), 2**31 - 1
 MAX_TEXT = 1024  # characters of a client-chosen name or attribute value
 MAX_ITEMS = 64  # entries of a variable-length list inside one value (curves, gears, wheels)
-MAX_BATCH = 100_000  # commands in one apply_batch (each gets a reply of ~20-60 bytes)
+MAX_BATCH = 20_000  # commands in one apply_batch (each gets a reply of ~20-60 bytes)
 
-# Per RPC connection (protocol/rpc_server.py). The largest message a client sends is
-# generate_opendrive_world's OpenDRIVE text: CARLA's biggest packaged town (Town05) is 2.9 MB.
-# A Traffic Manager's apply_batch for 500 vehicles is ~30 KB. Larger maps load by name.
-MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+# Per RPC connection (protocol/rpc_server.py). Measured: a Traffic Manager's apply_batch for 500
+# vehicles is ~20 KB, a batch spawning 1,000 vehicles ~320 KB; the largest message a client
+# sends is generate_opendrive_world's OpenDRIVE text, 3.4 MB for the biggest CARLA town at hand
+# (Town04, 2020). Larger maps load by name (--map-dir) instead. Parsing one message cannot be
+# interrupted: with at most MAX_ARRAYS_PER_MESSAGE arrays (a 1,000-vehicle spawn batch has
+# ~25,000), the worst 8 MiB message we found (tiny strings) parses in ~0.4 s into ~150 MB.
+MAX_MESSAGE_BYTES = 8 * 1024 * 1024
+MAX_ARRAYS_PER_MESSAGE = 200_000
 PARTIAL_MESSAGE_TIMEOUT_S = 20.0  # a half-sent message that makes no progress this long
 TURN_BUDGET_S = 0.005  # one connection's pipelined requests run this long, then others get a turn
 MAX_UNKNOWN_NAMES = 64  # distinct unknown RPC names remembered

@@ -2,14 +2,23 @@
 
 Every request gets exactly one reply; nothing a client sends can raise out of `data_received`.
 Bytes that are not msgpack-rpc requests close that connection only.
+
+One client cannot hold up the others (protocol/limits.py has the figures): a connection's
+pipelined requests are answered for at most a turn's budget, then the other connections have a
+turn; a handler's blocking part (`Offload`: map loading, probes of other hosts) runs in a worker
+thread while this connection's next requests wait; a message larger than MAX_MESSAGE_BYTES, or
+half-sent and stalled for PARTIAL_MESSAGE_TIMEOUT_S, closes its connection; and a connection
+whose replies pile up unread is not read from until they drain.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass
 
 import msgpack
@@ -22,13 +31,34 @@ from rllib_integration.embedded.protocol.tm_gate import TickGate, is_tm_control_
 log = logging.getLogger(__name__)
 
 REQUEST, RESPONSE, NOTIFY = 0, 1, 2
-MAX_BUFFER = 256 * 1024 * 1024
 
 
 @dataclass(frozen=True)
 class Handler:
     fn: Callable[..., object]
     kind: str  # "value": Response<T>; "void": Response<void>; "raw": bare result
+
+
+@dataclass(frozen=True)
+class Offload:
+    """What a handler returns when its work would block: `work()` runs in a worker thread, then
+    `then(its result)`, back on the event loop, gives the handler's value."""
+
+    work: Callable[[], object]
+    then: Callable[[object], object] = lambda result: result
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A request whose reply waits for an Offload: `finish(outcome)` makes the reply bytes (None
+    for a notification) from `outcome()`, the work's result (or its exception, raised)."""
+
+    work: Callable[[], object]
+    finish: Callable[[Callable[[], object]], bytes | None]
+
+    def run_here(self) -> bytes | None:
+        """The reply, with the work done in this thread (for callers without an event loop)."""
+        return self.finish(self.work)
 
 
 class Dispatcher:
@@ -46,8 +76,9 @@ class Dispatcher:
     def reply(self, msgid: int, error: object, result: object) -> bytes:
         return self._packer.pack([RESPONSE, msgid, error, result])
 
-    def handle(self, message: object) -> bytes | None:
-        """Reply bytes for one decoded message (None for notifications)."""
+    def handle(self, message: object) -> bytes | Pending | None:
+        """Reply bytes for one decoded message (None for notifications; Pending while an
+        Offload's work is to be done)."""
         if not isinstance(message, list | tuple) or len(message) not in (3, 4):
             raise ProtocolError(f"not a msgpack-rpc message: {message!r:.80}")
         if message[0] == NOTIFY and len(message) == 3:
@@ -68,26 +99,51 @@ class Dispatcher:
         args = params[1:] if isinstance(params, list | tuple) else []
         if self.debug:
             log.debug("RPC %s%r", method, tuple(args))
-        result = self._call(method, handler, args)
-        return None if msgid is None else self.reply(msgid, None, result)
-
-    def _call(self, method: str, handler: Handler, args: list) -> object:
         try:
             value = handler.fn(*args)
         except Exception as exc:  # any failure becomes a Response error naming the call
-            message = f"{method}: {exc}" if str(exc) else f"{method}: {type(exc).__name__}"
-            message = message[:MAX_ERROR_CHARS]
-            self.lines.log(logging.INFO, message, "RPC %s failed: %s", method, message)
-            if handler.kind == "void":
-                return codec.void_error(message)
-            if handler.kind == "raw":
-                return []
-            return codec.error(message)
+            result = self._failed(method, handler, exc)
+        else:
+            if isinstance(value, Offload):
+                offload = value
+                return Pending(
+                    offload.work,
+                    lambda outcome: self._finish(msgid, method, handler, offload, outcome),
+                )
+            result = self._wrap(handler, value)
+        return None if msgid is None else self.reply(msgid, None, result)
+
+    def _finish(
+        self,
+        msgid: int | None,
+        method: str,
+        handler: Handler,
+        offload: Offload,
+        outcome: Callable[[], object],
+    ) -> bytes | None:
+        try:
+            result = self._wrap(handler, offload.then(outcome()))
+        except Exception as exc:
+            result = self._failed(method, handler, exc)
+        return None if msgid is None else self.reply(msgid, None, result)
+
+    @staticmethod
+    def _wrap(handler: Handler, value: object) -> object:
         if handler.kind == "void":
             return codec.VOID_OK
         if handler.kind == "raw":
             return value
         return codec.ok(value)
+
+    def _failed(self, method: str, handler: Handler, exc: Exception) -> object:
+        message = f"{method}: {exc}" if str(exc) else f"{method}: {type(exc).__name__}"
+        message = message[:MAX_ERROR_CHARS]
+        self.lines.log(logging.INFO, message, "RPC %s failed: %s", method, message)
+        if handler.kind == "void":
+            return codec.void_error(message)
+        if handler.kind == "raw":
+            return []
+        return codec.error(message)
 
     def _count_unknown(self, name: str) -> None:
         if name not in self.unknown_calls and len(self.unknown_calls) >= limits.MAX_UNKNOWN_NAMES:
@@ -111,22 +167,48 @@ class ProtocolError(Exception):
     pass
 
 
+@dataclass(frozen=True)
+class ConnectionLimits:
+    """How much one RPC connection may take (protocol/limits.py says why these values)."""
+
+    blocking: Executor | None = None  # where Offload work runs (None: the loop's default)
+    turn_budget_s: float = limits.TURN_BUDGET_S
+    partial_timeout_s: float = limits.PARTIAL_MESSAGE_TIMEOUT_S
+    max_message_bytes: int = limits.MAX_MESSAGE_BYTES
+
+
+_connection_lines = RateLimitedLog(log)  # connection-level lines any client can trigger
+
+
 class RpcProtocol(asyncio.Protocol):
     def __init__(
         self,
         dispatcher: Dispatcher,
         gate: TickGate | None = None,
         episodes: EpisodeSwitch | None = None,
+        connection: ConnectionLimits | None = None,
     ) -> None:
         self.dispatcher = dispatcher
         self.gate = gate
         self.episodes = episodes
+        self.limits = connection or ConnectionLimits()
         self.transport: asyncio.Transport | None = None
         self.unpacker = msgpack.Unpacker(
-            raw=False, max_buffer_size=MAX_BUFFER, strict_map_key=False
+            raw=False,
+            max_buffer_size=self.limits.max_message_bytes,
+            max_array_len=limits.MAX_ARRAYS_PER_MESSAGE,
+            strict_map_key=False,
+            list_hook=self._count_array,
         )
+        self._arrays_left = limits.MAX_ARRAYS_PER_MESSAGE  # in the message being parsed
         self.tm_batch_tick: int | None = None  # gate.ticks at the last TM control batch
         self.shield: LoadShield | None = None
+        self._fed = 0  # bytes fed to the unpacker
+        self._consumed = 0  # of them, the bytes of the complete messages taken out
+        self._busy = False  # an Offload runs, or the rest of the turn is scheduled
+        self._writes_paused = False  # the client is not reading its replies
+        self._reading_paused = False
+        self._partial_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -134,42 +216,151 @@ class RpcProtocol(asyncio.Protocol):
             self.shield = LoadShield(self._write, self.episodes.client_ready)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_partial_timer()
         if self.shield is not None:
             self.shield.close()
 
+    def pause_writing(self) -> None:
+        self._writes_paused = True
+
+    def resume_writing(self) -> None:
+        self._writes_paused = False
+        self._serve()
+
     def data_received(self, data: bytes) -> None:
-        replies: list[bytes] = []
+        self._cancel_partial_timer()
+        self._fed += len(data)
         try:
             self.unpacker.feed(data)
+        except msgpack.BufferFull:
+            mib = self.limits.max_message_bytes // 2**20
+            self._close(f"a message over the {mib} MiB limit")
+            return
+        self._serve()
+
+    def _serve(self) -> None:
+        """Answer the complete requests received, within this turn's budget."""
+        if self._busy or self.transport is None or self.transport.is_closing():
+            return
+        replies: list[bytes] = []
+        requests = 0  # episode requests before a load_new_episode
+        deadline = time.perf_counter() + self.limits.turn_budget_s
+        try:
             for message in self.unpacker:
+                self._consumed = self.unpacker.tell()
+                self._arrays_left = limits.MAX_ARRAYS_PER_MESSAGE
                 if self._held_by_gate(message):
                     continue
-                if self.shield is not None and _method(message) == "load_new_episode":
-                    # Slow: never hold replies computed before it behind it.
+                loading = self.shield is not None and _method(message) == "load_new_episode"
+                if loading:  # slow: never hold replies computed before it behind it
                     self._write(b"".join(replies))
                     replies = []
-                    self._load(message)
-                    continue
+                    requests = self.episodes.requests
                 reply = self.dispatcher.handle(message)
-                if reply is not None:
+                if isinstance(reply, Pending):
+                    self._write(b"".join(replies))
+                    self._offload(message, reply, requests if loading else None)
+                    return
+                if loading:
+                    self._loaded(reply, requests)
+                elif reply is not None:
                     replies.extend(self._route(message, reply))
+                if self._writes_paused or time.perf_counter() > deadline:
+                    self._write(b"".join(replies))
+                    self._next_turn()
+                    return
         except Exception as exc:  # garbage: drop this client, keep serving the others
-            log.warning("closing RPC connection %s: %s", self._peer(), exc)
             self._write(b"".join(replies))
-            self.transport.close()
+            self._close(str(exc))
             return
         self._write(replies[0] if len(replies) == 1 else b"".join(replies))
+        self._set_reading(True)
+        self._cancel_partial_timer()
+        if self._fed > self._consumed:  # a message has begun: it must go on arriving
+            self._partial_timer = asyncio.get_running_loop().call_later(
+                self.limits.partial_timeout_s, self._partial_timeout
+            )
 
-    def _load(self, message: list) -> None:
-        """load_new_episode: a successful load's reply goes through the shield."""
-        requests = self.episodes.requests
-        reply = self.dispatcher.handle(message)
+    def _count_array(self, items: list) -> list:
+        """msgpack's list_hook: an array costs 56+ bytes of memory per byte on the wire, and
+        parsing a message cannot be interrupted, so a message may hold only so many."""
+        self._arrays_left -= 1
+        if self._arrays_left < 0:
+            raise ValueError(f"a message of over {limits.MAX_ARRAYS_PER_MESSAGE} arrays")
+        return items
+
+    def _next_turn(self) -> None:
+        """Stop reading; carry on after the other connections (or once the client reads)."""
+        self._set_reading(False)
+        if self._writes_paused:
+            return  # resume_writing serves again
+        self._busy = True
+        asyncio.get_running_loop().call_soon(self._turn)
+
+    def _turn(self) -> None:
+        self._busy = False
+        self._serve()
+
+    def _offload(self, message: list, pending: Pending, load_requests: int | None) -> None:
+        """Run `pending`'s work in a worker thread; this connection waits, the others do not."""
+        self._busy = True
+        self._set_reading(False)
+        future = asyncio.get_running_loop().run_in_executor(self.limits.blocking, pending.work)
+        future.add_done_callback(
+            lambda done: self._offloaded(message, pending, load_requests, done)
+        )
+
+    def _offloaded(
+        self, message: list, pending: Pending, load_requests: int | None, done: asyncio.Future
+    ) -> None:
+        if done.cancelled():  # the server is stopping
+            return
+        reply = pending.finish(done.result)
+        if load_requests is not None:
+            self._loaded(reply, load_requests)
+        elif reply is not None:
+            self._write(b"".join(self._route(message, reply)))
+        self._busy = False
+        self._serve()
+
+    def _loaded(self, reply: bytes | None, requests: int) -> None:
+        """load_new_episode's reply: a successful load's goes through the shield."""
         if reply is None:
             return
         if self.episodes.requests != requests:
             self.shield.loaded(reply)
         else:
             self._write(reply)
+
+    def _partial_timeout(self) -> None:
+        self._partial_timer = None
+        pending = self._fed - self._consumed
+        self._close(
+            f"no complete message for {self.limits.partial_timeout_s:g} s "
+            f"({pending} bytes of one received)"
+        )
+
+    def _cancel_partial_timer(self) -> None:
+        if self._partial_timer is not None:
+            self._partial_timer.cancel()
+            self._partial_timer = None
+
+    def _set_reading(self, reading: bool) -> None:
+        if self.transport is None or self.transport.is_closing():
+            return
+        if self._reading_paused != reading:  # already as asked
+            return
+        self._reading_paused = not reading
+        if reading:
+            self.transport.resume_reading()
+        else:
+            self.transport.pause_reading()
+
+    def _close(self, reason: str) -> None:
+        _connection_lines.log(
+            logging.WARNING, reason, "closing RPC connection %s: %s", self._peer(), reason
+        )
+        self.transport.close()
 
     def _route(self, message: list, reply: bytes) -> list[bytes]:
         return self.shield.route(_method(message), reply) if self.shield is not None else [reply]
@@ -207,8 +398,8 @@ class RpcProtocol(asyncio.Protocol):
     def _late_reply(self, message: list) -> None:
         if self.transport is None or self.transport.is_closing():
             return
-        reply = self.dispatcher.handle(message)
-        if reply is not None:
+        reply = self.dispatcher.handle(message)  # get_episode_settings: never Pending
+        if isinstance(reply, bytes):
             self._write(b"".join(self._route(message, reply)))
 
     def _peer(self) -> str:

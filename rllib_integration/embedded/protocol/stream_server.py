@@ -23,7 +23,11 @@ import struct
 import time
 from collections.abc import Callable
 
+from rllib_integration.embedded.log_limit import RateLimitedLog
+from rllib_integration.embedded.protocol.limits import PARTIAL_MESSAGE_TIMEOUT_S
+
 log = logging.getLogger(__name__)
+_lines = RateLimitedLog(log)  # what any client can trigger, at most once per kind and interval
 
 MAX_BACKLOG = 64 * 1024 * 1024
 ALIAS_BASE = 1 << 31  # far above the ids the world gives sensors
@@ -108,9 +112,14 @@ class StreamProtocol(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.buffer = b""
         self.stream_id: int | None = None
+        self._unsubscribed: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        # A client sends its stream id at once; a connection that never does is closed.
+        self._unsubscribed = asyncio.get_running_loop().call_later(
+            PARTIAL_MESSAGE_TIMEOUT_S, self._never_subscribed
+        )
         sock = transport.get_extra_info("socket")
         if sock is not None:
             import socket
@@ -119,7 +128,10 @@ class StreamProtocol(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         if self.stream_id is not None:
-            log.warning("stream client sent %d unexpected bytes; closing", len(data))
+            _lines.log(
+                logging.WARNING, "unexpected", "stream client sent %d unexpected bytes; closing",
+                len(data),
+            )  # fmt: skip
             self.transport.close()
             return
         self.buffer += data
@@ -127,14 +139,31 @@ class StreamProtocol(asyncio.Protocol):
             return
         stream_id = struct.unpack_from("<I", self.buffer)[0]
         if len(self.buffer) > 4 or not self.hub.valid_stream(stream_id):
-            log.warning(
-                "bad stream subscription (%d bytes, id %d); closing", len(self.buffer), stream_id
-            )
+            _lines.log(
+                logging.WARNING, "bad subscription",
+                "bad stream subscription (%d bytes, id %d); closing", len(self.buffer), stream_id,
+            )  # fmt: skip
             self.transport.close()
             return
         self.stream_id = stream_id
+        self._cancel_timer()
         self.hub.subscribe(stream_id, self.transport)
 
+    def _never_subscribed(self) -> None:
+        self._unsubscribed = None
+        _lines.log(
+            logging.WARNING, "no subscription",
+            "stream client sent no stream id in %.0f s (%d bytes); closing",
+            PARTIAL_MESSAGE_TIMEOUT_S, len(self.buffer),
+        )  # fmt: skip
+        self.transport.close()
+
+    def _cancel_timer(self) -> None:
+        if self._unsubscribed is not None:
+            self._unsubscribed.cancel()
+            self._unsubscribed = None
+
     def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_timer()
         if self.transport is not None:
             self.hub.unsubscribe(self.transport)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, TypeVar
 
 T = TypeVar("T")
-_ATTRIBUTE = "blueprint_attribute"  # field metadata key: (attribute name or None, minimum)
+_ATTRIBUTE = "blueprint_attribute"  # field metadata key: (attribute name or None, min, max)
 _AXES = "xyz"
 
 
@@ -67,9 +67,16 @@ _PARSERS: dict[type, Callable[[dict[str, str], str, Any], Any]] = {
 }
 
 
-def attribute(default: Any, name: str | None = None, *, minimum: float | None = None) -> Any:
-    """A dataclass field read from the blueprint attribute `name` (default: the field's name)."""
-    return field(default=default, metadata={_ATTRIBUTE: (name, minimum)})
+def attribute(
+    default: Any,
+    name: str | None = None,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+) -> Any:
+    """A dataclass field read from the blueprint attribute `name` (default: the field's name),
+    within [minimum, maximum] where given (a maximum bounds what one sensor may cost)."""
+    return field(default=default, metadata={_ATTRIBUTE: (name, minimum, maximum)})
 
 
 def tick_attribute() -> Any:
@@ -85,13 +92,13 @@ class Declared:
     default: bool | int | float
 
 
-def _attribute_fields(cls: type) -> list[tuple[str, str, Any, float | None]]:
-    """(field name, attribute name, default, minimum) of each attribute field of `cls`."""
+def _attribute_fields(cls: type) -> list[tuple[str, str, Any, float | None, float | None]]:
+    """(field name, attribute name, default, minimum, maximum) of each attribute field."""
     found = []
     for f in fields(cls):
         if _ATTRIBUTE in f.metadata:
-            name, minimum = f.metadata[_ATTRIBUTE]
-            found.append((f.name, name or f.name, f.default, minimum))
+            name, minimum, maximum = f.metadata[_ATTRIBUTE]
+            found.append((f.name, name or f.name, f.default, minimum, maximum))
     return found
 
 
@@ -99,7 +106,7 @@ def declared_attributes(*classes: type) -> tuple[Declared, ...]:
     """The blueprint attributes of sensors with these settings classes (each name once)."""
     declared: dict[str, Declared] = {}
     for cls in classes:
-        for _, name, default, _ in _attribute_fields(cls):
+        for _, name, default, _, _ in _attribute_fields(cls):
             if isinstance(default, tuple):
                 for axis, value in zip(_AXES, default, strict=True):
                     declared.setdefault(f"{name}_{axis}", Declared(f"{name}_{axis}", value))
@@ -111,7 +118,7 @@ def declared_attributes(*classes: type) -> tuple[Declared, ...]:
 def from_attributes(cls: type[T], attributes: dict[str, str], **values: Any) -> T:
     """`cls(**values)`, each attribute field not in `values` parsed from `attributes` (its
     default where the attribute is absent or empty)."""
-    for field_name, name, default, minimum in _attribute_fields(cls):
+    for field_name, name, default, minimum, maximum in _attribute_fields(cls):
         if field_name in values:
             continue
         if isinstance(default, tuple):
@@ -124,6 +131,10 @@ def from_attributes(cls: type[T], attributes: dict[str, str], **values: Any) -> 
             if minimum is not None:
                 require(
                     value >= minimum, f"sensor attribute '{name}'={value} must be >= {minimum:g}"
+                )
+            if maximum is not None:
+                require(
+                    value <= maximum, f"sensor attribute '{name}'={value} must be <= {maximum:g}"
                 )
         values[field_name] = value
     return cls(**values)

@@ -267,6 +267,9 @@ CAMERA_KINDS = (
     "cosmos_visualization",
     "optical_flow",
 )
+# What one camera may cost: a 4K frame renders in ~10 s and peaks at ~600 MB here.
+MAX_SIDE = 8192
+MAX_PIXELS = 3840 * 2160
 
 
 @dataclass
@@ -274,8 +277,8 @@ class CameraSensor:
     """One server-side camera; `measure` renders and serialises this tick's image."""
 
     kind: str
-    width: int = attribute(800, "image_size_x")
-    height: int = attribute(600, "image_size_y")
+    width: int = attribute(800, "image_size_x", maximum=MAX_SIDE)
+    height: int = attribute(600, "image_size_y", maximum=MAX_SIDE)
     fov: float = attribute(90.0)
     sensor_tick: float = tick_attribute()
     type_id: int = field(init=False)
@@ -286,6 +289,10 @@ class CameraSensor:
         require(self.width > 0, f"camera attribute 'image_size_x'={self.width} must be > 0")
         require(self.height > 0, f"camera attribute 'image_size_y'={self.height} must be > 0")
         require(0.0 < self.fov < 180.0, f"camera attribute 'fov'={self.fov} must be in (0, 180)")
+        require(
+            self.width * self.height <= MAX_PIXELS,
+            f"camera of {self.width}x{self.height} pixels: at most {MAX_PIXELS} (3840x2160)",
+        )
         self.type_id = SENSOR_TYPE_IDS[f"sensor.camera.{self.kind}"]
         self._rays = camera_rays(self.width, self.height, self.fov)
         self._header = IMAGE_HEADER.pack(self.width, self.height, self.fov)

@@ -46,9 +46,9 @@ SEMANTIC_LIDAR_POINT = np.dtype(
 class LidarScan:
     """The scan pattern: the attributes of both lidars (the semantic lidar has only these)."""
 
-    channels: int = attribute(32)
+    channels: int = attribute(32, maximum=256)  # real lidars have up to 128
     range: float = attribute(10.0)
-    points_per_second: int = attribute(56000)
+    points_per_second: int = attribute(56000, maximum=5_000_000)  # real: up to ~5.2M
     rotation_frequency: float = attribute(10.0)
     upper_fov: float = attribute(10.0)
     lower_fov: float = attribute(-30.0)

@@ -35,7 +35,7 @@ class RadarSensor:
     horizontal_fov: float = attribute(30.0)
     vertical_fov: float = attribute(30.0)
     range: float = attribute(100.0)
-    points_per_second: int = attribute(1500)
+    points_per_second: int = attribute(1500, maximum=100_000)
     noise_seed: int = attribute(0)
     sensor_tick: float = tick_attribute()
     type_id: int = field(default=SENSOR_TYPE_IDS["sensor.other.radar"], init=False)
