@@ -9,7 +9,7 @@ import math
 import msgpack
 import pytest
 
-from rllib_integration.embedded.blueprints import default_library
+from rllib_integration.embedded.blueprints import default_library, readable_value
 from rllib_integration.embedded.protocol import codec
 from rllib_integration.embedded.protocol.handlers import RpcApi
 from rllib_integration.embedded.protocol.rpc_server import Dispatcher, Pending
@@ -286,3 +286,11 @@ def test_spawn_attributes_in_range_are_kept():
     assert (camera.attributes["image_size_x"], camera.sensor.height) == ("1920", 1080)
     description = [0, "vehicle.audi.a2", [["color", 5, "255,0,10"], ["sticky_control", 1, "False"]]]
     assert _error_text(s.call("spawn_actor", description, [[70.0, 70.0, 0.5], [0, 0, 0]])) is None
+
+
+def test_every_blueprint_default_and_recommended_value_is_readable():
+    """The real client sends every attribute of a blueprint when it spawns one."""
+    for bp in default_library().blueprints:
+        for a in bp.attributes:
+            for value in (a.value, *a.recommended):
+                readable_value(a.type, a.id, value)
