@@ -7,6 +7,7 @@ import threading
 import time
 
 import msgpack
+import psutil
 import pytest
 
 from rllib_integration.embedded.maps import towns
@@ -96,8 +97,9 @@ result(map=world.get_map().name)
 
 
 def test_pipelined_requests_do_not_hold_up_another_client(server):
-    """2,000 pipelined requests from one client used to be answered before anyone else."""
-    count = 2000
+    """Pipelined requests from one client (2,000 took 9.7 s) used to be answered before anyone
+    else's."""
+    count = 800
     with socket.create_connection((server.host, server.rpc_port)) as greedy:
         batch = b"".join(_request("get_actor_definitions", msgid=i) for i in range(count))
         reader = threading.Thread(target=lambda: done.append(_replies(greedy, count)))
@@ -195,8 +197,4 @@ def _closed_by_server(sock: socket.socket) -> bool:
 
 
 def _rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    raise AssertionError("no VmRSS")
+    return psutil.Process(pid).memory_info().rss / 2**20

@@ -13,7 +13,9 @@ world holds can later fail to pack or stream back as NaN/inf:
   ports u16).
 
 A refused value raises WireValueError naming the field, which the dispatcher sends back as the
-RPC's error. Also here: the per-connection limits of the RPC server.
+RPC's error. Refused, not clamped: the carla client sends float32, so a value beyond it never
+comes from a real client, and a clamped pose would put an actor where nobody asked for it. Also
+here: the per-connection limits of the RPC server.
 """
 
 from __future__ import annotations
