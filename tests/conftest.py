@@ -136,7 +136,12 @@ def start_embedded_server(
             cmd += ["--map", map_name]
         cmd += list(args)
         process = subprocess.Popen(
-            cmd, cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
+            cmd,
+            cwd=ROOT,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={**os.environ, "RLLIB_INTEGRATION_NO_GYM_REGISTRATION": "1"},  # no env made here
         )
         _live_groups.add(process.pid)
         log_file.close()

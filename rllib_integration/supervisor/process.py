@@ -18,12 +18,17 @@ from pathlib import Path
 
 # The folder that holds the `rllib_integration` package (this file is supervisor/process.py).
 _PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])
+# The children make no gymnasium env: they skip the package's env registration (see
+# rllib_integration/__init__.py, which reads this variable).
+_SKIP_REGISTRATION = "RLLIB_INTEGRATION_NO_GYM_REGISTRATION"
 
 
 def child_environment() -> dict[str, str]:
-    """os.environ with this package's folder first on PYTHONPATH, for `python -m` children."""
+    """os.environ with this package's folder first on PYTHONPATH, for `python -m` children
+    (which skip the package's gymnasium registration)."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_PARENT, env.get("PYTHONPATH")) if p)
+    env[_SKIP_REGISTRATION] = "1"
     return env
 
 
