@@ -200,7 +200,7 @@ class CarlaCore:
             # The one decision of the episode's step route: through the traffic helper while
             # it runs (its Traffic Manager must step with every tick), else direct.
             self._control_path = choose_control_path(
-                self.traffic.host, self.world, self.config.timeout
+                self.traffic.host, self.view.client, self.world, self.config.timeout
             )
             if started_npcs:
                 self.advance()
@@ -511,7 +511,9 @@ class CarlaCore:
         hero = self.heroes[name]
         self.traffic.drive(hero.view.hero.id, path)
         hero.on_autopilot = True
-        self._control_path = choose_control_path(self.traffic.host, self.world, self.config.timeout)
+        self._control_path = choose_control_path(
+            self.traffic.host, self.view.client, self.world, self.config.timeout
+        )
 
     def _destroy(self, hero: Hero) -> None:
         if hero.on_autopilot and hero.actor is not None:
