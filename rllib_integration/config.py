@@ -17,8 +17,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from rllib_integration.base_experiment import BaseExperiment
 from rllib_integration.defaults import (
     EXPERIMENT_DEFAULTS,
@@ -45,6 +43,7 @@ from rllib_integration.defaults import (
     type_name,
 )
 from rllib_integration.sensors.registry import known_sensor_types
+from rllib_integration.yaml_loader import parse_yaml
 
 __all__ = [
     "EXPERIMENT_DEFAULTS",
@@ -61,8 +60,10 @@ __all__ = [
     "key_lines",
     "load_config",
     "load_yaml",
+    "load_yaml_and_lines",
     "merge",
     "parse_spawn_point",
+    "parse_yaml",
     "parse_transform",
     "resolve_env_config",
     "yaml_numbers",
@@ -74,23 +75,22 @@ __all__ = [
 
 def load_yaml(path: str | os.PathLike) -> dict:
     """Read a YAML file into a dict; syntax errors and non-mapping files become ConfigError."""
+    return load_yaml_and_lines(path)[0]
+
+
+def load_yaml_and_lines(path: str | os.PathLike) -> tuple[dict, dict[str, int]]:
+    """`load_yaml`, and the line of every key (dotted key path -> 1-based line)."""
     path = Path(path)
     try:
         text = path.read_text()
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config file: {exc.strerror or exc}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"{where}: invalid YAML: {problem}") from None
+    data, lines = parse_yaml(text, str(path))
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be a mapping, got {type_name(data)}")
-    return data
+    return data, lines
 
 
 # PyYAML reads "1e-4" (no dot) as a string; users mean a number.
@@ -114,10 +114,7 @@ def apply_override(data: dict, item: str) -> str:
     key, sep, text = item.partition("=")
     if not sep or not key or any(not part for part in key.split(".")):
         raise ConfigError(f"--set {item!r}: expected KEY.PATH=VALUE, e.g. training.lr=1e-4")
-    try:
-        value = yaml_numbers(yaml.safe_load(text))
-    except yaml.YAMLError as error:
-        raise ConfigError(f"--set {item!r}: value is not valid YAML: {error}") from None
+    value = yaml_numbers(parse_yaml(text, f"--set {item!r}: value")[0])
     node = data
     parts = key.split(".")
     for depth, part in enumerate(parts[:-1]):
@@ -148,8 +145,7 @@ def load_config(path: str | os.PathLike) -> dict:
     Top-level keys other than `env_config` are RLlib's and are returned untouched. Errors name
     the file and the line of the offending key.
     """
-    data = load_yaml(path)
-    lines = key_lines(Path(path).read_text())
+    data, lines = load_yaml_and_lines(path)
     data["env_config"] = _resolve(data.get("env_config"), Where(str(path), "env_config", lines))
     return data
 
@@ -365,25 +361,9 @@ def _validate_weather(weather: str | dict, where: Where) -> None:
 
 
 def key_lines(text: str) -> dict[str, int]:
-    """Dotted key path -> 1-based line of that key (or list item) in a YAML text."""
-    lines: dict[str, int] = {}
-
-    def walk(node: yaml.Node, dotted: str) -> None:
-        if isinstance(node, yaml.MappingNode):
-            for key_node, value_node in node.value:
-                path = f"{dotted}.{key_node.value}" if dotted else str(key_node.value)
-                lines[path] = key_node.start_mark.line + 1
-                walk(value_node, path)
-        elif isinstance(node, yaml.SequenceNode):
-            for index, item in enumerate(node.value):
-                path = f"{dotted}.{index}"
-                lines[path] = item.start_mark.line + 1
-                walk(item, path)
-
+    """Dotted key path -> 1-based line of that key (or list item) in a YAML text; {} if the
+    text is not a valid config."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
+        return parse_yaml(text, "<text>")[1]
+    except ConfigError:
         return {}
-    if root is not None:
-        walk(root, "")
-    return lines

@@ -91,7 +91,13 @@ RULES: dict[str, tuple[str, ...]] = {
     ),
     # The RL face: experiments see the simulator through the view only.
     f"{RI}.base_experiment": (f"{RI}.defaults", f"{RI}.sim_view"),
-    f"{RI}.config": (f"{RI}.defaults", f"{RI}.base_experiment", f"{RI}.sensors.registry"),
+    f"{RI}.yaml_loader": (f"{RI}.defaults",),
+    f"{RI}.config": (
+        f"{RI}.defaults",
+        f"{RI}.base_experiment",
+        f"{RI}.sensors.registry",
+        f"{RI}.yaml_loader",
+    ),
     f"{RI}.env_metrics": (f"{RI}.sim_view",),
     f"{RI}.carla_env": (
         f"{RI}.base_experiment",

@@ -32,8 +32,7 @@ from typing import Any
 from rllib_integration.config import (
     ConfigError,
     apply_override,
-    key_lines,
-    load_yaml,
+    load_yaml_and_lines,
     resolve_env_config,
     yaml_numbers,
 )
@@ -98,8 +97,8 @@ class TrainingFile:
 
 
 def load_training_file(path: Path) -> TrainingFile:
-    raw = load_yaml(path)  # the library's loader: its errors name the file (and line)
-    return TrainingFile(str(path), yaml_numbers(raw), key_lines(Path(path).read_text()))
+    raw, lines = load_yaml_and_lines(path)  # the library's loader: errors name file and line
+    return TrainingFile(str(path), yaml_numbers(raw), lines)
 
 
 def apply_overrides(training_file: TrainingFile, overrides: list[str]) -> None:

@@ -114,3 +114,13 @@ def test_errors_in_the_file_name_its_line(tmp_path):
     where = f"{path}:{experiment + 2}: env_config.experiment.framestak: unknown key"
     assert str(raised.value).startswith(where), str(raised.value)
     assert "did you mean 'framestack'?" in str(raised.value)
+
+
+def test_set_values_are_read_with_the_config_loader():
+    """A --set value is YAML read as safely as the file: a key given twice is an error."""
+    tf = shipped()
+    with pytest.raises(ConfigError) as raised:
+        apply_overrides(tf, ["training.replay_buffer_config={capacity: 10, capacity: 20}"])
+    message = str(raised.value)
+    assert message.startswith("--set 'training.replay_buffer_config="), message
+    assert "duplicate key 'capacity'" in message, message

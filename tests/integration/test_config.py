@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickle
 import textwrap
+import tracemalloc
 
 import pytest
 
@@ -234,3 +235,83 @@ env_config:
     path = write(tmp_path, text.replace('- "1,2"', '- "1,2,4"').replace("timeout: 3", "tmeout: 3"))
     with pytest.raises(ConfigError, match=rf"^{path}:10: env_config\.carla\.tmeout: unknown key"):
         load_config(path)
+
+
+# ---------------------------------------------------------------- hostile and careless YAML
+
+LAUGHS = """\
+env_config:
+  experiment:
+    type: {experiment}
+    a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]
+    b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]
+    c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]
+    d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]
+    e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]
+    f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]
+    g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f]
+    h: &h [*g, *g, *g, *g, *g, *g, *g, *g, *g]
+"""
+
+
+def test_alias_expansion_is_refused_with_bounded_memory(tmp_path):
+    """A 'billion laughs' file (9^8 nodes once expanded) is refused at the value that blows up,
+    without expanding it: before, walking it for key lines took minutes and gigabytes."""
+    path = write(tmp_path, LAUGHS.format(experiment=EXPERIMENT))
+    tracemalloc.start()
+    try:
+        with pytest.raises(ConfigError) as caught:
+            load_config(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    message = str(caught.value)
+    assert message.startswith(f"{path}:9:"), message  # `f:`, the first value beyond the budget
+    assert "expands to" in message and "100000" in message, message
+    assert peak < 20e6, f"{peak / 1e6:.0f} MB traced while refusing it"
+
+
+def test_aliases_and_merge_keys_within_the_budget_still_work(tmp_path):
+    path = write(
+        tmp_path,
+        f"""
+        env_config:
+          experiment:
+            type: {EXPERIMENT}
+            hero:
+              sensors:
+                left: &camera {{type: sensor.camera.rgb, image_size_x: 84}}
+                right:
+                  <<: *camera
+                  image_size_x: 64
+        """,
+    )
+    sensors = load_config(path)["env_config"]["experiment"]["hero"]["sensors"]
+    assert sensors["left"] == {"type": "sensor.camera.rgb", "image_size_x": 84}
+    assert sensors["right"] == {"type": "sensor.camera.rgb", "image_size_x": 64}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "env_config:\n  carla:\n    timeout: 5\n    port: 2000\n    timeout: 50\n",
+            ["bad.yaml:5:5:", "duplicate key 'timeout'", "first at line 3"],
+        ),
+        (
+            "env_config: {}\nlr: 1\nenv_config: {}\n",
+            ["bad.yaml:3:1:", "duplicate key 'env_config'"],
+        ),
+        ("env_config: &a\n  carla: *a\n", ["bad.yaml:", "an alias refers to itself"]),
+        ("env_config: " + "[" * 600 + "]" * 600 + "\n", ["bad.yaml:", "nested too deeply"]),
+    ],
+    ids=["duplicate-nested", "duplicate-top", "recursive", "deep"],
+)
+def test_yaml_that_cannot_be_a_config_is_one_clear_error(tmp_path, text, expected):
+    path = write(tmp_path, text, name="bad.yaml")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    message = str(caught.value)
+    assert message.startswith(str(path)) and "\n" not in message, message
+    for part in expected:
+        assert part in message, f"{part!r} not in {message!r}"
