@@ -16,13 +16,7 @@ import gymnasium as gym
 import numpy as np
 
 from rllib_integration.base_experiment import BaseExperiment
-from rllib_integration.config import (
-    AGENTS,
-    ConfigError,
-    carla_settings,
-    import_experiment,
-    resolve_env_config,
-)
+from rllib_integration.config import AGENTS, ConfigError, import_experiment, resolve_env_config
 from rllib_integration.core.carla_core import CarlaCore, SimulatorFailure
 from rllib_integration.env_metrics import COLLISION, EnvMetrics
 from rllib_integration.routes.route import Route
@@ -34,7 +28,6 @@ from rllib_integration.space_checks import (
     non_finite_problem,
     observation_problem,
 )
-from rllib_integration.supervisor.simulator import resolve_server_kind
 
 logger = logging.getLogger(__name__)
 
@@ -120,14 +113,14 @@ class CarlaEnv(gym.Env[ObsType, ActType]):
     _instances_in_process: ClassVar[int] = 0
 
     def __init__(self, config: Mapping | None = None, render_mode: str | None = None):
+        # Also fails now, not at the first reset, when `server: carla` has no install to launch
+        # or the embedded server lacks a town.
         self.env_config = resolve_env_config(config)
         if AGENTS in self.env_config["experiment"]:
             raise ConfigError(
                 "env_config.experiment.agents: several heroes need "
                 "rllib_integration.multi_agent_env:MultiAgentCarlaEnv, not CarlaEnv"
             )
-        # Fail now, not at the first reset, when `server: carla` has no install to launch.
-        resolve_server_kind(carla_settings(self.env_config["carla"]))
         self.worker_index = int(getattr(config, "worker_index", 0) or 0)
         self.vector_index = int(getattr(config, "vector_index", 0) or 0)
         self.sub_index = CarlaEnv._instances_in_process

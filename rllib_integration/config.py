@@ -11,8 +11,8 @@ re-exported from `defaults.py`.
 from __future__ import annotations
 
 import argparse
+import math
 import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from rllib_integration.defaults import (
     ConfigError,
     Where,
     carla_settings,
+    check_range,
     check_type,
     coerce_floats,
     default_type,
@@ -39,10 +40,12 @@ from rllib_integration.defaults import (
     parse_transform,
     reject_unknown,
     resolve_carla,
+    server_kind,
     suggest,
     type_name,
 )
-from rllib_integration.sensors.registry import known_sensor_types
+from rllib_integration.sensors.base import PseudoSensor
+from rllib_integration.sensors.registry import known_sensor_types, sensor_class
 from rllib_integration.yaml_loader import parse_yaml
 
 __all__ = [
@@ -66,7 +69,6 @@ __all__ = [
     "parse_yaml",
     "parse_transform",
     "resolve_env_config",
-    "yaml_numbers",
 ]
 
 
@@ -93,28 +95,13 @@ def load_yaml_and_lines(path: str | os.PathLike) -> tuple[dict, dict[str, int]]:
     return data, lines
 
 
-# PyYAML reads "1e-4" (no dot) as a string; users mean a number.
-_FLOAT_RE = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
-
-
-def yaml_numbers(value: Any) -> Any:
-    """`value` with strings that are numbers in exponent form ("1e-4") read as floats."""
-    if isinstance(value, str) and _FLOAT_RE.match(value.strip()):
-        return float(value)
-    if isinstance(value, dict):
-        return {key: yaml_numbers(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [yaml_numbers(item) for item in value]
-    return value
-
-
 def apply_override(data: dict, item: str) -> str:
     """Apply one `KEY.PATH=VALUE` override (VALUE read as YAML) to `data` in place; return
     KEY.PATH. The `--set` option of the command-line tools."""
     key, sep, text = item.partition("=")
     if not sep or not key or any(not part for part in key.split(".")):
         raise ConfigError(f"--set {item!r}: expected KEY.PATH=VALUE, e.g. training.lr=1e-4")
-    value = yaml_numbers(parse_yaml(text, f"--set {item!r}: value")[0])
+    value = parse_yaml(text, f"--set {item!r}: value")[0]
     node = data
     parts = key.split(".")
     for depth, part in enumerate(parts[:-1]):
@@ -170,7 +157,31 @@ def _resolve(env_config: Mapping | None, where: Where) -> dict:
     reject_unknown(dict(env_config), {"carla", "experiment"}, where)
     carla = resolve_carla(env_config.get("carla"), where.child("carla"))
     experiment = _resolve_experiment(env_config.get("experiment"), where.child("experiment"))
+    _check_server_serves(carla, experiment["town"], where)
     return {"carla": carla, "experiment": experiment}
+
+
+def _check_server_serves(carla: dict, town: str | list | None, where: Where) -> None:
+    """What the server this machine would launch can do: `server: carla` needs an install, and
+    the embedded server must have every town asked for (else every env runner fails at reset)."""
+    kind = server_kind(CarlaSettings(**carla), where.child("carla").child("server"))
+    if kind != "embedded" or town is None:
+        return
+    from rllib_integration.embedded.maps import MapError, find_named_map
+
+    towns = [(where.child("experiment").child("town"), town)] if isinstance(town, str) else []
+    if isinstance(town, list):
+        towns = [
+            (where.child("experiment").child("town").child(str(i)), t) for i, t in enumerate(town)
+        ]
+    for town_where, name in towns:
+        try:
+            find_named_map(name, [carla["map_dir"]] if carla["map_dir"] else [])
+        except MapError as error:
+            raise ConfigError(
+                f"{town_where}: the embedded server has no such town: {error} (more towns: .xodr "
+                "files in env_config.carla.map_dir; CARLA's own towns: server: carla)"
+            ) from None
 
 
 def import_experiment(path: str, where: object = "experiment.type") -> type[BaseExperiment]:
@@ -319,6 +330,10 @@ def _validate_experiment_values(config: dict, where: Where) -> None:
     for key in ("n_vehicles", "n_walkers"):
         if background[key] < 0:
             raise ConfigError(f"{where.child('background_activity').child(key)}: must be >= 0")
+    # The Traffic Manager's seed is a C int.
+    check_range(background["seed"], 0, 2**31 - 1, where.child("background_activity").child("seed"))
+    for key, (lowest, highest, unit) in ROUTE_RANGES.items():
+        check_range(config["route"][key], lowest, highest, where.child("route").child(key), unit)
     town = config["town"]
     if isinstance(town, list):
         if not town or not all(isinstance(t, str) for t in town):
@@ -328,6 +343,17 @@ def _validate_experiment_values(config: dict, where: Where) -> None:
     if config["time_limit"] is not None and config["time_limit"] <= 0:
         raise ConfigError(f"{where.child('time_limit')}: must be > 0 seconds (or null: none)")
     _validate_weather(config["weather"], where.child("weather"))
+
+
+# (lowest, highest, unit) of `experiment.route`; a lowest of 0.0 means "> 0".
+ROUTE_RANGES: dict[str, tuple[float, float, str]] = {
+    "deviation": (0.0, math.inf, "m"),
+    "blocked_time": (0.0, math.inf, "s"),
+    "timeout": (0.0, math.inf, "s"),
+    "timeout_speed": (0.0, math.inf, "m/s"),
+    "timeout_margin": (0, math.inf, "s"),
+    "lane_margin": (0, math.inf, "m"),
+}
 
 
 def _validate_sensor(name: str, sensor: Any, where: Where) -> None:
@@ -343,6 +369,15 @@ def _validate_sensor(name: str, sensor: Any, where: Where) -> None:
         )
     if "transform" in sensor:
         parse_transform(sensor["transform"], where.child("transform"))
+    try:
+        cls = sensor_class(name, sensor_type)
+    except ValueError as error:  # a ConfigError too: a custom sensor's bad import path
+        raise ConfigError(f"{where.child('type')}: {error}") from None
+    if issubclass(cls, PseudoSensor):
+        try:
+            cls.check_attributes(dict(sensor))
+        except ValueError as error:
+            raise ConfigError(f"{where}: {error}") from None
 
 
 def _validate_weather(weather: str | dict, where: Where) -> None:

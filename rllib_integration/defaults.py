@@ -13,14 +13,41 @@ import copy
 import dataclasses
 import difflib
 import importlib
+import math
+import os
 import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 ServerKind = Literal["auto", "embedded", "carla"]
 QualityLevel = Literal["Low", "Medium", "High", "Epic"]
+
+# A launched server takes a block of consecutive ports (RPC, streaming, secondary, Traffic
+# Manager) at or above `base_port` and below HIGHEST_PORT (above it the kernel hands out
+# ephemeral ports).
+PORTS_PER_BLOCK = 4
+HIGHEST_PORT = 65000
+# (lowest, highest, unit) of the numbers of `env_config.carla`; a lowest of 0.0 means "> 0".
+CARLA_RANGES: dict[str, tuple[float, float, str]] = {
+    # Beyond an hour a hung server is never noticed (1e300 s overflowed the client's
+    # millisecond timeout to 0, and every call failed).
+    "timeout": (0.0, 3600.0, "s"),
+    "startup_timeout": (0.0, 3600.0, "s"),
+    "sensor_timeout": (0.0, 3600.0, "s"),
+    # fixed_delta_seconds: CARLA's physics is unstable above 0.1 s and servers refuse > 1 s.
+    "timestep": (0.0, 1.0, "s"),
+    "retries_on_error": (1, 1000, ""),
+    "resolution_x": (1, 16384, "px"),
+    "resolution_y": (1, 16384, "px"),
+    "gpu": (0, 255, ""),
+    # Below 1024 binding needs root; above HIGHEST_PORT - PORTS_PER_BLOCK no block fits.
+    "base_port": (1024, HIGHEST_PORT - PORTS_PER_BLOCK, ""),
+    # An attached server's RPC port; its streaming and secondary ports follow it.
+    "port": (1, 65532, ""),
+}
 
 
 class ConfigError(ValueError):
@@ -188,6 +215,35 @@ def carla_settings(carla_section: Mapping) -> CarlaSettings:
     return CarlaSettings(**resolve_carla(carla_section, Where("env_config", "env_config.carla")))
 
 
+def find_carla_root(settings: CarlaSettings) -> Path | None:
+    """The CARLA install to use: settings.carla_root, else $CARLA_ROOT; None if neither is set."""
+    root = settings.carla_root or os.environ.get("CARLA_ROOT")
+    return Path(root).expanduser() if root else None
+
+
+def server_kind(settings: CarlaSettings, where: object = "env_config.carla.server") -> str:
+    """'attach', 'carla' or 'embedded' on this machine; `server: carla` without an install is
+    a ConfigError at `where`."""
+    if settings.port is not None:
+        return "attach"
+    root = find_carla_root(settings)
+    has_carla = root is not None and (root / "CarlaUE4.sh").is_file()
+    if settings.server == "carla":
+        if root is None:
+            raise ConfigError(
+                f"{where} is 'carla' but no CARLA install is configured: set "
+                "env_config.carla.carla_root or $CARLA_ROOT to the folder with CarlaUE4.sh "
+                "(or use server: embedded)"
+            )
+        if not has_carla:
+            raise ConfigError(
+                f"{where} is 'carla' but {root / 'CarlaUE4.sh'} does not exist; "
+                "carla_root / $CARLA_ROOT must be the CARLA folder that holds CarlaUE4.sh"
+            )
+        return "carla"
+    return "carla" if settings.server == "auto" and has_carla else "embedded"
+
+
 def merge(defaults: Mapping, overrides: Mapping) -> dict:
     """Recursive merge: mappings merge key by key, everything else (lists too) replaces.
 
@@ -226,15 +282,10 @@ def resolve_carla(section: Any, where: Where) -> dict:
     resolved = dataclasses.asdict(CarlaSettings())
     for key, value in section.items():
         resolved[key] = check_type(value, hints[key], where.child(key))
-    for key in ("timeout", "timestep", "startup_timeout", "sensor_timeout"):
-        if resolved[key] <= 0:
-            raise ConfigError(f"{where.child(key)}: must be > 0, got {resolved[key]}")
-    for key in ("port", "base_port"):
-        port = resolved[key]
-        if port is not None and not 1 <= port <= 65532:
-            raise ConfigError(f"{where.child(key)}: port must be in 1..65532, got {port}")
-    if resolved["retries_on_error"] < 1:
-        raise ConfigError(f"{where.child('retries_on_error')}: must be >= 1")
+    for key, (lowest, highest, unit) in CARLA_RANGES.items():
+        check_range(resolved[key], lowest, highest, where.child(key), unit)
+    if not resolved["host"].strip():
+        raise ConfigError(f"{where.child('host')}: must be a host name or address, got ''")
     return resolved
 
 
@@ -313,8 +364,13 @@ def default_type(default: Any) -> Any:
 
 
 def check_type(value: Any, expected: Any, where: Where) -> Any:
-    """Return value (ints widened to float where a float is expected) or raise ConfigError."""
+    """Return value (ints widened to float where a float is expected) or raise ConfigError.
+
+    Floats must be finite: NaN passes every comparison check, and nothing here means infinity.
+    """
     if _matches(value, expected):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{where}: must be a finite number, got {value}")
         return float(value) if _wants_float(value, expected) else value
     if typing.get_origin(expected) is Literal:
         choices = typing.get_args(expected)
@@ -323,6 +379,23 @@ def check_type(value: Any, expected: Any, where: Where) -> Any:
             + (suggest(value, choices) if isinstance(value, str) else "")
         )
     raise ConfigError(f"{where}: expected {_describe(expected)}, got {type_name(value)} {value!r}")
+
+
+def check_range(value: Any, lowest: float, highest: float, where: Where, unit: str = "") -> None:
+    """ConfigError unless lowest <= value <= highest (a float lowest of 0.0 means > 0); None
+    passes (an optional value left out)."""
+    if value is None:
+        return
+    above_zero = isinstance(lowest, float) and lowest == 0.0
+    inside = (value > 0 if above_zero else value >= lowest) and value <= highest
+    if not inside:
+        low = "> 0" if above_zero else f">= {_text(lowest)}"
+        high = "" if math.isinf(highest) else f" and <= {_text(highest)}"
+        raise ConfigError(f"{where}: must be {low}{high}{unit and ' ' + unit}, got {value}")
+
+
+def _text(number: float) -> str:
+    return str(number) if isinstance(number, int) else f"{number:g}"
 
 
 def _matches(value: Any, expected: Any) -> bool:

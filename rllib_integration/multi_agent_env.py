@@ -20,14 +20,12 @@ from rllib_integration.base_experiment import BaseExperiment
 from rllib_integration.carla_env import ENV_INFO_KEY, CarlaEnv, choose_town, rgb_frame
 from rllib_integration.config import (
     agent_experiment_configs,
-    carla_settings,
     import_experiment,
     resolve_env_config,
 )
 from rllib_integration.core.carla_core import CarlaCore, SimulatorFailure
 from rllib_integration.core.heroes import HeroRequest
 from rllib_integration.env_metrics import EnvMetrics
-from rllib_integration.supervisor.simulator import resolve_server_kind
 
 logger = logging.getLogger(__name__)
 
@@ -104,9 +102,9 @@ class MultiAgentCarlaEnv(MultiAgentEnv):
 
     def __init__(self, config: Mapping | None = None, render_mode: str | None = None):
         super().__init__()
+        # Also fails now when `server: carla` has no install or the embedded server no town.
         self.env_config = resolve_env_config(config)
         agent_configs = agent_experiment_configs(self.env_config["experiment"])
-        resolve_server_kind(carla_settings(self.env_config["carla"]))
         worker_index = int(getattr(config, "worker_index", 0) or 0)
         # Counted with CarlaEnv's envs, so that both kinds in one process get their own ports.
         sub_index = CarlaEnv._instances_in_process

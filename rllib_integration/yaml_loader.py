@@ -6,11 +6,13 @@ composed node graph is measured first (each distinct node once, so the measure i
 and a document that would expand beyond `MAX_NODES` nodes, or that refers to itself, is refused
 before anything is constructed. A key given twice in one mapping is an error too: YAML says keys
 are unique and PyYAML silently keeps the last one. Every error is one `ConfigError` naming the
-source, the line and the column.
+source, the line and the column. Numbers in exponent notation without a dot (`1e-4`) are
+floats, as in YAML 1.2 (PyYAML's YAML 1.1 reads them as strings).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
@@ -22,12 +24,23 @@ MAX_NODES = 100_000
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
+class _ConfigLoader(yaml.SafeLoader):
+    """SafeLoader that also reads `1e-4` as a float."""
+
+
+_ConfigLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
 def parse_yaml(text: str, source: str) -> tuple[Any, dict[str, int]]:
     """The document in `text` and its key lines (dotted key path -> 1-based line).
 
     `source` names the text in errors ("<file>:<line>:<column>: ..."). An empty document is None.
     """
-    loader = yaml.SafeLoader(text)
+    loader = _ConfigLoader(text)
     try:
         node = loader.get_single_node()
         if node is None:

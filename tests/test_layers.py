@@ -95,8 +95,10 @@ RULES: dict[str, tuple[str, ...]] = {
     f"{RI}.config": (
         f"{RI}.defaults",
         f"{RI}.base_experiment",
+        f"{RI}.sensors.base",
         f"{RI}.sensors.registry",
         f"{RI}.yaml_loader",
+        f"{RI}.embedded.maps",  # the towns the embedded server has
     ),
     f"{RI}.env_metrics": (f"{RI}.sim_view",),
     f"{RI}.carla_env": (

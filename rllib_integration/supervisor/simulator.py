@@ -22,13 +22,18 @@ from pathlib import Path
 import filelock
 import psutil
 
-from rllib_integration.defaults import CarlaSettings
+from rllib_integration.defaults import (
+    HIGHEST_PORT,
+    PORTS_PER_BLOCK,
+    CarlaSettings,
+    ConfigError,
+    find_carla_root,
+    server_kind,
+)
 from rllib_integration.supervisor.process import child_environment, die_with_parent, kill_group
 
-PORTS_PER_BLOCK = 4
 # A hyphenated name: a folder "rllib_integration" in a cwd of /tmp would shadow the package.
 _STATE_DIR = Path(tempfile.gettempdir()) / f"rllib-integration-{os.getuid()}"
-_HIGHEST_PORT = 65000
 
 
 class ServerError(RuntimeError):
@@ -81,7 +86,7 @@ def reserve_port_block(spread_index: int = 0, base_port: int = 20000) -> PortBlo
     with filelock.FileLock(str(_STATE_DIR / "ports.lock"), timeout=60):
         registry = _live_registry()
         start = base_port + PORTS_PER_BLOCK * max(spread_index, 0)
-        span = _HIGHEST_PORT - base_port
+        span = HIGHEST_PORT - base_port
         for step in range(span // PORTS_PER_BLOCK):
             rpc = base_port + (start - base_port + step * PORTS_PER_BLOCK) % span
             if str(rpc) in registry:
@@ -90,7 +95,9 @@ def reserve_port_block(spread_index: int = 0, base_port: int = 20000) -> PortBlo
                 registry[str(rpc)] = os.getpid()
                 _write_registry(registry)
                 return PortBlock(rpc)
-    raise ServerError(f"no free block of {PORTS_PER_BLOCK} ports between {base_port} and 65000")
+    raise ServerError(
+        f"no free block of {PORTS_PER_BLOCK} ports between {base_port} and {HIGHEST_PORT}"
+    )
 
 
 def release_port_block(block: PortBlock) -> None:
@@ -117,34 +124,12 @@ def _write_registry(registry: dict[str, int]) -> None:
 # ---------------------------------------------------------------- command lines
 
 
-def find_carla_root(settings: CarlaSettings) -> Path | None:
-    """The CARLA install to use: settings.carla_root, else $CARLA_ROOT; None if neither is set."""
-    root = settings.carla_root or os.environ.get("CARLA_ROOT")
-    return Path(root).expanduser() if root else None
-
-
 def resolve_server_kind(settings: CarlaSettings) -> str:
     """'attach', 'carla' or 'embedded'; `server: carla` without an install is a ServerError."""
-    if settings.port is not None:
-        return "attach"
-    root = find_carla_root(settings)
-    has_carla = root is not None and (root / "CarlaUE4.sh").is_file()
-    if settings.server == "carla":
-        if root is None:
-            raise ServerError(
-                "env_config.carla.server is 'carla' but no CARLA install is configured: set "
-                "env_config.carla.carla_root or $CARLA_ROOT to the folder with CarlaUE4.sh "
-                "(or use server: embedded)"
-            )
-        if not has_carla:
-            raise ServerError(
-                f"env_config.carla.server is 'carla' but {root / 'CarlaUE4.sh'} does not exist; "
-                "carla_root / $CARLA_ROOT must be the CARLA folder that holds CarlaUE4.sh"
-            )
-        return "carla"
-    if settings.server == "auto" and has_carla:
-        return "carla"
-    return "embedded"
+    try:
+        return server_kind(settings)
+    except ConfigError as error:
+        raise ServerError(str(error)) from None
 
 
 def carla_command(carla_root: Path, ports: PortBlock, settings: CarlaSettings) -> list[str]:

@@ -34,7 +34,6 @@ from rllib_integration.config import (
     apply_override,
     load_yaml_and_lines,
     resolve_env_config,
-    yaml_numbers,
 )
 from rllib_integration.config import (  # the scripts' --set option, re-exported
     add_override_argument as add_override_argument,
@@ -98,7 +97,7 @@ class TrainingFile:
 
 def load_training_file(path: Path) -> TrainingFile:
     raw, lines = load_yaml_and_lines(path)  # the library's loader: errors name file and line
-    return TrainingFile(str(path), yaml_numbers(raw), lines)
+    return TrainingFile(str(path), raw, lines)
 
 
 def apply_overrides(training_file: TrainingFile, overrides: list[str]) -> None:

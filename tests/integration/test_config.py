@@ -102,8 +102,21 @@ BAD_CONFIGS = [
         "env_config:\n  carla:\n    server: carl\n",
         ["env_config.carla.server", "auto, embedded, carla", "'carla'"],
     ),
-    ("env_config:\n  carla:\n    port: 99999\n", ["env_config.carla.port", "1..65532"]),
+    (
+        "env_config:\n  carla:\n    port: 99999\n",
+        ["env_config.carla.port", ">= 1 and <= 65532", "99999"],
+    ),
     ("env_config:\n  carla:\n    timestep: 0\n", ["env_config.carla.timestep", "> 0"]),
+    # Values the client or the server cannot use, refused before anything starts.
+    ("env_config:\n  carla:\n    timeout: 1e300\n", ["carla.timeout", "<= 3600 s", "1e+300"]),
+    ("env_config:\n  carla:\n    timeout: .nan\n", ["carla.timeout", "finite", "nan"]),
+    ("env_config:\n  carla:\n    timestep: .inf\n", ["carla.timestep", "finite", "inf"]),
+    ("env_config:\n  carla:\n    timestep: 2\n", ["carla.timestep", "<= 1 s"]),
+    ("env_config:\n  carla:\n    base_port: 64997\n", ["carla.base_port", "<= 64996"]),
+    ("env_config:\n  carla:\n    base_port: 80\n", ["carla.base_port", ">= 1024"]),
+    ("env_config:\n  carla:\n    retries_on_error: 0\n", ["carla.retries_on_error", ">= 1"]),
+    ("env_config:\n  carla:\n    resolution_x: -5\n", ["carla.resolution_x", ">= 1"]),
+    ("env_config:\n  carla:\n    host: ''\n", ["carla.host", "host name"]),
     (
         "env_config:\n  carla:\n    show_display: 1\n",
         ["env_config.carla.show_display", "expected bool"],
@@ -159,6 +172,22 @@ BAD_CONFIGS = [
         ["hero.sensors.cam.transform", "6 numbers"],
     ),
     (
+        f"env_config:\n  experiment:\n    type: {EXPERIMENT}\n    hero:\n      sensors:\n        bev: {{type: sensor.birdview, size: 1e9}}\n",
+        ["bad.yaml:6: env_config.experiment.hero.sensors.bev:", "size must be 8 to 4096"],
+    ),
+    (
+        f"env_config:\n  experiment:\n    type: {EXPERIMENT}\n    hero:\n      sensors:\n        bev: {{type: sensor.birdview, radius: .inf}}\n",
+        ["hero.sensors.bev:", "radius must be a finite number"],
+    ),
+    (
+        f"env_config:\n  experiment:\n    type: {EXPERIMENT}\n    hero:\n      sensors:\n        bev: {{type: sensor.birdview, pixels_per_meter: .nan}}\n",
+        ["hero.sensors.bev:", "pixels_per_meter must be a finite number"],
+    ),
+    (
+        f"env_config:\n  experiment:\n    type: {EXPERIMENT}\n    hero:\n      sensors:\n        mine: {{type: 'nowhere.at_all:Sensor'}}\n",
+        ["hero.sensors.mine.type:", "cannot import module 'nowhere.at_all'"],
+    ),
+    (
         f"env_config:\n  experiment:\n    type: {EXPERIMENT}\n    hero:\n      spawn_points: ['1,2']\n",
         ["hero.spawn_points.0", "'x,y,z'"],
     ),
@@ -173,6 +202,30 @@ BAD_CONFIGS = [
     (
         f"env_config:\n  experiment:\n    type: {EXPERIMENT}\n    background_activity:\n      seed: abc\n",
         ["background_activity.seed", "expected int or null"],
+    ),
+    (
+        f"env_config:\n  experiment:\n    type: {EXPERIMENT}\n    background_activity:\n      seed: 4294967296\n",
+        ["background_activity.seed", "<= 2147483647"],
+    ),
+    (
+        f"env_config:\n  experiment:\n    type: {EXPERIMENT}\n    max_steps: 1.5\n",
+        ["experiment.max_steps", "expected int"],
+    ),
+    (
+        f"env_config:\n  experiment:\n    type: {EXPERIMENT}\n    route: {{deviation: -1}}\n",
+        ["experiment.route.deviation", "> 0"],
+    ),
+    (
+        f"env_config:\n  experiment:\n    type: {EXPERIMENT}\n    route: {{timeout: .nan}}\n",
+        ["experiment.route.timeout", "finite"],
+    ),
+    (
+        f"env_config:\n  experiment:\n    type: {EXPERIMENT}\n    weather: {{fog_density: .inf}}\n",
+        ["experiment.weather.fog_density", "finite"],
+    ),
+    (
+        f"env_config:\n  carla: {{server: embedded}}\n  experiment:\n    type: {EXPERIMENT}\n    town: Town99\n",
+        ["bad.yaml:5: env_config.experiment.town", "embedded server has no such town", "Loop01"],
     ),
     (
         f"env_config:\n  experiment:\n    type: {EXPERIMENT}\n    weather: ClearNon\n",

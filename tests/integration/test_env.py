@@ -14,7 +14,6 @@ from gymnasium.utils.env_checker import check_env
 
 from rllib_integration.carla_env import CarlaEnv
 from rllib_integration.config import ConfigError
-from rllib_integration.supervisor.simulator import ServerError
 from tests.conftest import client_code, run_client
 from tests.integration.scenarios import env_config
 
@@ -300,11 +299,17 @@ def test_town_changes_across_resets_and_loads_only_on_change(make_env):
         assert seen[a] == seen[a + 1] and worlds[a] == worlds[a + 1]
 
 
-def test_single_town_by_name_and_unknown_town_is_clear(make_env):
+def test_single_town_by_name_and_unknown_town_is_clear(make_env, embedded_server):
     env = make_env(env_config(town="Grid01"))
     env.reset(seed=0)
     assert env.core.map.name.endswith("Grid01")
-    bad = make_env(env_config(town="Town99"))
+    # A server the env launches: refused before it starts (every env runner would fail).
+    with pytest.raises(ConfigError, match="experiment.town: the embedded server has no such"):
+        CarlaEnv(env_config(town="Town99"))
+    with pytest.raises(ConfigError, match=r"experiment\.town\.1: .*'Town99'.*Loop01"):
+        CarlaEnv(env_config(town=["Grid01", "Town99"]))
+    # A server someone else runs: only it knows its towns, so the reset says.
+    bad = make_env(env_config({"port": embedded_server.rpc_port}, town="Town99"))
     with pytest.raises(RuntimeError, match="town 'Town99' .*not available.*Loop01"):
         bad.reset(seed=0)
 
@@ -387,9 +392,9 @@ def test_close_stops_the_launched_server_group(make_env):
 
 def test_server_carla_without_an_install_is_a_clear_error(monkeypatch, tmp_path):
     monkeypatch.delenv("CARLA_ROOT", raising=False)
-    with pytest.raises(ServerError, match="server is 'carla' but no CARLA install.*CARLA_ROOT"):
+    with pytest.raises(ConfigError, match="server is .carla. but no CARLA install.*CARLA_ROOT"):
         CarlaEnv(env_config({"server": "carla"}))
-    with pytest.raises(ServerError, match="CarlaUE4.sh does not exist"):
+    with pytest.raises(ConfigError, match="CarlaUE4.sh does not exist"):
         CarlaEnv(env_config({"server": "carla", "carla_root": str(tmp_path)}))
 
 

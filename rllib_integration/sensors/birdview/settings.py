@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from rllib_integration.sensors.birdview import palette
 
 DEFAULT_SIZE = 192
 DEFAULT_PIXELS_PER_METER = 5.0
+# Beyond these a view is not a mistake one can train with: 4096 px is 50 MB a frame in rgb, and
+# at 100 px/m (1 cm a pixel) a town's static map is already near rasterize's pixel limit.
+MAX_SIZE = 4096
+MAX_PIXELS_PER_METER = 100.0
 MODES = ("rgb", "masks")
 # Attributes the sensor itself consumes (not rendering settings).
 SENSOR_KEYS = {"type", "transform", "record", "record_fps", "cache_dir"}
@@ -26,10 +31,17 @@ class BirdViewSettings:
     walker_scale: float = 2.0  # walkers are drawn this much larger, as the original did
 
     def __post_init__(self) -> None:
-        if self.size < 8:
-            raise ValueError(f"size must be at least 8 pixels, got {self.size}")
-        if not self.pixels_per_meter > 0:
-            raise ValueError(f"pixels_per_meter must be positive, got {self.pixels_per_meter}")
+        if not 8 <= self.size <= MAX_SIZE:
+            raise ValueError(f"size must be 8 to {MAX_SIZE} pixels, got {self.size}")
+        if not 0 < self.pixels_per_meter <= MAX_PIXELS_PER_METER:
+            raise ValueError(
+                f"pixels_per_meter must be > 0 and <= {MAX_PIXELS_PER_METER:g}, got "
+                f"{self.pixels_per_meter:g} (radius = size / (2 * pixels_per_meter))"
+            )
+        if not self.route_width >= 0:
+            raise ValueError(f"route_width must be >= 0, got {self.route_width}")
+        if not self.walker_scale > 0:
+            raise ValueError(f"walker_scale must be > 0, got {self.walker_scale}")
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
         unknown = [name for name in self.layers if name not in palette.ALL_LAYERS]
@@ -90,11 +102,15 @@ class BirdViewSettings:
 def _number(attributes: dict, key: str, kind: type) -> float | int:
     value = attributes[key]
     try:
-        number = kind(float(value)) if kind is int else kind(value)
+        number = float(value)
     except (TypeError, ValueError):
         raise ValueError(f"{key} must be a number, got {value!r}") from None
-    if kind is int and float(value) != number:
-        raise ValueError(f"{key} must be a whole number, got {value!r}")
+    if not math.isfinite(number):
+        raise ValueError(f"{key} must be a finite number, got {value!r}")
+    if kind is int:
+        if number != int(number):
+            raise ValueError(f"{key} must be a whole number, got {value!r}")
+        return int(number)
     return number
 
 
