@@ -38,7 +38,12 @@ RULES: dict[str, tuple[str, ...]] = {
     # Child processes the env owns, and the helpers to start and stop them.
     f"{RI}.supervisor": (),
     f"{RI}.supervisor.process": (),
-    f"{RI}.supervisor.simulator": (f"{RI}.defaults", f"{RI}.supervisor.process"),
+    f"{RI}.supervisor.state_dir": (),
+    f"{RI}.supervisor.simulator": (
+        f"{RI}.defaults",
+        f"{RI}.supervisor.process",
+        f"{RI}.supervisor.state_dir",
+    ),
     # NPC traffic; `host` runs in its own process and imports nothing of the package.
     f"{RI}.traffic": (),
     f"{RI}.traffic.host": (),

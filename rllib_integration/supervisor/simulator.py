@@ -12,9 +12,9 @@ import contextlib
 import json
 import os
 import socket
+import stat
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,9 +31,7 @@ from rllib_integration.defaults import (
     server_kind,
 )
 from rllib_integration.supervisor.process import child_environment, die_with_parent, kill_group
-
-# A hyphenated name: a folder "rllib_integration" in a cwd of /tmp would shadow the package.
-_STATE_DIR = Path(tempfile.gettempdir()) / f"rllib-integration-{os.getuid()}"
+from rllib_integration.supervisor.state_dir import logs_dir, state_dir
 
 
 class ServerError(RuntimeError):
@@ -82,9 +80,9 @@ def reserve_port_block(spread_index: int = 0, base_port: int = 20000) -> PortBlo
     processes that probe at the same time never get the same block even before their servers
     bind; entries of dead processes are reclaimed.
     """
-    _STATE_DIR.mkdir(parents=True, exist_ok=True)
-    with filelock.FileLock(str(_STATE_DIR / "ports.lock"), timeout=60):
-        registry = _live_registry()
+    directory = state_dir()
+    with filelock.FileLock(str(directory / "ports.lock"), timeout=60):
+        registry = _live_registry(directory)
         start = base_port + PORTS_PER_BLOCK * max(spread_index, 0)
         span = HIGHEST_PORT - base_port
         for step in range(span // PORTS_PER_BLOCK):
@@ -93,7 +91,7 @@ def reserve_port_block(spread_index: int = 0, base_port: int = 20000) -> PortBlo
                 continue
             if all(port_is_free(rpc + i) for i in range(PORTS_PER_BLOCK)):
                 registry[str(rpc)] = os.getpid()
-                _write_registry(registry)
+                _write_registry(directory, registry)
                 return PortBlock(rpc)
     raise ServerError(
         f"no free block of {PORTS_PER_BLOCK} ports between {base_port} and {HIGHEST_PORT}"
@@ -101,24 +99,25 @@ def reserve_port_block(spread_index: int = 0, base_port: int = 20000) -> PortBlo
 
 
 def release_port_block(block: PortBlock) -> None:
-    with filelock.FileLock(str(_STATE_DIR / "ports.lock"), timeout=60):
-        registry = _live_registry()
+    directory = state_dir()
+    with filelock.FileLock(str(directory / "ports.lock"), timeout=60):
+        registry = _live_registry(directory)
         registry.pop(str(block.rpc), None)
-        _write_registry(registry)
+        _write_registry(directory, registry)
 
 
-def _live_registry() -> dict[str, int]:
+def _live_registry(directory: Path) -> dict[str, int]:
     try:
-        registry = json.loads((_STATE_DIR / "ports.json").read_text())
+        registry = json.loads((directory / "ports.json").read_text())
     except (OSError, ValueError):
         return {}
     return {port: pid for port, pid in registry.items() if psutil.pid_exists(pid)}
 
 
-def _write_registry(registry: dict[str, int]) -> None:
-    tmp = _STATE_DIR / f"ports.json.{os.getpid()}"
+def _write_registry(directory: Path, registry: dict[str, int]) -> None:
+    tmp = directory / f"ports.json.{os.getpid()}"
     tmp.write_text(json.dumps(registry))
-    os.replace(tmp, _STATE_DIR / "ports.json")
+    os.replace(tmp, directory / "ports.json")
 
 
 # ---------------------------------------------------------------- command lines
@@ -220,9 +219,11 @@ class SimulatorServer:
         if self.ports is None:
             self.ports = reserve_port_block(self.spread_index, self.settings.base_port)
         self._launches += 1
-        log_dir = Path(self.settings.log_dir or _STATE_DIR / "logs")
-        log_dir.mkdir(parents=True, exist_ok=True)
-        if not self.settings.log_dir:
+        if self.settings.log_dir:  # the user's own folder: created, never pruned
+            log_dir = Path(self.settings.log_dir)
+            log_dir.mkdir(parents=True, exist_ok=True)
+        else:
+            log_dir = logs_dir()
             _prune_logs(log_dir)
         self.log_path = log_dir / f"{self.kind}-{self.ports.rpc}-{os.getpid()}-{self._launches}.log"
         with open(self.log_path, "wb") as log:
@@ -316,10 +317,18 @@ def _prune_logs(log_dir: Path, keep: int = 200) -> None:
         except OSError:  # removed meanwhile by another env
             return 0.0
 
-    logs = sorted(log_dir.glob("*.log"), key=age)
+    # Only regular files directly in the folder (never what a link points to).
+    logs = sorted((p for p in log_dir.glob("*.log") if _is_regular_file(p)), key=age)
     for old in logs[:-keep]:
         with contextlib.suppress(OSError):
             old.unlink()
+
+
+def _is_regular_file(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
 
 
 def _accepts_connections(host: str, port: int) -> bool:
