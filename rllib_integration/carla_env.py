@@ -16,7 +16,13 @@ import gymnasium as gym
 import numpy as np
 
 from rllib_integration.base_experiment import BaseExperiment
-from rllib_integration.config import AGENTS, ConfigError, import_experiment, resolve_env_config
+from rllib_integration.config import (
+    AGENTS,
+    ConfigError,
+    carla_settings,
+    import_experiment,
+    resolve_env_config,
+)
 from rllib_integration.core.carla_core import CarlaCore, SimulatorFailure
 from rllib_integration.env_metrics import COLLISION, EnvMetrics
 from rllib_integration.routes.route import Route
@@ -28,6 +34,7 @@ from rllib_integration.space_checks import (
     non_finite_problem,
     observation_problem,
 )
+from rllib_integration.towns import server_map_arguments, town_name
 
 logger = logging.getLogger(__name__)
 
@@ -103,8 +110,9 @@ class CarlaEnv(gym.Env[ObsType, ActType]):
 
     `config`: the `env_config` mapping (`{carla: ..., experiment: ...}`, merged over the
     defaults in `defaults.py`; RLlib's EnvContext also gives the worker and vector index that
-    spread the ports). `render_mode`: None or "rgb_array" (the bird's-eye view, else the first
-    RGB camera).
+    spread the ports). `render_mode`: None or "rgb_array": `render()` gives the hero's
+    bird's-eye view, else its first RGB camera (one of them must be configured), at
+    `metadata["render_fps"]` = 1 / timestep.
     """
 
     metadata: dict[str, Any] = {"render_modes": ["rgb_array"]}
@@ -141,6 +149,11 @@ class CarlaEnv(gym.Env[ObsType, ActType]):
                 )
         self._check_always = bool(experiment_config["check_spaces"])
         self.render_mode = render_mode
+        self.metadata = {
+            **CarlaEnv.metadata,
+            "render_fps": 1.0 / self.env_config["carla"]["timestep"],
+        }
+        _check_render_mode(render_mode, experiment_config["hero"]["sensors"])
         self._core: CarlaCore | None = None
         self._needs_recovery = False
         self._episodes = 0
@@ -170,7 +183,12 @@ class CarlaEnv(gym.Env[ObsType, ActType]):
     def core(self) -> CarlaCore:
         """The simulator side; the server is launched on first use (normally the first reset)."""
         if self._core is None:
-            self._core = CarlaCore(self.env_config["carla"], self.spread_index)
+            towns = self.env_config["experiment"]["town"]
+            towns = [] if towns is None else towns if isinstance(towns, list) else [towns]
+            settings = carla_settings(self.env_config["carla"])
+            self._core = CarlaCore(
+                settings, self.spread_index, server_map_arguments(towns, settings)
+            )
         return self._core
 
     # ---------------------------------------------------------------- gymnasium API
@@ -211,6 +229,7 @@ class CarlaEnv(gym.Env[ObsType, ActType]):
             raise ValueError(f"reset options: town {town!r} but the route is in {route.town!r}")
         core_seed = int(self.np_random.integers(2**31))
         town = town or (route.town if route is not None else None) or self._choose_town()
+        town = None if town is None else town_name(town)  # an .xodr file: the server's name
         episode_config = self._episode_config(route)
         sensor_data = self.core.retrying(
             lambda: self.core.reset_episode(
@@ -286,10 +305,18 @@ class CarlaEnv(gym.Env[ObsType, ActType]):
         return observation, float(reward), bool(terminated), bool(truncated), info
 
     def render(self) -> np.ndarray | None:
-        """rgb_array of the bird's-eye view if the hero has one, else of its first RGB camera."""
-        if self.render_mode != "rgb_array" or self._core is None:
+        """With `render_mode="rgb_array"`: this step's H x W x 3 uint8 frame of the hero's
+        bird's-eye view (`sensor.birdview`), else of its first RGB camera; None without a
+        render mode. `metadata["render_fps"]` is the env's step rate (1 / timestep), so
+        gymnasium's `RecordVideo` and `utils.play` play it in simulated time."""
+        if self.render_mode is None:
             return None
-        return rgb_frame(self.env_config["experiment"]["hero"]["sensors"], self._last_sensor_data)
+        if self._core is None or not self._last_sensor_data:
+            raise gym.error.ResetNeeded("CarlaEnv.render() called before reset()")
+        frame = rgb_frame(self.env_config["experiment"]["hero"]["sensors"], self._last_sensor_data)
+        if frame is None:  # a camera whose sensor_tick is longer than a step has not sent one
+            raise RuntimeError("CarlaEnv.render(): the hero's camera has sent no image yet")
+        return frame
 
     def close(self) -> None:
         if self._core is not None:
@@ -388,11 +415,28 @@ def choose_town(
     return current
 
 
+RENDERABLE = ("sensor.birdview", "sensor.camera.rgb")
+
+
+def _check_render_mode(render_mode: str | None, sensors: Mapping[str, Mapping]) -> None:
+    """ValueError, at construction, for a render mode the env cannot serve."""
+    if render_mode is None:
+        return
+    if render_mode != "rgb_array":
+        raise ValueError(f"render_mode {render_mode!r}: CarlaEnv renders 'rgb_array' (or None)")
+    if not any(s.get("type") in RENDERABLE for s in sensors.values()):
+        raise ValueError(
+            "render_mode 'rgb_array' needs a sensor.birdview or a sensor.camera.rgb on the hero; "
+            "add one under env_config.experiment.hero.sensors, e.g. "
+            "birdview: {type: sensor.birdview, size: 128}"
+        )
+
+
 def rgb_frame(
     sensors: Mapping[str, Mapping], sensor_data: Mapping[str, tuple[int, Any]]
 ) -> np.ndarray | None:
     """The latest bird's-eye view among a hero's sensors, else its first RGB camera's image."""
-    for wanted in ("sensor.birdview", "sensor.camera.rgb"):
+    for wanted in RENDERABLE:
         for name, attributes in sensors.items():
             reading = sensor_data.get(name, (None, None))[1]
             if attributes["type"] == wanted and isinstance(reading, np.ndarray):

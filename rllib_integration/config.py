@@ -44,8 +44,10 @@ from rllib_integration.defaults import (
     suggest,
     type_name,
 )
+from rllib_integration.sensors.attributes import attribute_problem
 from rllib_integration.sensors.base import PseudoSensor
 from rllib_integration.sensors.registry import known_sensor_types, sensor_class
+from rllib_integration.towns import absolute_town, check_towns
 from rllib_integration.yaml_loader import parse_yaml
 
 __all__ = [
@@ -157,31 +159,28 @@ def _resolve(env_config: Mapping | None, where: Where) -> dict:
     reject_unknown(dict(env_config), {"carla", "experiment"}, where)
     carla = resolve_carla(env_config.get("carla"), where.child("carla"))
     experiment = _resolve_experiment(env_config.get("experiment"), where.child("experiment"))
-    _check_server_serves(carla, experiment["town"], where)
+    _resolve_towns(experiment, carla, where)
     return {"carla": carla, "experiment": experiment}
 
 
-def _check_server_serves(carla: dict, town: str | list | None, where: Where) -> None:
-    """What the server this machine would launch can do: `server: carla` needs an install, and
-    the embedded server must have every town asked for (else every env runner fails at reset)."""
-    kind = server_kind(CarlaSettings(**carla), where.child("carla").child("server"))
-    if kind != "embedded" or town is None:
+def _resolve_towns(experiment: dict, carla: dict, where: Where) -> None:
+    """What the server this machine would launch can do: `server: carla` needs an install;
+    `.xodr` towns are made absolute (relative to the config file), and every town must be one
+    the embedded server will have (`towns.py`), else every env runner would fail at reset."""
+    settings = CarlaSettings(**carla)
+    server_kind(settings, where.child("carla").child("server"))
+    town = experiment["town"]
+    if town is None:
         return
-    from rllib_integration.embedded.maps import MapError, find_named_map
-
-    towns = [(where.child("experiment").child("town"), town)] if isinstance(town, str) else []
+    source = Path(where.source)
+    folder = source.resolve().parent if source.is_file() else None
+    at = where.child("experiment").child("town")
     if isinstance(town, list):
-        towns = [
-            (where.child("experiment").child("town").child(str(i)), t) for i, t in enumerate(town)
-        ]
-    for town_where, name in towns:
-        try:
-            find_named_map(name, [carla["map_dir"]] if carla["map_dir"] else [])
-        except MapError as error:
-            raise ConfigError(
-                f"{town_where}: the embedded server has no such town: {error} (more towns: .xodr "
-                "files in env_config.carla.map_dir; CARLA's own towns: server: carla)"
-            ) from None
+        experiment["town"] = [absolute_town(t, folder) for t in town]
+        check_towns(experiment["town"], settings, [at.child(str(i)) for i in range(len(town))])
+    else:
+        experiment["town"] = absolute_town(town, folder)
+        check_towns([experiment["town"]], settings, [at])
 
 
 def import_experiment(path: str, where: object = "experiment.type") -> type[BaseExperiment]:
@@ -369,10 +368,16 @@ def _validate_sensor(name: str, sensor: Any, where: Where) -> None:
         )
     if "transform" in sensor:
         parse_transform(sensor["transform"], where.child("transform"))
-    try:
+    for key, value in sensor.items():
+        problem = attribute_problem(sensor_type, str(key), value)
+        if problem:
+            raise ConfigError(f"{where.child(str(key))}: {problem}")
+    if ":" in sensor_type:
+        cls = import_path(sensor_type, where.child("type"))
+        if not (isinstance(cls, type) and issubclass(cls, PseudoSensor)):
+            raise ConfigError(f"{where.child('type')}: '{sensor_type}' is not a PseudoSensor")
+    else:
         cls = sensor_class(name, sensor_type)
-    except ValueError as error:  # a ConfigError too: a custom sensor's bad import path
-        raise ConfigError(f"{where.child('type')}: {error}") from None
     if issubclass(cls, PseudoSensor):
         try:
             cls.check_attributes(dict(sensor))

@@ -346,9 +346,13 @@ def reject_unknown(value: Mapping, valid: Any, where: Where) -> None:
 
 
 def suggest(word: str, choices: Any) -> str:
-    """ "; did you mean 'x'?" for the closest choice, else the list of valid ones."""
+    """ "; did you mean 'x'?" for the closest choice, else the list of valid ones. A choice that
+    `word` begins or ends (a name cut short, `sensor.camera.semantic`) comes first."""
     choices = [str(c) for c in choices]
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.5)
+    extended = [c for c in choices if word and (c.startswith(word) or word.startswith(c))]
+    if len(extended) == 1:
+        return f"; did you mean '{extended[0]}'?"
+    close = difflib.get_close_matches(word, extended or choices, n=1, cutoff=0.5)
     if close:
         return f"; did you mean '{close[0]}'?"
     return f"; valid: {', '.join(sorted(choices))}" if choices else ""

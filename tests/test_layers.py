@@ -33,6 +33,8 @@ RULES: dict[str, tuple[str, ...]] = {
     f"{RI}.map_geometry": (),
     f"{RI}.video": (),
     f"{RI}.space_checks": (),
+    # Which towns a config may name (the embedded server's map catalog is data to it).
+    f"{RI}.towns": (f"{RI}.defaults", f"{RI}.embedded.maps.*"),
     # The embedded server is its own process: it reaches nothing of the library but the geometry.
     f"{RI}.embedded*": (f"{RI}.embedded*", f"{RI}.map_geometry"),
     # Child processes the env owns, and the helpers to start and stop them.
@@ -67,6 +69,8 @@ RULES: dict[str, tuple[str, ...]] = {
         f"{RI}.sim_view",
     ),
     f"{RI}.sensors.lane_state": (f"{RI}.sensors.base", f"{RI}.sim_view"),
+    # CARLA 0.9.16's sensor attributes: the embedded server's blueprint table, as data.
+    f"{RI}.sensors.attributes": (f"{RI}.defaults", f"{RI}.embedded.blueprints"),
     f"{RI}.sensors.registry": (
         f"{RI}.defaults",
         f"{RI}.sensors.lane_state",
@@ -100,10 +104,11 @@ RULES: dict[str, tuple[str, ...]] = {
     f"{RI}.config": (
         f"{RI}.defaults",
         f"{RI}.base_experiment",
+        f"{RI}.sensors.attributes",
         f"{RI}.sensors.base",
         f"{RI}.sensors.registry",
+        f"{RI}.towns",
         f"{RI}.yaml_loader",
-        f"{RI}.embedded.maps",  # the towns the embedded server has
     ),
     f"{RI}.env_metrics": (f"{RI}.sim_view",),
     f"{RI}.carla_env": (
@@ -116,6 +121,7 @@ RULES: dict[str, tuple[str, ...]] = {
         f"{RI}.env_metrics",
         f"{RI}.space_checks",
         f"{RI}.supervisor.simulator",
+        f"{RI}.towns",
     ),
     # Evaluation on routes: the env, its config, and the routes' planner and results.
     f"{RI}.evaluate*": (

@@ -54,3 +54,15 @@ def test_ci_script_fails_when_tests_fail(tmp_path):
     (tmp_path / "tests" / "test_x.py").unlink()
     (tmp_path / "README.md").write_text("```\n$ exit 5  # test command\n```\n")
     assert subprocess.run(["bash", ".ci/run"], cwd=tmp_path).returncode == 0
+
+
+def test_the_readme_walks_through_the_shipped_lane_keeping_example():
+    """The experiment class the README shows is the file that ships, word for word."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("### 1. The experiment class") :]
+    shown = section[section.index("```python\n") + len("```python\n") :]
+    shown = shown[: shown.index("```\n")]
+    shipped = (ROOT / "examples" / "lane_keeping" / "lane_keeping.py").read_text()
+    assert shipped.rstrip().endswith(shown.rstrip())
+    assert "type: lane_keeping:LaneKeeping" in section
+    assert (ROOT / "examples" / "lane_keeping" / "ppo_config.yaml").is_file()

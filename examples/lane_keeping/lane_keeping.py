@@ -30,19 +30,19 @@ OFFSET, HEADING, SPEED = (FIELDS.index(f) for f in ("lateral_offset", "heading_e
 
 class LaneKeeping(BaseExperiment):
     DEFAULT_CONFIG = {
-        "max_time": 30.0,  # s of simulated time per episode
-        "target_speed": 8.0,  # m/s; faster costs overspeed_cost per m/s
-        "max_offset": 1.5,  # m from the lane centre that ends the episode
+        "max_time": 30.0,
+        "target_speed": 8.0,
+        "max_offset": 1.5,
         "offset_cost": 0.05,
         "overspeed_cost": 0.1,
         "crash_cost": 10.0,
     }
 
-    def get_action_space(self) -> spaces.Box:
+    def get_action_space(self):  # [throttle (> 0) or brake (< 0), steer]
         return spaces.Box(-1.0, 1.0, shape=(2,), dtype=np.float32)
 
-    def get_observation_space(self) -> spaces.Dict:
-        lane = self.config["hero"]["sensors"]["lane"]
+    def get_observation_space(self):
+        lane = self.config["hero"]["sensors"]["lane"]  # the YAML's sensor entry
         return spaces.Dict(
             {
                 "lane": LaneStateSensor.observation_space(lane),
@@ -50,22 +50,20 @@ class LaneKeeping(BaseExperiment):
             }
         )
 
-    def reset(self) -> None:
-        self.time = 0.0
-        self.progress = 0.0
-        self.end_reason = "running"
+    def reset(self):  # optional: at every reset, once the hero and its sensors exist
+        self.time, self.progress, self.end_reason = 0.0, 0.0, "running"
 
-    def compute_action(self, action: np.ndarray) -> carla.VehicleControl:
+    def compute_action(self, action):  # action -> the hero's control for one step
         pedal, steer = (float(a) for a in action)
         return carla.VehicleControl(throttle=max(pedal, 0.0), brake=max(-pedal, 0.0), steer=steer)
 
-    def get_observation(self, sensor_data: dict) -> tuple[dict, dict]:
+    def get_observation(self, sensor_data):  # {name: (frame, reading)} of this frame
         self.lane = sensor_data["lane"][1]
-        self.collided = bool(sensor_data["collision"][1])
-        imu = np.asarray(sensor_data["imu"][1], dtype=np.float32)
-        return {"lane": self.lane, "imu": imu}, {}
+        self.collided = bool(sensor_data["collision"][1])  # event sensors: this frame's events
+        imu = np.asarray(sensor_data["imu"][1], dtype=np.float32)  # the IMU gives float64
+        return {"lane": self.lane, "imu": imu}, {}  # (observation, info)
 
-    def get_done_status(self, observation: dict, view) -> tuple[bool, bool]:
+    def get_done_status(self, observation, view):  # -> (terminated, truncated)
         self.time += view.timestep
         if self.collided:
             self.end_reason = "collision"
@@ -75,7 +73,7 @@ class LaneKeeping(BaseExperiment):
             self.end_reason = "time_limit"
         return self.end_reason in ("collision", "off_lane"), self.end_reason == "time_limit"
 
-    def compute_reward(self, observation: dict, view) -> float:
+    def compute_reward(self, observation, view):  # after get_done_status
         speed = float(self.lane[SPEED])
         self.progress = speed * math.cos(float(self.lane[HEADING])) * view.timestep
         reward = self.progress - self.config["offset_cost"] * abs(float(self.lane[OFFSET]))
@@ -84,7 +82,7 @@ class LaneKeeping(BaseExperiment):
             reward -= self.config["crash_cost"]
         return reward
 
-    def get_info(self) -> dict:
+    def get_info(self):  # optional: this step's info, after the reward
         return {
             "end_reason": self.end_reason,
             "progress": self.progress,

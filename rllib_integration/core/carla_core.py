@@ -18,7 +18,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import carla
@@ -55,9 +55,15 @@ SAME_SPOT = 2.0
 class CarlaCore:
     """Simulator-side state of one env. Attributes: client, world, map, heroes, config, frame."""
 
-    def __init__(self, config: CarlaSettings | Mapping, spread_index: int = 0):
+    def __init__(
+        self,
+        config: CarlaSettings | Mapping,
+        spread_index: int = 0,
+        embedded_args: Sequence[str] = (),
+    ):
         self.config = config if isinstance(config, CarlaSettings) else carla_settings(config)
-        self.server = SimulatorServer(self.config, spread_index)
+        # embedded_args: what a launched embedded server needs besides the settings (towns.py).
+        self.server = SimulatorServer(self.config, spread_index, embedded_args)
         self.client: carla.Client | None = None
         self.world: carla.World | None = None
         self.map: carla.Map | None = None

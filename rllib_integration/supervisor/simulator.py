@@ -16,6 +16,7 @@ import stat
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -149,8 +150,11 @@ def carla_command(carla_root: Path, ports: PortBlock, settings: CarlaSettings) -
     return command
 
 
-def embedded_command(ports: PortBlock, settings: CarlaSettings) -> list[str]:
-    """Command line of the embedded server, with CarlaUE4's flag spellings."""
+def embedded_command(
+    ports: PortBlock, settings: CarlaSettings, extra: Sequence[str] = ()
+) -> list[str]:
+    """Command line of the embedded server, with CarlaUE4's flag spellings; `extra` arguments
+    last (e.g. the `--map FILE` of an `.xodr` town, see towns.py)."""
     command = [
         sys.executable,
         "-m",
@@ -160,7 +164,7 @@ def embedded_command(ports: PortBlock, settings: CarlaSettings) -> list[str]:
     ]
     if settings.map_dir:
         command += ["--map-dir", str(settings.map_dir)]
-    return command
+    return command + list(extra)
 
 
 # ---------------------------------------------------------------- the server
@@ -169,9 +173,12 @@ def embedded_command(ports: PortBlock, settings: CarlaSettings) -> list[str]:
 class SimulatorServer:
     """One simulator for one env: launched (CarlaUE4 or embedded) or attached to."""
 
-    def __init__(self, settings: CarlaSettings, spread_index: int = 0):
+    def __init__(
+        self, settings: CarlaSettings, spread_index: int = 0, embedded_args: Sequence[str] = ()
+    ):
         self.settings = settings
         self.spread_index = spread_index
+        self.embedded_args = tuple(embedded_args)  # extra arguments of an embedded server
         self.kind = resolve_server_kind(settings)
         # A launched server is local (and binds 127.0.0.1); `host` only says where to attach.
         self.host = settings.host if self.kind == "attach" else "127.0.0.1"
@@ -205,7 +212,7 @@ class SimulatorServer:
 
     def command(self) -> list[str]:
         if self.kind != "carla":
-            return embedded_command(self.block, self.settings)
+            return embedded_command(self.block, self.settings, self.embedded_args)
         root = find_carla_root(self.settings)
         if root is None:  # resolve_server_kind has checked it; the environment changed since
             raise ServerError("the CARLA install is no longer configured ($CARLA_ROOT)")

@@ -60,3 +60,28 @@ def test_a_wrong_observation_or_control_fails_the_env_check(tmp_path, fault, mes
     assert error.endswith("(before Ray started; --no-check skips the check)")
     assert not (tmp_path / "results").exists()
     assert_no_servers_left(tmp_path / "logs")
+
+
+@pytest.mark.parametrize(
+    ("experiment", "message"),
+    [
+        (
+            "{type: 'tests.integration.experiments:DriveStraight', hero: {sensors: "
+            "{camera: {type: sensor.camera.rgb, image_sise_y: 84}}}}",
+            "env_config.experiment.hero.sensors.camera.image_sise_y: sensor.camera.rgb has no "
+            "attribute 'image_sise_y'; did you mean 'image_size_y'?",
+        ),
+        (
+            "{type: 'tests.integration.experiments:DriveStraight', town: Town01}",
+            "env_config.experiment.town: town 'Town01' is not available on the embedded server; "
+            "available: built-in: Loop01, Grid01, Highway01, Roundabout01",
+        ),
+    ],
+)
+def test_a_sensor_attribute_typo_or_a_wrong_town_is_named_at_config_load(
+    tmp_path, experiment, message
+):
+    config, result = train(tmp_path, experiment)
+    error = only_error(result)
+    assert error.startswith(f"carla-rllib-train: error: {config}:4: {message}"), error
+    assert not (tmp_path / "logs").exists()  # no server was started
