@@ -179,15 +179,16 @@ def module_embedded_server() -> Iterator[EmbeddedServerHandle]:
 
 
 def run_command(
-    command: list[str], timeout: float, env: dict | None = None
+    command: list[str], timeout: float, env: dict | None = None, cwd: Path = ROOT
 ) -> subprocess.CompletedProcess:
-    """Run `command` from the checkout's root in its own process group, output captured as text.
+    """Run `command` in `cwd` (the checkout's root) in its own process group, output captured
+    as text.
 
     On timeout the process group is killed and the result has returncode -9 and a note in stderr.
     """
     process = subprocess.Popen(
         command,
-        cwd=ROOT,
+        cwd=cwd,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -53,19 +53,10 @@ def run_python(code: str, timeout: float = 300, env: dict | None = None):
     return _run([sys.executable, "-c", code], timeout, env)
 
 
-def run_command(
-    command: list[str], cwd: Path, timeout: float = 300, env: dict | None = None
-) -> subprocess.CompletedProcess:
-    """`command` in `cwd`, in its own process group (stopped on timeout)."""
-    return _run(command, timeout, env, cwd)
-
-
-def _run(
-    command: list[str], timeout: float, env: dict | None, cwd: Path = ROOT
-) -> subprocess.CompletedProcess:
+def _run(command: list[str], timeout: float, env: dict | None) -> subprocess.CompletedProcess:
     process = subprocess.Popen(
         command,
-        cwd=cwd,
+        cwd=ROOT,
         env=env or script_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

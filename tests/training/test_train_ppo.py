@@ -12,9 +12,11 @@ import pytest
 
 from rllib_integration.training.checkpoints import LATEST_FILE, is_complete
 from rllib_integration.training.monitor import TENSORBOARD_DIR
-from tests.dqn.helpers import ROOT, assert_no_servers_left, run_command
+from tests.conftest import run_command
+from tests.dqn.helpers import ROOT, assert_no_servers_left, script_env
 
 CONFIG = ROOT / "examples" / "lane_keeping" / "ppo_config.yaml"
+ENV = script_env()
 ITERATION = re.compile(r"^iter +(\d+) \| env steps ([\d,]+) \|", re.MULTILINE)
 EPISODE_ROW = re.compile(r"^\s*(\d+)\s+(\d+)\s+(-?[\d.]+)\s+(\w+)\s", re.MULTILINE)
 
@@ -38,7 +40,7 @@ def trained(installed_venv, tmp_path_factory) -> dict:
     outside = tmp_path_factory.mktemp("user_folder")
     logs = outside / "server_logs"
     command = [str(installed_venv / "bin" / "carla-rllib-train"), str(CONFIG), "--name", "lane"]
-    result = run_command([*command, "-d", str(outside / "results"), *tiny(logs)], outside, 600)
+    result = run_command([*command, "-d", str(outside / "results"), *tiny(logs)], 600, ENV, outside)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
     return {"venv": installed_venv, "dir": outside, "logs": logs, "result": result}
 
@@ -71,8 +73,9 @@ def test_the_trained_policy_drives_and_records_a_video(trained):
     command += [str(trained["dir"] / "results" / "lane"), "--episodes", "2", "--video", str(video)]
     result = run_command(
         [*command, "--set", "env_config.experiment.max_time=2.0", *tiny(trained["logs"])[-2:]],
-        trained["dir"],
         300,
+        ENV,
+        trained["dir"],
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
     rows = EPISODE_ROW.findall(result.stdout)
@@ -95,7 +98,7 @@ def test_an_action_space_the_algorithm_cannot_use_is_one_line_before_ray(install
         "    hero: {sensors: {lane: {type: sensor.lane_state}}}\n"
     )
     command = [str(installed_venv / "bin" / "carla-rllib-train"), str(config)]
-    result = run_command([*command, "-d", str(tmp_path / "results")], tmp_path, 120)
+    result = run_command([*command, "-d", str(tmp_path / "results")], 120, ENV, tmp_path)
     assert result.returncode == 2, result.stdout + result.stderr
     errors = [line for line in result.stderr.splitlines() if "error:" in line]
     assert errors == [

@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-from tests.dqn.helpers import ROOT, assert_no_servers_left, run_command
+from tests.conftest import run_command
+from tests.dqn.helpers import assert_no_servers_left, script_env
 
 
 def train(tmp_path, experiment: str, check: bool = True):
@@ -20,7 +21,7 @@ def train(tmp_path, experiment: str, check: bool = True):
     )
     command = [sys.executable, "-m", "rllib_integration.train", str(config)]
     command += ["-d", str(tmp_path / "results")] + ([] if check else ["--no-check"])
-    return config, run_command(command, ROOT, 180)
+    return config, run_command(command, 180, script_env())
 
 
 def only_error(result) -> str:
