@@ -70,7 +70,11 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, RouteFileError, AgentError) as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2
-    env = CarlaEnv(env_config, render_mode="rgb_array" if args.video else None)
+    try:
+        env = CarlaEnv(env_config, render_mode="rgb_array" if args.video else None)
+    except ValueError as error:  # --video with nothing to film: CarlaEnv says what to add
+        print(f"{PROG}: error: --video films what env.render() shows: {error}", file=sys.stderr)
+        return 2
     try:
         policy = make_policy(args.agent, args.checkpoint, env)
         runner = RouteRunner(env, policy, args.agent == AUTOPILOT, args.video, args.seed)

@@ -3,6 +3,7 @@ suggestion that makes sense; an `.xodr` town reaches the embedded server on its 
 
 from __future__ import annotations
 
+import sys
 import textwrap
 from pathlib import Path
 
@@ -144,6 +145,7 @@ def test_the_readmes_own_pseudo_sensor_runs(tmp_path, monkeypatch):
     try:
         env.reset(seed=1)
         yaw = env.experiment.last_sensor_data["heading"][1]
+        monkeypatch.delitem(sys.modules, "my_sensors")  # other tests import no stale copy
         assert isinstance(yaw, np.float32)
         assert yaw == pytest.approx(env.core.hero.get_transform().rotation.yaw, abs=1e-3)
     finally:

@@ -531,17 +531,19 @@ def test_rllib_worker_index_spreads_port_blocks():
         second.close()
 
 
-@pytest.mark.parametrize(
-    "sensor, message",
-    [
-        ({"type": "sensor.camera.rgb", "image_sise_x": 84}, "has no attribute 'image_sise_x'"),
-        ({"type": "sensor.lidar.ray_cast", "channels": 0}, "channels"),
-    ],
-)
-def test_a_bad_sensor_attribute_is_a_clear_error_and_leaves_nothing(make_env, sensor, message):
-    sensors = {"ok": {"type": "sensor.other.gnss"}, "bad": sensor}
+def test_a_sensor_attribute_typo_is_refused_before_a_server_starts(make_env):
+    sensors = {"ok": {"type": "sensor.other.gnss"}, "bad": {"type": "sensor.camera.rgb"}}
+    sensors["bad"]["image_sise_x"] = 84
+    with pytest.raises(ConfigError, match="hero.sensors.bad.image_sise_x: .*did you mean"):
+        make_env(env_config(hero={"sensors": sensors}))
+
+
+def test_a_bad_sensor_value_is_a_clear_error_and_leaves_nothing(make_env):
+    """A value of the right type that the server refuses (no lidar has 0 channels)."""
+    sensors = {"ok": {"type": "sensor.other.gnss"}}
+    sensors["bad"] = {"type": "sensor.lidar.ray_cast", "channels": 0}
     env = make_env(env_config(hero={"sensors": sensors}))
-    with pytest.raises(RuntimeError, match=f"hero.sensors.bad: .*{message}"):
+    with pytest.raises(RuntimeError, match="hero.sensors.bad: .*channels"):
         env.reset(seed=0)
     env.core.world.tick()  # the client's actor list follows the next episode state
     left = [a.type_id for a in env.core.world.get_actors() if a.type_id != "spectator"]

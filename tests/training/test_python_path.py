@@ -22,7 +22,7 @@ def training_file(path: Path, experiment_type: str, extra: str = ""):
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(
         f"{extra}env_config:\n  experiment:\n    type: {experiment_type}\n"
-        "    hero: {sensors: {s: {type: 'my_sensors.lidar:Flat'}, c: {type: sensor.camera.rgb}}}\n"
+        "    hero: {sensors: {s: {type: 'user_sensors_9.lidar:Flat'}, c: {type: sensor.camera.rgb}}}\n"
     )
     return load_training_file(path)
 
@@ -30,14 +30,14 @@ def training_file(path: Path, experiment_type: str, extra: str = ""):
 def test_a_module_beside_the_file(tmp_path):
     (tmp_path / "my_experiment_0.py").write_text("")
     tf = training_file(tmp_path / "train.yaml", "my_experiment_0:Mine")
-    assert named_import_paths(tf) == ["my_experiment_0:Mine", "my_sensors.lidar:Flat"]
+    assert named_import_paths(tf) == ["my_experiment_0:Mine", "user_sensors_9.lidar:Flat"]
     assert import_roots(tf) == [tmp_path.resolve()]
 
 
 def test_a_package_holding_its_configs_folder(tmp_path):
     (tmp_path / "my_pkg_1" / "configs").mkdir(parents=True)
     (tmp_path / "my_pkg_1" / "__init__.py").write_text("")
-    (tmp_path / "my_sensors").mkdir()
+    (tmp_path / "user_sensors_9").mkdir()
     tf = training_file(tmp_path / "my_pkg_1" / "configs" / "t.yaml", "my_pkg_1.experiment:Mine")
     assert import_roots(tf) == [tmp_path.resolve()]  # both packages live there
 
