@@ -91,11 +91,11 @@ def test_an_own_pseudo_sensor_that_cannot_be_imported_names_its_line(tmp_path):
 def test_an_unknown_town_lists_what_is_available_and_from_where(tmp_path):
     found = error(tmp_path, "town: Town01\n", "{server: embedded, map_dir: null}")
     assert found.startswith(f"{tmp_path / 'train.yaml'}:5: env_config.experiment.town: ")
-    assert "town 'Town01' is not available on the embedded server" in found
+    assert "the embedded server has no such town 'Town01'" in found
     assert "available: built-in: Loop01, Grid01, Highway01, Roundabout01" in found
     assert "env_config.carla.map_dir" in found
     assert "did you mean" not in found  # Town01 is not Loop01
-    assert "town 'Grid1' is not available on the embedded server (did you mean 'Grid01'?); " in (
+    assert "the embedded server has no such town 'Grid1' (did you mean 'Grid01'?); " in (
         error(tmp_path, "town: Grid1\n")
     )
 

@@ -74,7 +74,7 @@ def test_a_wrong_observation_or_control_fails_the_env_check(tmp_path, fault, mes
         ),
         (
             "{type: 'tests.integration.experiments:DriveStraight', town: Town01}",
-            "env_config.experiment.town: town 'Town01' is not available on the embedded server; "
+            "env_config.experiment.town: the embedded server has no such town 'Town01'; "
             "available: built-in: Loop01, Grid01, Highway01, Roundabout01",
         ),
     ],
