@@ -1,6 +1,6 @@
 """CarlaParallelEnv: the multi-agent CARLA env as a PettingZoo `ParallelEnv`.
 
-The same env as `MultiAgentCarlaEnv` (one world, one hero per agent, one tick per step), with
+The same env as RLlib's `MultiAgentCarlaEnv` (`agents_env.CarlaAgentsEnv`: one world, one hero per agent, one tick per step), with
 PettingZoo's conventions: `agents` shrinks as agents finish, `observation_space(agent)` and
 `action_space(agent)` return each agent's own space object, and the step's dicts have no
 "__all__" key (the episode is over when `agents` is empty). So SuperSuit's wrappers and other
@@ -16,16 +16,16 @@ import gymnasium as gym
 import numpy as np
 from pettingzoo import ParallelEnv
 
-from rllib_integration.multi_agent_env import ALL, MultiAgentCarlaEnv
+from rllib_integration.agents_env import ALL, CarlaAgentsEnv
 
 
 class CarlaParallelEnv(ParallelEnv):
-    """`env_config` as for MultiAgentCarlaEnv (`experiment.agents` declares the agents)."""
+    """`env_config` as for CarlaAgentsEnv (`experiment.agents` declares the agents)."""
 
     metadata = {"render_modes": ["rgb_array"], "name": "carla_multi_agent_v0"}
 
     def __init__(self, config: Mapping | None = None, render_mode: str | None = None):
-        self.env = MultiAgentCarlaEnv(config, render_mode=render_mode)
+        self.env = CarlaAgentsEnv(config, render_mode=render_mode)
         self.possible_agents = list(self.env.possible_agents)
         self.observation_spaces = dict(self.env.observation_spaces)
         self.action_spaces = dict(self.env.action_spaces)

@@ -132,16 +132,19 @@ RULES: dict[str, tuple[str, ...]] = {
         f"{RI}.routes.*",
         f"{RI}.video",
     ),
-    f"{RI}.multi_agent_env": (
+    # Several heroes in one world: the Ray-free env, and its RLlib and PettingZoo faces.
+    f"{RI}.agents_env": (
         f"{RI}.base_experiment",
         f"{RI}.carla_env",
         f"{RI}.config",
         f"{RI}.core.carla_core",
         f"{RI}.core.heroes",
         f"{RI}.env_metrics",
+        f"{RI}.space_checks",
         f"{RI}.supervisor.simulator",
     ),
-    f"{RI}.pettingzoo_env": (f"{RI}.multi_agent_env",),
+    f"{RI}.multi_agent_env": (f"{RI}.agents_env",),
+    f"{RI}.pettingzoo_env": (f"{RI}.agents_env",),
     # Training and running agents with RLlib: the generic trainer, on top of the library.
     f"{RI}.training": (),
     f"{RI}.training*": (
