@@ -4,6 +4,7 @@ Usage: python dqn_inference_ray.py dqn_example/dqn_config.yaml <checkpoint> [--e
 
 <checkpoint> is a checkpoint folder written by dqn_train.py, or an experiment folder (its
 latest checkpoint). The module is loaded with RLModule.from_checkpoint; no Ray cluster starts.
+A multi-agent training file runs every agent, each with its policy's module.
 """
 
 from __future__ import annotations
@@ -19,10 +20,14 @@ def main(argv: list[str] | None = None) -> int:
     setup = parse_and_load(parser, argv, resolve_dqn_checkpoint)
     if setup is None:
         return 2
+    from rllib_integration.training.checkpoints import module_dir
     from rllib_integration.training.policy import load_policy
 
-    print(f"dqn_inference_ray: RLModule from {setup.checkpoint}")
-    return evaluate(setup, lambda env: load_policy(setup.checkpoint, env.action_space))
+    def make_policy(action_space, module_id: str):
+        print(f"dqn_inference_ray: RLModule {module_id} from {setup.checkpoint}")
+        return load_policy(module_dir(setup.checkpoint, module_id), action_space)
+
+    return evaluate(setup, make_policy)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from ray.rllib.callbacks.callbacks import RLlibCallback
 
-from rllib_integration.training.metrics import last_info
+from rllib_integration.training.metrics import agent_episodes, last_info
 
 EPISODE_METRICS = (
     "route_completion",
@@ -29,7 +29,11 @@ class DQNCallbacks(RLlibCallback):
     def on_episode_end(self, *, episode, metrics_logger=None, **kwargs) -> None:
         if metrics_logger is None:
             return
-        info = last_info(episode)
+        for agent_episode in agent_episodes(episode):  # each agent's, in a multi-agent episode
+            self._log(last_info(agent_episode), metrics_logger)
+
+    @staticmethod
+    def _log(info: dict, metrics_logger) -> None:
         for key in EPISODE_METRICS:
             value = info.get(key)
             if isinstance(value, (bool, int, float)):

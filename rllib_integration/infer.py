@@ -23,6 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     if setup is None:
         return 2
     from rllib_integration.training.algorithm_config import build_algorithm_config
+    from rllib_integration.training.checkpoints import module_dir
     from rllib_integration.training.policy import load_policy
 
     try:
@@ -33,8 +34,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{parser.prog}: {config.algo_class.__name__} policy from {setup.checkpoint}")
     return evaluate(
         setup,
-        lambda env: load_policy(
-            setup.checkpoint, env.action_space, config.normalize_actions, config.clip_actions
+        lambda action_space, module_id: load_policy(
+            module_dir(setup.checkpoint, module_id),
+            action_space,
+            config.normalize_actions,
+            config.clip_actions,
         ),
     )
 

@@ -27,11 +27,13 @@ from rllib_integration.training.algorithms import (
     check_action_space,
     config_class,
 )
+from rllib_integration.training.multi_agent import multi_agent_kwargs
 from rllib_integration.training.observations import adapted_space, make_training_env
 from rllib_integration.training.training_file import (
     CONFIG_SECTIONS,
     TrainingFile,
     env_class,
+    is_multi_agent,
     module_class,
     reject_unknown,
     resolved_env_config,
@@ -64,20 +66,21 @@ def validate(tf: TrainingFile) -> None:
     validate_sections(tf)
     algo = file_algorithm(tf)
     cls = config_class(algo)
-    for name in CONFIG_SECTIONS:
+    for name in (*CONFIG_SECTIONS, "multi_agent"):
         note = f" (not a keyword of {cls.__name__}.{name}() in RLlib's current API stack)"
         reject_unknown(tf, name, sorted(_accepted_keywords(cls, name)), note)
 
 
 def env_factory(tf: TrainingFile) -> functools.partial:
-    """`factory(env_config, **kwargs)` makes the env as RLlib's workers do (adapted or not)."""
-    return functools.partial(
-        make_training_env, env_class=env_class(tf), adapt=module_class(tf) is None
-    )
+    """`factory(env_config, **kwargs)` makes the env as RLlib's workers do (adapted or not;
+    a multi-agent env's per-agent observations are never adapted)."""
+    adapt = module_class(tf) is None and not is_multi_agent(tf)
+    return functools.partial(make_training_env, env_class=env_class(tf), adapt=adapt)
 
 
 def build_algorithm_config(tf: TrainingFile, callbacks: tuple[type, ...] = ()) -> Any:
     """The RLlib AlgorithmConfig for the file (validated; RLlib imported, Ray not started)."""
+    from ray.rllib.core.rl_module.multi_rl_module import MultiRLModuleSpec
     from ray.rllib.core.rl_module.rl_module import RLModuleSpec
     from ray.tune.registry import register_env
 
@@ -87,7 +90,17 @@ def build_algorithm_config(tf: TrainingFile, callbacks: tuple[type, ...] = ()) -
     algo = file_algorithm(tf)
     config = config_class(algo)().framework("torch")
     register_env(ENV_NAME, env_factory(tf))
-    config.environment(ENV_NAME, env_config=resolved_env_config(tf))
+    env_config = resolved_env_config(tf)
+    config.environment(ENV_NAME, env_config=env_config)
+    policies: list[str] = []
+    if is_multi_agent(tf):
+        where = tf.where("multi_agent")
+        kwargs = multi_agent_kwargs(tf.section("multi_agent"), env_config, where)
+        policies = sorted(kwargs["policies"])
+        try:
+            config.multi_agent(**kwargs)
+        except (TypeError, ValueError) as error:
+            raise ConfigError(f"{where}: {error}") from None
     for name in CONFIG_SECTIONS:
         kwargs = copy.deepcopy(tf.section(name))
         if kwargs:
@@ -98,7 +111,11 @@ def build_algorithm_config(tf: TrainingFile, callbacks: tuple[type, ...] = ()) -
     rl_module = tf.section("rl_module")
     model_config = copy.deepcopy(rl_module.get("model_config") or {})
     module = module_class(tf)
-    if module is not None:
+    if module is not None and policies:
+        # One module of your class per policy (each with its own weights).
+        specs = {policy: RLModuleSpec(module_class=module) for policy in policies}
+        config.rl_module(rl_module_spec=MultiRLModuleSpec(rl_module_specs=specs))
+    elif module is not None:
         # No model_config in the spec itself, or RLlib drops DQN's epsilon/double_q (P6).
         config.rl_module(rl_module_spec=RLModuleSpec(module_class=module))
     config.rl_module(model_config=model_config)
@@ -111,9 +128,15 @@ def build_algorithm_config(tf: TrainingFile, callbacks: tuple[type, ...] = ()) -
 
 
 def check_spaces(
-    tf: TrainingFile, config: Any, observation_space: gym.Space, action_space: gym.Space, owner: str
+    tf: TrainingFile,
+    config: Any,
+    observation_space: gym.Space,
+    action_space: gym.Space,
+    owner: str,
+    policy: str | None = None,
 ) -> None:
-    """The algorithm fits the action space, and the network builds for these spaces.
+    """The algorithm fits the action space, and the network builds for these spaces (of
+    `policy`'s network, for an agent of a multi-agent file).
 
     `owner` names where the spaces come from in messages, e.g. "LaneKeeping.get_action_space()".
     """
@@ -125,7 +148,12 @@ def check_spaces(
     probe = copy.deepcopy(config).environment(observation_space=seen, action_space=action_space)
     try:
         with _quiet("ray.rllib"):
-            probe.get_rl_module_spec().build()
+            if policy is not None:  # the agent's policy's module, for its spaces
+                spec = probe.get_multi_rl_module_spec(spaces={policy: (seen, action_space)})
+                spec.rl_module_specs = {policy: spec.rl_module_specs[policy]}
+                spec.build()
+            else:
+                probe.get_rl_module_spec().build()
     except Exception as error:  # RLlib raises ValueError, NotImplementedError, TypeError...
         message = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
         raise ConfigError(

@@ -5,8 +5,11 @@ checkpoint, the training monitor runs the trainer's exports into it (the DQN exa
 Ray-free network, `<checkpoint>/qnet/`) and then atomically replaces
 `<experiment>/latest_checkpoint.json` (write temp file, `os.replace`). A crash at any moment
 therefore leaves the pointer on the previous complete checkpoint, never on a half-written one.
-Scanning is the fallback when the pointer is missing. "Complete" means RLlib's files plus the
-`required` files a trainer adds (relative paths inside the checkpoint).
+Scanning is the fallback when the pointer is missing. "Complete" means RLlib's files (the
+weights of every module: `default_policy`, or each policy of a multi-agent run) plus the
+`required` files a trainer adds (relative paths inside the checkpoint; `{module}` in one stands
+for each module's id, and for nothing with `default_policy`). The monitor also appends each
+checkpoint to `<experiment>/checkpoints.jsonl` with the run's iteration, steps and time then.
 """
 
 from __future__ import annotations
@@ -18,7 +21,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 LATEST_FILE = "latest_checkpoint.json"
-MODULE_STATE = Path("learner_group/learner/rl_module/default_policy/module_state.pkl")
+# One JSON line per complete checkpoint, oldest first: what the run had done when it was written.
+HISTORY_FILE = "checkpoints.jsonl"
+RL_MODULES = Path("learner_group/learner/rl_module")
+SINGLE_MODULE = "default_policy"  # RLlib's module id of a single-agent run
+MODULE_STATE = RL_MODULES / SINGLE_MODULE / "module_state.pkl"
 _CHECKPOINT_RE = re.compile(r"^checkpoint_(\d+)$")
 
 
@@ -26,11 +33,43 @@ class CheckpointError(RuntimeError):
     """No usable checkpoint where one was asked for."""
 
 
+def module_ids(checkpoint: Path) -> list[str]:
+    """The RLModules (policies) with weights in a checkpoint: `default_policy` for a
+    single-agent run, the `multi_agent.policies` of a multi-agent one."""
+    modules = Path(checkpoint) / RL_MODULES
+    if not modules.is_dir():
+        return []
+    return sorted(p.name for p in modules.iterdir() if (p / MODULE_STATE.name).is_file())
+
+
+def module_path(template: str, module_id: str) -> Path:
+    """A required file's path for one module: `{module}` is the module id, or nothing for
+    `default_policy` (so a single-agent run's files keep their place)."""
+    return Path(template.replace("{module}", "" if module_id == SINGLE_MODULE else module_id))
+
+
 def is_complete(checkpoint: Path, required: Sequence[str] = ()) -> bool:
-    """An RLlib checkpoint with its module weights and the `required` files."""
+    """An RLlib checkpoint with its modules' weights and the `required` files (of each)."""
     checkpoint = Path(checkpoint)
-    files = ("rllib_checkpoint.json", str(MODULE_STATE), *required)
-    return all((checkpoint / name).is_file() for name in files)
+    modules = module_ids(checkpoint)
+    files = [Path("rllib_checkpoint.json")]
+    files += [module_path(name, m) for name in required for m in modules]
+    return bool(modules) and all((checkpoint / name).is_file() for name in files)
+
+
+def append_history(experiment_dir: Path, checkpoint: Path, **facts: object) -> None:
+    """Record a complete checkpoint with the run's state at it (iteration, steps, time)."""
+    record = {"checkpoint": str(Path(checkpoint).resolve()), **facts}
+    with open(Path(experiment_dir) / HISTORY_FILE, "a") as history:
+        history.write(json.dumps(record) + "\n")
+
+
+def read_history(experiment_dir: Path) -> list[dict]:
+    """The records of `append_history`, oldest first ([] if there are none)."""
+    path = Path(experiment_dir) / HISTORY_FILE
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def write_latest(experiment_dir: Path, checkpoint: Path, **facts: object) -> None:
@@ -82,7 +121,7 @@ def resolve_checkpoint(path: Path, required: Sequence[str] = ()) -> Path:
     )
 
 
-def module_dir(checkpoint: Path) -> Path:
-    """The default RLModule's folder in an RLlib checkpoint, as an absolute path (what
-    `RLModule.from_checkpoint` needs, rllib.md P9)."""
-    return Path(os.path.abspath(checkpoint)) / MODULE_STATE.parent
+def module_dir(checkpoint: Path, module_id: str = SINGLE_MODULE) -> Path:
+    """A RLModule's folder in an RLlib checkpoint (the default policy's, or a multi-agent run's
+    policy's), as an absolute path (what `RLModule.from_checkpoint` needs, rllib.md P9)."""
+    return Path(os.path.abspath(checkpoint)) / RL_MODULES / module_id

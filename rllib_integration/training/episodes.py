@@ -6,11 +6,12 @@ invasions, route completion, how the episode ended), so the figures are right wh
 experiment puts in its own info; an experiment's `end_reason` (a string) names the end more
 precisely when it gives one. With `video`, every frame of `env.render()` goes into an MP4 (the
 env must be made with `render_mode="rgb_array"`). Ray-free: the Ray-free inference uses it too.
+`run_agent_episodes` does the same with a multi-agent env: each agent's episode is one report.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,10 +37,17 @@ class EpisodeReport:
     collisions: int
     lane_invasions: int
     route_completion: float | None  # 0..1, for experiments that report one
+    agent: str = ""  # the agent, in a multi-agent env
 
 
 def report_from(
-    index: int, steps: int, episode_return: float, info: dict, terminated: bool, truncated: bool
+    index: int,
+    steps: int,
+    episode_return: float,
+    info: dict,
+    terminated: bool,
+    truncated: bool,
+    agent: str = "",
 ) -> EpisodeReport:
     env = info.get(ENV_KEY) or {}
     own_end = info.get("end_reason")
@@ -56,6 +64,7 @@ def report_from(
         collisions=int(env.get("collisions", 0)),
         lane_invasions=int(env.get("lane_invasions", 0)),
         route_completion=None if route is None else float(route),
+        agent=agent,
     )
 
 
@@ -107,6 +116,66 @@ def run_episodes(
     return reports
 
 
+def run_agent_episodes(
+    env: Any,
+    policies: Mapping[str, Policy],
+    episodes: int,
+    video: Path | None = None,
+    seed: int | None = None,
+    stream: TextIO | None = None,
+    spread_spawn_points: bool = False,
+) -> list[EpisodeReport]:
+    """Run a multi-agent env (`policies`: agent id -> its policy) until `episodes` agent
+    episodes have ended (every agent of an env episode counts, so the last env episode may end
+    more). With `spread_spawn_points` the agent episodes start at spawn points spread evenly
+    over the map, as in `run_episodes`."""
+    agents = list(env.possible_agents)
+    rounds = -(-episodes // len(agents))  # env episodes
+    reports: list[EpisodeReport] = []
+    spawn_points = 0
+    fps = float(getattr(env, "metadata", {}).get("render_fps") or 20.0)
+    with optional_video(video, fps) as writer:
+        for round_index in range(rounds):
+            round_seed = None if seed is None else seed + round_index
+            options = None
+            if spread_spawn_points:
+                if not spawn_points:  # how many there are: told by a reset
+                    _, infos = env.reset(seed=round_seed)
+                    spawn_points = int(infos[agents[0]][ENV_KEY]["spawn_points"])
+                total = rounds * len(agents)
+                spread = {
+                    agent: (round_index * len(agents) + i) * spawn_points // total
+                    for i, agent in enumerate(agents)
+                }
+                options = {"spawn_points": spread}
+            observations, _ = env.reset(seed=round_seed, options=options)
+            steps = dict.fromkeys(agents, 0)
+            returns = dict.fromkeys(agents, 0.0)
+            while env.agents:
+                if writer is not None:
+                    writer.add(env.render())
+                actions = {agent: policies[agent](observations[agent]) for agent in env.agents}
+                observations, rewards, terminateds, truncateds, infos = env.step(actions)
+                for agent, reward in rewards.items():
+                    steps[agent] += 1
+                    returns[agent] += float(reward)
+                    if not (terminateds[agent] or truncateds[agent]):
+                        continue
+                    report = report_from(
+                        len(reports) + 1,
+                        steps[agent],
+                        returns[agent],
+                        infos[agent],
+                        terminateds[agent],
+                        truncateds[agent],
+                        agent,
+                    )
+                    reports.append(report)
+                    if stream is not None:
+                        print(format_row(report), file=stream, flush=True)
+    return reports
+
+
 HEADER = (
     f"{'ep':>3} {'steps':>6} {'return':>8} {'end':>17} {'dist m':>8} {'km/h':>6} "
     f"{'coll':>4} {'lane':>4} {'route':>6}"
@@ -118,6 +187,7 @@ def format_row(r: EpisodeReport) -> str:
     return (
         f"{r.episode:>3} {r.steps:>6} {r.episode_return:>8.1f} {r.end:>17} {r.distance:>8.1f} "
         f"{r.mean_speed:>6.1f} {r.collisions:>4} {r.lane_invasions:>4} {route:>6}"
+        + (f" {r.agent}" if r.agent else "")
     )
 
 

@@ -10,7 +10,8 @@ own episode metrics):
   give `<key>/<subkey>`), the mean of its values over the episode's steps.
 
 Tune's TensorBoard logger shows each as a curve `ray/tune/env_runners/...`; the progress line
-reads the env's. Nothing is read from inside the env runner: only the episode's infos.
+reads the env's. Nothing is read from inside the env runner: only the episode's infos. In a
+multi-agent episode each agent's episode counts as one episode of these metrics.
 """
 
 from __future__ import annotations
@@ -50,19 +51,44 @@ def last_info(episode: Any) -> dict:
     return info if isinstance(info, dict) else {}
 
 
+def agent_episodes(episode: Any) -> list:
+    """The single-agent episodes in `episode`: itself, or each agent's of a multi-agent one."""
+    agents = getattr(episode, "agent_episodes", None)
+    return list(agents.values()) if isinstance(agents, dict) else [episode]
+
+
+def step_infos(episode: Any) -> dict[Any, dict]:
+    """This step's info of each agent that stepped (key None for a single-agent episode)."""
+    info = last_info(episode)
+    if not hasattr(episode, "agent_episodes"):
+        return {None: info}
+    return {agent: i for agent, i in info.items() if isinstance(i, dict)}
+
+
 class EpisodeMetrics(RLlibCallback):
     def on_episode_step(self, *, episode, **kwargs) -> None:
-        info = last_info(episode)
         sums = episode.custom_data.setdefault(_SUMS, {})
-        experiment_keys = {key: value for key, value in info.items() if key != ENV_KEY}
-        for path, value in numeric_leaves(experiment_keys):
-            total, count = sums.get(path, (0.0, 0))
-            sums[path] = (total + value, count + 1)
+        for agent, info in step_infos(episode).items():
+            experiment_keys = {key: value for key, value in info.items() if key != ENV_KEY}
+            agent_sums = sums.setdefault(agent, {})
+            for path, value in numeric_leaves(experiment_keys):
+                total, count = agent_sums.get(path, (0.0, 0))
+                agent_sums[path] = (total + value, count + 1)
 
     def on_episode_end(self, *, episode, metrics_logger=None, **kwargs) -> None:
         if metrics_logger is None:
             return
-        env_info = last_info(episode).get(ENV_KEY)
+        for agent_episode in agent_episodes(episode):
+            self._log_end(last_info(agent_episode), metrics_logger)
+        for agent_sums in episode.custom_data.get(_SUMS, {}).values():
+            for path, (total, count) in agent_sums.items():
+                metrics_logger.log_value(
+                    ("info", *path), total / count, reduce="mean", window=WINDOW
+                )
+
+    @staticmethod
+    def _log_end(info: Mapping, metrics_logger: Any) -> None:
+        env_info = info.get(ENV_KEY)
         env_info = env_info if isinstance(env_info, Mapping) else {}
         for path, value in numeric_leaves(env_info):
             metrics_logger.log_value((ENV_KEY, *path), value, reduce="mean", window=WINDOW)
@@ -72,5 +98,3 @@ class EpisodeMetrics(RLlibCallback):
                 metrics_logger.log_value(
                     (ENV_KEY, "end", reason), float(end == reason), reduce="mean", window=WINDOW
                 )
-        for path, (total, count) in episode.custom_data.get(_SUMS, {}).items():
-            metrics_logger.log_value(("info", *path), total / count, reduce="mean", window=WINDOW)

@@ -19,7 +19,7 @@ from typing import Any, TextIO
 from ray import tune
 from ray.tune.logger import TBXLoggerCallback
 
-from rllib_integration.training.checkpoints import write_latest
+from rllib_integration.training.checkpoints import append_history, write_latest
 
 TENSORBOARD_DIR = "tensorboard"
 MISSING = "-"  # a value no episode has given yet (or not a number)
@@ -81,13 +81,14 @@ class TrainingMonitor(tune.Callback):
         path = Path(checkpoint.path)
         for export in self.exports:
             export(path)
-        write_latest(
-            self.experiment_dir,
-            path,
-            trial=trial.trial_id,
-            training_iteration=self.last_result.get("training_iteration"),
-            env_steps=self.last_result.get("num_env_steps_sampled_lifetime"),
-        )
+        facts = {
+            "trial": trial.trial_id,
+            "training_iteration": self.last_result.get("training_iteration"),
+            "env_steps": self.last_result.get("num_env_steps_sampled_lifetime"),
+            "time_total_s": self.last_result.get("time_total_s"),
+        }
+        append_history(self.experiment_dir, path, **facts)
+        write_latest(self.experiment_dir, path, **facts)
         self.last_checkpoint = path
         print(f"checkpoint {path}", file=self.stream, flush=True)
 

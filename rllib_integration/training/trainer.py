@@ -40,7 +40,9 @@ from rllib_integration.training.training_file import (
     TrainingFile,
     add_override_argument,
     apply_overrides,
+    is_multi_agent,
     load_training_file,
+    policy_of_agents,
     resolved_env_config,
     run_settings,
 )
@@ -207,21 +209,16 @@ def _check_env(tf: TrainingFile, config: Any, program: str, run_steps: bool) -> 
     env_config = resolved_env_config(tf)
     env = env_factory(tf)(env_config)
     try:
-        source = type(getattr(env.unwrapped, "experiment", env.unwrapped)).__name__
-        check_spaces(
-            tf,
-            config,
-            env.unwrapped.observation_space,
-            env.unwrapped.action_space,
-            f"{source}.get_action_space()",
-        )
+        policies = policy_of_agents(tf, env_config) if is_multi_agent(tf) else {}
+        for owner, observation_space, action_space, agent in _spaces_of(env):
+            policy = policies.get(agent) if agent is not None else None
+            check_spaces(tf, config, observation_space, action_space, owner, policy)
         if not run_steps:
             return
         started = time.monotonic()
         env.reset(seed=0)
         for _ in range(CHECK_STEPS):
-            *_, terminated, truncated, _ = env.step(env.action_space.sample())
-            if terminated or truncated:
+            if not _random_step(env):
                 env.reset()
         print(
             f"{program}: env check passed (reset and {CHECK_STEPS} random steps in "
@@ -230,6 +227,38 @@ def _check_env(tf: TrainingFile, config: Any, program: str, run_steps: bool) -> 
         )
     finally:
         env.close()
+
+
+def _spaces_of(env: Any) -> list[tuple[str, Any, Any, str | None]]:
+    """(owner for messages, observation space, action space, agent id or None) of the env, or
+    of each agent of a multi-agent env."""
+    unwrapped = env.unwrapped
+    agents = getattr(unwrapped, "possible_agents", None)
+    if agents:
+        return [
+            (
+                f"{type(unwrapped.experiment(a)).__name__}.get_action_space() of agent '{a}'",
+                unwrapped.observation_spaces[a],
+                unwrapped.action_spaces[a],
+                a,
+            )
+            for a in agents
+        ]
+    source = type(getattr(unwrapped, "experiment", unwrapped)).__name__
+    owner = f"{source}.get_action_space()"
+    return [(owner, unwrapped.observation_space, unwrapped.action_space, None)]
+
+
+def _random_step(env: Any) -> bool:
+    """One step with random actions (for every live agent of a multi-agent env); False when the
+    episode ended."""
+    agents = getattr(env.unwrapped, "possible_agents", None)
+    if not agents:
+        *_, terminated, truncated, _ = env.step(env.action_space.sample())
+        return not (terminated or truncated)
+    spaces = env.unwrapped.action_spaces
+    env.step({agent: spaces[agent].sample() for agent in env.unwrapped.agents})
+    return bool(env.unwrapped.agents)
 
 
 def train(args: argparse.Namespace, extras: Extras) -> int:

@@ -13,6 +13,9 @@ RLlib's own documentation of each keyword applies unchanged:
                              -> RLlib's default network sized by model_config, or your RLModule
     env: package.module:Class            -> the env class (default: CarlaEnv)
     env_config: {carla: {...}, experiment: {...}}   -> passed to the env
+    multi_agent: {policies, policy_mapping_fn, ...} -> config.multi_agent(...) for
+                                MultiAgentCarlaEnv (see multi_agent.py): which policy drives
+                                which agent
     python_path: [dir, ...]  -> folders (relative to this file) the driver and Ray's workers import
                                 your code from, besides the ones found automatically
     stop: {timesteps, time_s, episode_return, iterations}   -> Tune stop criteria
@@ -39,8 +42,13 @@ from rllib_integration.config import (  # the scripts' --set option, re-exported
     add_override_argument as add_override_argument,
 )
 from rllib_integration.defaults import Where, import_path, suggest, type_name
+from rllib_integration.training.multi_agent import MULTI_AGENT_ENV, agent_policies
 
 DEFAULT_ENV = "rllib_integration.carla_env:CarlaEnv"
+# The library's envs: their env_config is resolved (validated) before Ray starts.
+LIBRARY_ENVS = (DEFAULT_ENV, MULTI_AGENT_ENV)
+# The same envs without RLlib's base class, for running a policy where Ray is not wanted.
+RAY_FREE_ENVS = {MULTI_AGENT_ENV: "rllib_integration.agents_env:CarlaAgentsEnv"}
 CONFIG_SECTIONS = (
     "env_runners",
     "training",
@@ -52,7 +60,15 @@ CONFIG_SECTIONS = (
     "debugging",
 )
 RUN_KEYS = ("stop", "checkpoint")
-OTHER_KEYS = ("algorithm", "framework", "rl_module", "env", "env_config", "python_path")
+OTHER_KEYS = (
+    "algorithm",
+    "framework",
+    "rl_module",
+    "env",
+    "env_config",
+    "multi_agent",
+    "python_path",
+)
 RL_MODULE_KEYS = ("model_config", "module_class")
 # Tune result keys of RLlib's current stack (old names are silently ignored by Tune, rllib.md P8).
 STOP_METRICS = {
@@ -109,9 +125,21 @@ def apply_overrides(training_file: TrainingFile, overrides: list[str]) -> None:
             del training_file.lines[dotted]
 
 
-def env_class(tf: TrainingFile) -> type:
-    """The env class named by `env:` (default: CarlaEnv)."""
-    return import_path(tf.raw.get("env", DEFAULT_ENV), tf.where("env"))
+def env_class(tf: TrainingFile, ray_free: bool = False) -> type:
+    """The env class named by `env:` (default: CarlaEnv); with `ray_free`, the library's
+    multi-agent env without RLlib's MultiAgentEnv base (importing it imports no Ray)."""
+    name = tf.raw.get("env", DEFAULT_ENV)
+    return import_path(RAY_FREE_ENVS.get(name, name) if ray_free else name, tf.where("env"))
+
+
+def is_multi_agent(tf: TrainingFile) -> bool:
+    """A file for MultiAgentCarlaEnv (or any env given a `multi_agent:` section)."""
+    return tf.raw.get("env") == MULTI_AGENT_ENV or "multi_agent" in tf.raw
+
+
+def policy_of_agents(tf: TrainingFile, env_config: dict) -> dict[str, str]:
+    """Agent id -> the id of the policy (RLModule) that drives it, for a multi-agent file."""
+    return agent_policies(tf.section("multi_agent"), env_config, tf.where("multi_agent"))
 
 
 def module_class(tf: TrainingFile) -> type | None:
@@ -135,7 +163,7 @@ def validate_sections(tf: TrainingFile) -> None:
     for key in tf.raw:
         if key not in known:
             raise ConfigError(f"{tf.where(str(key))}: unknown top-level key" + suggest(key, known))
-    for name in CONFIG_SECTIONS + RUN_KEYS + ("rl_module", "env_config"):
+    for name in CONFIG_SECTIONS + RUN_KEYS + ("rl_module", "env_config", "multi_agent"):
         tf.section(name)
     framework = tf.raw.get("framework", "torch")
     if framework != "torch":
@@ -181,9 +209,12 @@ def run_settings(tf: TrainingFile) -> RunSettings:
 
 def resolved_env_config(tf: TrainingFile) -> dict:
     """`env_config` merged over the library's and the experiment's defaults, when the env is
-    CarlaEnv (so a bad key fails here, with the file and line named, not later inside an env
-    runner)."""
+    one of the library's (so a bad key fails here, with the file and line named, not later
+    inside an env runner); a multi-agent file's agents must each map to a declared policy."""
     env_config = copy.deepcopy(tf.section("env_config"))
-    if tf.raw.get("env", DEFAULT_ENV) != DEFAULT_ENV:
+    if tf.raw.get("env", DEFAULT_ENV) not in LIBRARY_ENVS:
         return env_config
-    return resolve_env_config(env_config, source=tf.source, lines=tf.lines)
+    env_config = resolve_env_config(env_config, source=tf.source, lines=tf.lines)
+    if is_multi_agent(tf):
+        policy_of_agents(tf, env_config)
+    return env_config

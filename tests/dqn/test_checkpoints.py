@@ -67,3 +67,23 @@ def test_resolve_accepts_checkpoint_trial_and_experiment_folders(tmp_path):
     assert (
         resolve_checkpoint(trial / "checkpoint_000004") == (trial / "checkpoint_000004").resolve()
     )
+
+
+def test_a_multi_agent_checkpoint_is_complete_once_every_policy_is_exported(tmp_path):
+    from dqn_example.export import export_dir
+    from rllib_integration.training.checkpoints import RL_MODULES, is_complete, module_ids
+
+    checkpoint = tmp_path / "trial" / "checkpoint_000001"
+    (checkpoint / RL_MODULES).mkdir(parents=True)
+    (checkpoint / "rllib_checkpoint.json").write_text("{}")
+    for policy in ("sedan", "mini"):
+        (checkpoint / RL_MODULES / policy).mkdir()
+        (checkpoint / RL_MODULES / policy / MODULE_STATE.name).write_bytes(b"weights")
+        assert not is_complete(checkpoint, CHECKPOINT_FILES)  # a policy not exported yet
+        export_dir(checkpoint, policy).mkdir(parents=True)
+        (export_dir(checkpoint, policy) / STATE_FILE).write_bytes(b"net")
+        (export_dir(checkpoint, policy) / SPEC_FILE).write_text("{}")
+    assert module_ids(checkpoint) == ["mini", "sedan"]
+    assert export_dir(checkpoint, "mini") == checkpoint / EXPORT_DIR / "mini"
+    assert is_complete(checkpoint, CHECKPOINT_FILES)
+    assert resolve_dqn_checkpoint(tmp_path) == checkpoint.resolve()
