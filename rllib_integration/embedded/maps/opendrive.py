@@ -3,8 +3,9 @@
 Coordinates are OpenDRIVE's (x east, y north, heading counter-clockwise in radians); libcarla
 flips y when it loads the file. Only what the built-in towns need is modelled: ``line`` and ``arc``
 geometries (never ``spiral``: libcarla evaluates constant-curvature spirals as NaN), constant lane
-widths, one road type with a speed limit, cubic elevation pieces, and junctions whose connecting
-roads are derived from the arms' poses (``Junction.connect``).
+widths, one road type with a speed limit, cubic elevation pieces, junctions whose connecting
+roads are derived from the arms' poses (``Junction.connect``), and signals (traffic lights and
+signs) with their references and controllers, written the way RoadRunner exports CARLA's towns.
 """
 
 from __future__ import annotations
@@ -86,6 +87,47 @@ class Crosswalk:
     length: float = 4.0
 
 
+@dataclass(frozen=True)
+class Signal:
+    """A ``<signal>`` at (s, t) of its road. With the default validity 0..0 (what RoadRunner
+    writes) it governs no lane itself: its ``SignalReference``s on other roads do."""
+
+    id: str
+    s: float
+    t: float
+    type: str  # '1000001' traffic light, '206' stop, '205' yield, '274' speed limit
+    name: str
+    orientation: str  # '-': lanes driven along +s, '+': along -s
+    h_offset: float = 0.0  # radians added to the road heading (pi: facing the other way)
+    z_offset: float = 0.0
+    dynamic: bool = False
+    subtype: str = "-1"
+    value: float = -1.0
+    height: float = 1.0
+    width: float = 0.5
+    validity: tuple[int, int] = (0, 0)
+
+
+@dataclass(frozen=True)
+class SignalReference:
+    """Puts signal ``id`` into effect on lanes ``validity`` (from, to) of the road it is on."""
+
+    id: str
+    s: float
+    t: float
+    orientation: str
+    validity: tuple[int, int]
+
+
+@dataclass(frozen=True)
+class Controller:
+    """A top-level ``<controller>``: the signals that switch together (one phase)."""
+
+    id: str
+    sequence: int
+    signal_ids: tuple[str, ...]
+
+
 @dataclass
 class Road:
     """A road whose reference line starts at ``start`` and follows ``geometries``.
@@ -106,8 +148,10 @@ class Road:
     junction: int = -1
     predecessor: Link | None = None
     successor: Link | None = None
-    # Connecting roads only: lane -1's predecessor/successor lane ids on the linked roads.
+    # Connecting roads only: their lane's predecessor/successor lane ids on the linked roads.
     lane_links: tuple[int, int] | None = None
+    signals: list[Signal] = field(default_factory=list)
+    signal_references: list[SignalReference] = field(default_factory=list)
 
     @property
     def length(self) -> float:
@@ -171,13 +215,34 @@ def smooth_hill(length: float, height: float) -> list[tuple[float, float, float,
     return [(0.0, 0.0, 0.0, c, d), (half, height, 0.0, -c, -d)]
 
 
+@dataclass(frozen=True)
+class Connection:
+    """A connecting road from the lane ``lane_in`` of arm (``incoming``, ``contact``).
+
+    As in RoadRunner's exports, its one lane has the sign of the lane it continues: -1 (the road
+    runs from the entry to the exit) after a road that ends at the junction, +1 (the road runs
+    from the exit back to the entry) after one that starts there.
+    """
+
+    incoming: Road
+    contact: str
+    road: Road
+    lane_in: int
+
+    @property
+    def lane(self) -> int:
+        """The connecting road's own lane id."""
+        return -1 if self.lane_in < 0 else 1
+
+
 @dataclass
 class Junction:
     """A junction: the arms are (road, contact) pairs whose ``contact`` end lies at the junction."""
 
     id: int
     arms: list[tuple[Road, str]]
-    connections: list[tuple[Road, Road, int]] = field(default_factory=list)  # incoming, conn, lane
+    connections: list[Connection] = field(default_factory=list)
+    controllers: list[Controller] = field(default_factory=list)  # its phases, in sequence order
 
     def connect(
         self,
@@ -198,22 +263,28 @@ class Junction:
                 # Lane entering the junction: -1 if the road ends here, +1 if it starts here.
                 lane_in = -1 if contact_in == "end" else 1
                 lane_out = 1 if contact_out == "end" else -1
-                start = road_in.arm_pose(contact_in)
-                end = road_out.arm_pose(contact_out).reversed()
+                entry, exit_ = road_in.arm_pose(contact_in), road_out.arm_pose(contact_out)
+                first = Link("road", road_in.id, contact_in)
+                last = Link("road", road_out.id, contact_out)
+                links = (lane_in, lane_out)
+                if lane_in > 0:  # drawn from the exit back to the entry
+                    entry, exit_, first, last = exit_, entry, last, first
+                    links = (lane_out, lane_in)
                 conn = Road(
                     id=first_road_id + len(roads),
-                    start=start,
-                    geometries=path(start, end, radius),
-                    right=[lane],
+                    start=entry,
+                    geometries=path(entry, exit_.reversed(), radius),
+                    right=[lane] if lane_in < 0 else [],
+                    left=[lane] if lane_in > 0 else [],
                     speed_kmh=road_in.speed_kmh,
                     road_type=road_in.road_type,
                     junction=self.id,
-                    predecessor=Link("road", road_in.id, contact_in),
-                    successor=Link("road", road_out.id, contact_out),
-                    lane_links=(lane_in, lane_out),
+                    predecessor=first,
+                    successor=last,
+                    lane_links=links,
                 )
                 conn.elevation = _flat(road_in, contact_in)
-                self.connections.append((road_in, conn, lane_in))
+                self.connections.append(Connection(road_in, contact_in, conn, lane_in))
                 roads.append(conn)
         for road, contact in self.arms:
             setattr(
@@ -247,6 +318,7 @@ class OpenDrive:
     name: str
     roads: list[Road] = field(default_factory=list)
     junctions: list[Junction] = field(default_factory=list)
+    controllers: list[Controller] = field(default_factory=list)  # besides the junctions' own
     geo_reference: str = (
         "+proj=tmerc +lat_0=49.0 +lon_0=8.0 +k=1 +x_0=0 +y_0=0 +datum=WGS84 +units=m +no_defs"
     )
@@ -259,6 +331,12 @@ class OpenDrive:
         roads = {road.id: road for road in self.roads}
         for road in self.roads:
             _road_xml(root, road, roads)
+        junction_controllers = [c for j in self.junctions for c in j.controllers]
+        for controller in self.controllers + junction_controllers:
+            el = ET.SubElement(root, "controller", id=controller.id, name=f"ctrl{controller.id}")
+            el.set("sequence", str(controller.sequence))
+            for signal_id in controller.signal_ids:
+                ET.SubElement(el, "control", signalId=signal_id, type="")
         for junction in self.junctions:
             _junction_xml(root, junction)
         ET.indent(root)
@@ -336,6 +414,39 @@ def _road_xml(root: ET.Element, road: Road, roads: dict[int, Road]) -> None:
     side = ET.SubElement(section, "right")
     for k in range(1, len(road.right) + 1):
         _lane_xml(side, -k, road.right[k - 1], road, roads)
+    if road.signals or road.signal_references:
+        _signals_xml(ET.SubElement(el, "signals"), road)
+
+
+def _signals_xml(el: ET.Element, road: Road) -> None:
+    for signal in road.signals:
+        attrs = {
+            "name": signal.name,
+            "id": signal.id,
+            "s": _num(signal.s),
+            "t": _num(signal.t),
+            "zOffset": _num(signal.z_offset),
+            "hOffset": _num(signal.h_offset),
+            "roll": "0.0",
+            "pitch": "0.0",
+            "orientation": signal.orientation,
+            "dynamic": "yes" if signal.dynamic else "no",
+            "country": "OpenDRIVE",
+            "type": signal.type,
+            "subtype": signal.subtype,
+            "value": _num(signal.value),
+            "text": "",
+            "height": _num(signal.height),
+            "width": _num(signal.width),
+        }
+        _validity_xml(ET.SubElement(el, "signal", attrs), signal.validity)
+    for ref in road.signal_references:
+        attrs = {"id": ref.id, "s": _num(ref.s), "t": _num(ref.t), "orientation": ref.orientation}
+        _validity_xml(ET.SubElement(el, "signalReference", attrs), ref.validity)
+
+
+def _validity_xml(el: ET.Element, validity: tuple[int, int]) -> None:
+    ET.SubElement(el, "validity", fromLane=str(validity[0]), toLane=str(validity[1]))
 
 
 def _crosswalks_xml(el: ET.Element, road: Road) -> None:
@@ -404,7 +515,11 @@ def _marks_xml(el: ET.Element, marks: tuple[tuple[float, RoadMark], ...]) -> Non
 
 def _junction_xml(root: ET.Element, junction: Junction) -> None:
     el = ET.SubElement(root, "junction", id=str(junction.id), name=f"Junction {junction.id}")
-    for k, (road_in, conn, lane_in) in enumerate(junction.connections):
-        attrs = {"id": str(k), "incomingRoad": str(road_in.id), "connectingRoad": str(conn.id)}
-        connection = ET.SubElement(el, "connection", attrs, contactPoint="start")
-        ET.SubElement(connection, "laneLink", {"from": str(lane_in), "to": "-1"})
+    for k, c in enumerate(junction.connections):
+        attrs = {"id": str(k), "incomingRoad": str(c.incoming.id), "connectingRoad": str(c.road.id)}
+        contact = "start" if c.lane < 0 else "end"
+        connection = ET.SubElement(el, "connection", attrs, contactPoint=contact)
+        ET.SubElement(connection, "laneLink", {"from": str(c.lane_in), "to": str(c.lane)})
+    for controller in junction.controllers:
+        attrs = {"id": controller.id, "type": "0", "sequence": str(controller.sequence)}
+        ET.SubElement(el, "controller", attrs)

@@ -4,9 +4,11 @@ CARLA's client-side Traffic Manager deletes vehicles that reach one.
 - ``Loop01``: a two-lane rounded rectangle, 300 m x 200 m (a lap is ~930 m), the default map,
   with a crosswalk on each side.
 - ``Grid01``: a 4 x 4 lattice of streets 100 m apart: four 4-way junctions, eight T-junctions on
-  the edges and curved corners.
+  the edges and curved corners. Every junction has traffic lights, two phases (each street's
+  opposite arms turn green together; a T-junction's stem has its own phase).
 - ``Highway01``: a three-lanes-each-way ring, 1000 m x 500 m, 90 km/h, with an 8 m hill.
-- ``Roundabout01``: a one-way roundabout (R 30 m) with four arms joined by an outer ring road.
+- ``Roundabout01``: a one-way roundabout (R 30 m) with four arms joined by an outer ring road;
+  yield signs where the arms enter the ring, stop signs where they meet the outer ring.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import functools
 import math
 from collections.abc import Callable
 
+from .junction_signals import STOP, YIELD, SignalIds, place_signal, signalise
 from .opendrive import (
     Crosswalk,
     Geometry,
@@ -137,13 +140,14 @@ class _Builder:
         self.odr.roads.append(road)
         return road
 
-    def junction(self, arms: list[tuple[Road, str]], allowed=None, radius: float = 1e9) -> None:
+    def junction(self, arms: list[tuple[Road, str]], allowed=None, radius: float = 1e9) -> Junction:
         junction = Junction(1000 + len(self.odr.junctions), arms)
         connecting = junction.connect(
             10000 + 100 * len(self.odr.junctions), JUNCTION_LANE, allowed, radius
         )
         self.odr.roads += connecting
         self.odr.junctions.append(junction)
+        return junction
 
     def new_road_id(self) -> int:
         self.next_id += 1
@@ -189,8 +193,9 @@ def grid01(nodes: int = 4, spacing: float = 100.0, half_size: float = 10.0) -> O
         road = b.road(arm_pose(*a, -ai, -aj), arm_pose(*c, -ci, -cj).reversed(), radius=25.0)
         arms.setdefault(a, []).append((road, "start"))
         arms.setdefault(c, []).append((road, "end"))
+    ids = SignalIds()
     for node in sorted(arms):
-        b.junction(arms[node])
+        signalise(b.junction(arms[node]), ids)
     return b.odr
 
 
@@ -242,11 +247,14 @@ def roundabout01(
             heading_in,
         )
         outer.append(b.road(start, end, radius=40.0))
+    ids = SignalIds()
     for k in range(4):
         ring_in, ring_out, arm = ring[k - 1], ring[k], radial[k]
         allowed = {(ring_in.id, ring_out.id), (ring_in.id, arm.id), (arm.id, ring_out.id)}
-        b.junction([(ring_in, "end"), (ring_out, "start"), (arm, "start")], allowed)
-        b.junction([(radial[k], "end"), (outer[k], "start"), (outer[k - 1], "end")])
+        entry = b.junction([(ring_in, "end"), (ring_out, "start"), (arm, "start")], allowed)
+        place_signal(entry, 2, YIELD, ids)  # traffic on the ring has priority
+        tee = b.junction([(radial[k], "end"), (outer[k], "start"), (outer[k - 1], "end")])
+        place_signal(tee, 0, STOP, ids)  # and so has the outer ring
     return b.odr
 
 
