@@ -1,7 +1,7 @@
 """Synchronous ticks per second of the embedded server, measured with the real carla client.
 
     .venv/bin/python benchmarks/embedded_ticks.py [--ticks 5000] [--tm-ticks 1000] [--vehicles 50]
-        [--walkers 50] [--map Loop01] [--profile]
+        [--walkers 50] [--map Loop01] [--signals-map Grid01] [--rounds 2] [--profile]
 
 Scenario 1: one hero vehicle driving (throttle) in sync mode at 20 Hz.
 Scenario 2: the same plus N NPC vehicles driven by CARLA's client-side Traffic Manager.
@@ -9,6 +9,10 @@ Scenario 3: scenario 2 plus W walkers with AI controllers spawned as CARLA's gen
 does (random navigation-mesh points, then `controller.ai.walker`, `start`, `go_to_location`);
 their crowd runs in the client, which sends their poses every tick. Printed as a ratio to
 scenario 2, measured in the same run.
+Scenario 4: the hero and N Traffic Manager vehicles on a signalised town (--signals-map), with
+its traffic lights and signs stripped from the OpenDRIVE and as it is (lights cycling, vehicles
+stopping at red), in rounds of alternating order (the machine's load drifts); the median ratio
+of the two (target: with lights >= 80 %).
 For each it prints ticks/s and where the time goes: server CPU per tick (psutil on the server
 process), client CPU per tick (this process, including the Traffic Manager's threads), and the
 remainder (waiting on sockets / other load). With --profile the server also runs under cProfile
@@ -23,10 +27,12 @@ import os
 import pstats
 import random
 import signal
+import statistics
 import sys
 import tempfile
 import threading
 import time
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import psutil
@@ -200,11 +206,77 @@ def run(args: argparse.Namespace) -> None:
             client.apply_batch_sync(destroy, True)
         client.apply_batch_sync([autopilot(i, False, tm_port) for i in ids], True)
         client.apply_batch_sync([carla.command.DestroyActor(i) for i in ids], True)
+        client.get_trafficmanager(tm_port).shut_down()  # its threads would poll a stopped server
         settings.synchronous_mode = False
         world.apply_settings(settings)
     if prof:
         print("\nserver profile (whole run, cProfile, by internal time):")
         pstats.Stats(prof).sort_stats("tottime").print_stats(15)
+    if args.signals_map:
+        run_signals(args, extra)
+
+
+def without_signals(xodr: str) -> str:
+    """The same roads with every signal, signal reference and controller removed."""
+    root = ET.fromstring(xodr)
+    for road in root.iter("road"):
+        for signals in road.findall("signals"):
+            road.remove(signals)
+    for parent in [root, *root.iter("junction")]:
+        for controller in parent.findall("controller"):
+            parent.remove(controller)
+    return ET.tostring(root, encoding="unicode")
+
+
+def traffic_on(spec: str, args: argparse.Namespace, extra: list[str]) -> tuple[int, dict]:
+    """Scenario 2 on map `spec` in a server of its own: (traffic lights, figures)."""
+    import carla
+
+    with profiled_server(spec, None, extra) as (port, server):
+        client, world, settings = connect_sync(port)
+        lights = len(world.get_actors().filter("traffic.traffic_light*"))
+        tm_port, ids = tm_fleet(client, world, args.vehicles, random.Random(0))
+        figures = measure(world, server, args.tm_ticks)
+        autopilot = carla.command.SetAutopilot
+        client.apply_batch_sync([autopilot(i, False, tm_port) for i in ids], True)
+        client.apply_batch_sync([carla.command.DestroyActor(i) for i in ids], True)
+        client.get_trafficmanager(tm_port).shut_down()  # before its server goes
+        settings.synchronous_mode = False
+        world.apply_settings(settings)
+    return lights, figures
+
+
+def run_signals(args: argparse.Namespace, extra: list[str]) -> None:
+    """Scenario 4: the same traffic on a signalised town without and with its lights and signs."""
+    sys.path.insert(0, str(ROOT))
+    from rllib_integration.embedded.maps import resolve_map
+
+    name, xodr = resolve_map(args.signals_map)
+    ratios = []
+    with tempfile.TemporaryDirectory() as folder:
+        bare = Path(folder, f"{name}NoSignals.xodr")
+        bare.write_text(without_signals(xodr))
+        cases = [("without lights", str(bare)), ("with lights", name)]
+        for round_ in range(args.rounds):
+            results = {}
+            for label, spec in cases if round_ % 2 == 0 else cases[::-1]:
+                lights, results[label] = traffic_on(spec, args, extra)
+                title = f"{name} {label} ({lights} lights), 1 hero + {args.vehicles} TM vehicles"
+                report(title, results[label])
+            with_, without = results["with lights"], results["without lights"]
+            ratios.append(with_["ticks_per_s"] / without["ticks_per_s"])
+            cpu = (without["server_us"] + without["client_us"]) / (
+                with_["server_us"] + with_["client_us"]
+            )
+            print(
+                f"  round {round_ + 1}: with lights {100 * ratios[-1]:.0f} % of the ticks/s "
+                f"without ({100 * cpu:.0f} % by server + client CPU per tick)",
+                flush=True,
+            )
+    print(
+        f"{name}: with lights {100 * statistics.median(ratios):.0f} % of the ticks/s without "
+        f"(median of {len(ratios)} rounds; target >= 80 %)"
+    )
 
 
 def main() -> None:
@@ -215,6 +287,10 @@ def main() -> None:
     parser.add_argument("--vehicles", type=int, default=50)
     parser.add_argument("--walkers", type=int, default=50, help="0 skips scenario 3")
     parser.add_argument("--map", default="Loop01")
+    parser.add_argument(
+        "--signals-map", default="Grid01", help="signalised town of scenario 4 ('' skips it)"
+    )
+    parser.add_argument("--rounds", type=int, default=2, help="rounds of scenario 4")
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--no-tm-gate", action="store_true", help="server flag, for comparison")
     parser.add_argument("--event-loop", default="auto", choices=["auto", "uvloop", "asyncio"])

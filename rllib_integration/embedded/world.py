@@ -27,6 +27,7 @@ from rllib_integration.embedded.blueprints import (
 from rllib_integration.embedded.scene import Scene, SensorPose
 from rllib_integration.embedded.sensors import Contact, EventSensor, ServerSensor, make_sensor
 from rllib_integration.embedded.sensors.attributes import get_float
+from rllib_integration.embedded.signals.actors import SignalActors
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +123,7 @@ class Actor:
     speed_limit: float = DEFAULT_SPEED_LIMIT  # km/h, of the road under a vehicle
     speed_limit_at: tuple[float, float] | None = None  # where it was last looked up
     semantic_tag: int = 0
+    box: tuple | None = None  # (location, extent, rotation) when not the blueprint's: a sign's
     _next_measure: float = 0.0
 
     def pose(self) -> tuple[float, float, float, float, float, float]:
@@ -205,6 +207,7 @@ class World:
         )
         self.spectator.body.simulate_physics = False
         self.map_changed = True  # the episode's first state tells clients to fetch the map again
+        self.signals = SignalActors(self, world_map)  # registered right after the spectator
 
     def load_episode(self, world_map: Any, reset_settings: bool) -> None:
         for actor_id in list(self.actors):
@@ -325,7 +328,7 @@ class World:
 
     def destroy(self, actor_id: int) -> bool:
         actor = self.actors.get(actor_id)
-        if actor is None or actor.kind == "spectator":
+        if actor is None or actor.kind in ("spectator", "traffic"):
             return False
         for child in [a.id for a in self.actors.values() if a.parent_id == actor_id]:
             self.destroy(child)
@@ -334,6 +337,7 @@ class World:
         if actor.blueprint.id == "controller.ai.walker" and parent is not None:
             if parent.walker is not None:
                 parent.walker.walk_speed = 0.0
+        self.signals.forget(actor_id)
         for callback in self.on_destroy:
             callback(actor_id)
         return True
@@ -373,6 +377,7 @@ class World:
         self._follow_parents()
         self._run_sensors(contacts)
         self._update_speed_limits()
+        self.signals.step(dt, self.elapsed)
         for hook in tuple(self.before_publish):
             hook(contacts)
         self.publish_state()

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
+
+import msgpack
 
 from tests.conftest import EmbeddedServerHandle, client_code, run_client
 
@@ -52,6 +55,18 @@ def parse_result(server: EmbeddedServerHandle, proc: subprocess.CompletedProcess
     for r in results:
         merged.update(r)
     return merged
+
+
+def raw_rpc(host: str, port: int, method: str, *args, msgid: int = 1) -> list:
+    """One msgpack-rpc call as the carla client frames it (Metadata first); the raw reply
+    [kind, msgid, error, result]."""
+    with socket.create_connection((host, port), timeout=5) as s:
+        s.sendall(msgpack.packb([0, msgid, method, [[False], *args]], use_bin_type=True))
+        unpacker = msgpack.Unpacker(raw=False)
+        while True:
+            unpacker.feed(s.recv(65536))
+            for message in unpacker:
+                return message
 
 
 def assert_no_unknown_rpc(server: EmbeddedServerHandle) -> None:

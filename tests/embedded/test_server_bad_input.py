@@ -11,7 +11,7 @@ import msgpack
 import pytest
 
 from tests.conftest import ROOT, free_port_block, run_client, start_embedded_server
-from tests.embedded.helpers import run_on_server
+from tests.embedded.helpers import raw_rpc, run_on_server
 
 STILL_SERVING = """
 v = world.spawn_actor(library.find("vehicle.audi.a2"), spawn_points[5])
@@ -29,13 +29,7 @@ def server():
 
 
 def _rpc(server, method, *args, msgid=1):
-    with socket.create_connection((server.host, server.rpc_port), timeout=5) as s:
-        s.sendall(msgpack.packb([0, msgid, method, [[False], *args]], use_bin_type=True))
-        unpacker = msgpack.Unpacker(raw=False)
-        while True:
-            unpacker.feed(s.recv(65536))
-            for message in unpacker:
-                return message
+    return raw_rpc(server.host, server.rpc_port, method, *args, msgid=msgid)
 
 
 def _assert_serving(server):

@@ -8,6 +8,7 @@ import msgpack
 import pytest
 
 from rllib_integration.embedded.blueprints import default_library
+from rllib_integration.embedded.map_source import load_map
 from rllib_integration.embedded.physics import VehicleControl
 from rllib_integration.embedded.protocol import codec, limits
 from rllib_integration.embedded.protocol.rpc_server import Dispatcher, Handler, ProtocolError
@@ -218,7 +219,44 @@ def test_state_message_layout_matches_the_reference():
     assert struct.unpack_from("<3f", record, 5) == (10.0, -2.0, 0.5)
     assert struct.unpack_from("<3f", record, 65) == (0.5, -0.25, 0.75)
     assert struct.unpack_from("<3Bi", record, 77) == (1, 0, 1, 2)
-    assert struct.unpack_from("<fB", record, 84) == (30.0, 3)  # speed limit, light Off
+    # speed limit; no light: Green (CARLA's default, not Off), no light id
+    assert struct.unpack_from("<fBBI", record, 84) == (30.0, 2, 0, 0)
     assert record[95:] == bytes(24)
     spectator = message[4 + 48 + 36 : 4 + 48 + 36 + 119]
     assert spectator[65:] == bytes(54)  # not a vehicle: the union stays zero
+
+
+class _Discard(_NoStreams):
+    def publish_state(self, world):
+        pass
+
+
+def test_traffic_light_and_sign_records_match_the_reference():
+    """traffic_light_data / traffic_sign_data (reference/carla_traffic_signals.md §8)."""
+    world = World(default_library(), load_map("Grid01"), _Discard())
+    world.settings.fixed_delta_seconds = 0.05
+    for _ in range(3):
+        world.tick()
+    message = codec.state_message(world)
+    records = message[4 + 48 + 36 :]
+    assert len(records) == 119 * (1 + 40)  # spectator + 40 lights, each once
+    by_id = {
+        struct.unpack_from("<I", records, k)[0]: records[k : k + 119]
+        for k in range(0, len(records), 119)
+    }
+    lights = world.signals
+    first = lights.actor_ids[0]
+    record = by_id[first]
+    assert struct.unpack_from("<IB", record) == (first, 1)
+    assert struct.unpack_from("<6f", record, 5) == pytest.approx(lights.poses[0], abs=1e-4)
+    assert record[29:65] == bytes(36)  # standing still
+    assert record[65:97].rstrip(b"\0").decode() == lights.opendrive_ids[0]
+    green, yellow, red, elapsed, pole, frozen, state = struct.unpack_from("<4fIBB", record, 97)
+    assert (green, yellow, red, pole, frozen) == (10.0, 3.0, 2.0, 0, 0)
+    assert state in (0, 2) and elapsed == pytest.approx(0.15 if state == 2 else 0.0)
+    # a sign's union holds its id only
+    signs = World(default_library(), load_map("Roundabout01"), _NoStreams())
+    message = codec.state_message(signs)
+    record = message[4 + 48 + 36 : 4 + 48 + 36 + 119]
+    assert record[65:97].rstrip(b"\0").decode() == signs.signals.opendrive_ids[0]
+    assert record[97:] == bytes(22)

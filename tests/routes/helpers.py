@@ -59,6 +59,12 @@ def follow(hero, route, index, speed, left=0.0):
     throttle = min(1.0, max(0.0, 0.5 * (speed - v)))
     return carla.VehicleControl(throttle=throttle, steer=max(-1.0, min(1.0, steer)))
 
+def hold_lights(state):
+    # Every traffic light (Grid01 has them at every junction) held at `state` until cleanup.
+    world.freeze_all_traffic_lights(True)
+    for light in world.get_actors().filter("traffic.traffic_light*"):
+        light.set_state(state)
+
 def nearest_index(route, actor):
     where = actor.get_location()
     return int(np.argmin(np.hypot(*(route.positions[:, :2] - (where.x, where.y)).T)))
@@ -82,6 +88,8 @@ def cleanup():
             actor.stop()
         actor.destroy()
     actors.clear()
+    world.freeze_all_traffic_lights(False)
+    world.reset_all_traffic_lights()
     settings.synchronous_mode = False
     world.apply_settings(settings)
 """

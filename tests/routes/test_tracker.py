@@ -16,6 +16,7 @@ STRAIGHT = "planner.route([L(-120.0, -148.25, 0.0), L(30.0, -148.25, 0.0)])"
 def test_driving_the_route_completes_it_with_a_perfect_score(grid01):
     body = f"""
     route = {THREE_JUNCTIONS}
+    hold_lights(carla.TrafficLightState.Green)
     hero, events = spawn_hero(route)
     tracker = RouteTracker(route, world, hero, carla_map)
     ticks = run(tracker, hero, events, lambda t: follow(hero, route, tracker.progress.index, 8.0))
@@ -120,6 +121,7 @@ def test_crawling_runs_into_the_timeout(grid01):
 def test_driving_against_the_traffic_earns_no_completion(grid01):
     body = f"""
     route = {STRAIGHT}
+    hold_lights(carla.TrafficLightState.Green)
     hero, events = spawn_hero(route)
     tracker = RouteTracker(route, world, hero, carla_map)
     def control(t):
@@ -137,3 +139,20 @@ def test_driving_against_the_traffic_earns_no_completion(grid01):
     assert route["completion"] == pytest.approx(1.0 - route["outside_lanes_m"] / 150.0, abs=0.01)
     assert route["infractions"]["outside_route_lanes"] == 1
     assert route["penalty"] == 1.0 and route["driving_score"] == route["completion"]
+
+
+def test_running_red_lights_counts_each_with_its_penalty(grid01):
+    body = f"""
+    route = {THREE_JUNCTIONS}
+    hold_lights(carla.TrafficLightState.Red)
+    hero, events = spawn_hero(route)
+    tracker = RouteTracker(route, world, hero, carla_map)
+    run(tracker, hero, events, lambda t: follow(hero, route, tracker.progress.index, 8.0))
+    result(route=tracker.result(), messages=[i.message for i in tracker.infractions])
+    """
+    r = run_routes(grid01, body)
+    route = r["route"]
+    # Grid01's lights: through three junctions against red, one infraction each
+    assert route["end_reason"] == "completed"
+    assert route["infractions"]["red_light"] == 3, r["messages"]
+    assert route["penalty"] == pytest.approx(0.7**3)

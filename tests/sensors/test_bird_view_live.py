@@ -12,14 +12,14 @@ import textwrap
 import numpy as np
 import pytest
 
-from tests.conftest import client_code, run_client
+from tests.conftest import client_code, run_client, start_embedded_server
 
 pytest.importorskip("carla")
 
 PPM = 5.0
 # Places a hero on a straight stretch of the served map, a car 10 m ahead, a motorbike 8 m
 # behind and a walker 5 m to the right, then renders masks through BirdViewSensor.
-SCENE = """
+SETUP = """
 import json, math, sys, types
 import numpy as np
 from rllib_integration.sensors.birdview.sensor import BirdViewSensor
@@ -31,6 +31,10 @@ settings.fixed_delta_seconds = 0.05
 world.apply_settings(settings)
 carla_map = world.get_map()
 library = world.get_blueprint_library()
+"""
+SCENE = (
+    SETUP
+    + """
 
 def straight_ahead(point):
     wp = carla_map.get_waypoint(point.location)
@@ -78,6 +82,7 @@ def measure(sensor, image):
     out["hero_size"] = [int(np.ptp(hero_cols)) + 1, int(np.ptp(hero_rows)) + 1]
     return out
 """
+)
 
 
 def run_scene(server, body: str, timeout: float = 90.0) -> dict:
@@ -227,3 +232,46 @@ def test_cache_is_reused_by_another_process_and_rebuilt_when_corrupt(
     m = run_scene(module_embedded_server, body)
     assert m["first"] == "disk"  # written by the first process, read by this one
     assert m["rebuilt"] == "built" and m["road"] > 1000
+
+
+LIGHTS = (
+    SETUP
+    + """
+light = sorted(world.get_actors().filter("traffic.traffic_light*"), key=lambda a: a.id)[0]
+area = carla_map.get_waypoint(light.get_transform().transform(light.trigger_volume.location))
+start = area.previous(10.0)[0].transform  # the hero 10 m before the area the light governs
+start.location.z += 0.3
+bp = library.find("vehicle.tesla.model3")
+bp.set_attribute("role_name", "hero")
+hero = world.spawn_actor(bp, start)
+hero.set_simulate_physics(False)
+core = SimulatorView(types.SimpleNamespace(client=client, world=world, map=carla_map, hero=hero,
+                                           frame=0, timestep=0.05))
+layers = ["hero", "traffic_lights_red", "traffic_lights_yellow", "traffic_lights_green"]
+sensor = BirdViewSensor("bev", {{"type": "sensor.birdview", "mode": "masks", "layers": layers,
+                                 "pixels_per_meter": {ppm}, "cache_dir": {cache_dir!r}}}, core)
+world.freeze_all_traffic_lights(True)
+out = dict()
+for state in ("Red", "Green", "Yellow"):
+    light.set_state(getattr(carla.TrafficLightState, state))
+    frame = world.tick()
+    image = sensor.tick(frame, world.get_snapshot())
+    rows, cols = np.nonzero(image[..., 0])
+    hero_at = np.array([cols.mean(), rows.mean()])
+    col, row = np.round(hero_at - [0, 10 * {ppm}]).astype(int)  # the area's centre
+    out[state] = [int(image[row - 1 : row + 2, col - 1 : col + 2, k].sum()) for k in (1, 2, 3)]
+hero.destroy()
+world.freeze_all_traffic_lights(False)
+print(json.dumps(out))
+"""
+)
+
+
+def test_traffic_lights_are_drawn_by_state_over_the_lane_they_govern(tmp_path):
+    with start_embedded_server(map_name="Grid01") as server:
+        code = client_code(server, LIGHTS.format(ppm=PPM, cache_dir=str(tmp_path)))
+        result = run_client(code, timeout=90)
+    assert result.returncode == 0, f"client failed:\n{result.stdout}\n{result.stderr[-3000:]}"
+    m = json.loads(result.stdout.strip().splitlines()[-1])
+    # red, yellow, green masks around the governed area's centre: only the light's state
+    assert m == {"Red": [9, 0, 0], "Green": [0, 0, 9], "Yellow": [0, 9, 0]}

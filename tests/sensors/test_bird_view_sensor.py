@@ -1,5 +1,5 @@
-"""BirdViewSensor's bookkeeping, with world objects the embedded server does not have (traffic
-lights) built from real carla value types; the live tests cover the real client."""
+"""BirdViewSensor's bookkeeping, with world objects built from real carla value types (a light
+placed exactly where the assertions need it); the live tests cover the real client."""
 
 from __future__ import annotations
 

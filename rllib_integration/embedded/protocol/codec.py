@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import struct
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import fields
 from operator import attrgetter
@@ -24,11 +25,13 @@ from rllib_integration.embedded.blueprints import Attribute, Blueprint, Blueprin
 from rllib_integration.embedded.physics import VehicleControl
 from rllib_integration.embedded.protocol import limits
 from rllib_integration.embedded.sensors import EPISODE_STATE_TYPE_ID
+from rllib_integration.embedded.signals.runtime import NO_LIGHT
 from rllib_integration.embedded.world import WEATHER_FIELDS, EpisodeSettings
 
 if TYPE_CHECKING:
     from rllib_integration.embedded.map_source import ServerMap
     from rllib_integration.embedded.scene_objects import LevelBox, SceneObject
+    from rllib_integration.embedded.signals.actors import SignalActors
     from rllib_integration.embedded.world import Actor, World
 
 # ---------------------------------------------------------------- Response<T>, tokens
@@ -119,6 +122,11 @@ def level_box(box: LevelBox) -> list:
     return bounding_box(box.center, box.extent, box.actor_id, box.rotation)
 
 
+def box(center: tuple, extent: tuple, rotation: tuple, actor_id: int) -> list:
+    """rpc::BoundingBox [location, extent, rotation (pitch, yaw, roll), actor id]."""
+    return [vec3(center), vec3(extent), vec3(rotation), int(actor_id)]
+
+
 # ---------------------------------------------------------------- blueprints and actors
 
 
@@ -164,6 +172,8 @@ MAX_ATTRIBUTES = 256  # a blueprint has at most a few dozen
 
 
 def actor_bounding_box(actor: Actor) -> list:
+    if actor.box is not None:  # a traffic sign's: its trigger volume
+        return box(*actor.box, actor.id)
     return bounding_box(actor.blueprint.box_center, actor.blueprint.extent, actor.id)
 
 
@@ -508,16 +518,28 @@ EPISODE_HEADER = struct.Struct("<Qdf3iI")  # episode, platform time, delta, map 
 # angular velocity, acceleration (65 B), then a 54-byte union whose variant depends on the actor.
 ACTOR_RECORD_SIZE = 119
 _DYNAMIC_STATE = "<IB6f3f3f3f"
-# Vehicles: the VehicleControl fields, speed limit (km/h), traffic light state (3 = Off), has a
-# traffic light, its id, failure state; zero padded.
+# Vehicles: the VehicleControl fields, speed limit (km/h), traffic light state, has a traffic
+# light, its id, failure state; zero padded.
 VEHICLE_RECORD = struct.Struct(_DYNAMIC_STATE + "fffBBBi" + "fBBIB" + "24x")
 # Walkers: their WalkerControl (direction, speed, jump), what `walker.get_control()` reads.
 WALKER_RECORD = struct.Struct(_DYNAMIC_STATE + "3ffB" + "37x")
 OTHER_RECORD = struct.Struct(_DYNAMIC_STATE + "54x")  # the union left zero
+# Traffic lights and signs stand still (zero velocities); the union is traffic_light_data (sign
+# id, green, yellow, red and elapsed time, pole index, frozen, state) or, for signs,
+# traffic_sign_data (the sign id alone).
+TRAFFIC_RECORD = np.dtype(
+    {
+        "names": ["id", "actor_state", "transform", "sign_id", "green", "yellow", "red"]
+        + ["elapsed", "pole_index", "frozen", "state"],
+        "formats": ["<u4", "u1", ("<f4", 6), "S32", "<f4", "<f4", "<f4", "<f4", "<u4", "u1", "u1"],
+        "offsets": [0, 4, 5, 65, 97, 101, 105, 109, 113, 117, 118],
+        "itemsize": ACTOR_RECORD_SIZE,
+    }
+)
+SIGN_ID_BYTES = 31  # a C string in char[32]: a longer id would run into green_time
 assert SENSOR_HEADER.size == 48 and EPISODE_HEADER.size == 36
 assert VEHICLE_RECORD.size == WALKER_RECORD.size == OTHER_RECORD.size == ACTOR_RECORD_SIZE
 ACTIVE = 1
-TRAFFIC_LIGHT_OFF = 3
 SIMULATION_STATE_MAP_CHANGE = 1  # EpisodeState.simulation_state: clients fetch the map again
 
 
@@ -537,7 +559,9 @@ def state_message(world: World) -> bytes:
     flags = SIMULATION_STATE_MAP_CHANGE if world.map_changed else 0
     episode = EPISODE_HEADER.pack(world.episode_id, time.time(), world.delta, 0, 0, 0, flags)
     vehicle, walker, other = VEHICLE_RECORD.pack, WALKER_RECORD.pack, OTHER_RECORD.pack
-    records = []
+    signals = world.signals
+    records = [signal_records(signals)]  # every traffic light and sign, in one block
+    lights = signals.vehicle_reports()  # vehicles at a light or a sign; the rest: NO_LIGHT
     for actor in world.actors.values():
         b = actor.body
         if actor.vehicle is not None:
@@ -546,7 +570,7 @@ def state_message(world: World) -> bytes:
                     actor.id, ACTIVE, b.x, b.y, b.z, b.pitch, b.yaw, b.roll,
                     *b.velocity, *b.angular_velocity, *b.acceleration,
                     *_control_values(actor.vehicle.control),
-                    actor.speed_limit, TRAFFIC_LIGHT_OFF, 0, 0, 0,
+                    actor.speed_limit, *lights.get(actor.id, NO_LIGHT), 0,
                 )
             )  # fmt: skip
         elif actor.walker is not None:
@@ -558,6 +582,8 @@ def state_message(world: World) -> bytes:
                     *w.direction, w.walk_speed, 0,
                 )
             )  # fmt: skip
+        elif actor.kind == "traffic":
+            continue
         else:
             records.append(
                 other(
@@ -566,3 +592,27 @@ def state_message(world: World) -> bytes:
                 )
             )  # fmt: skip
     return framed(header, episode, *records)
+
+
+_signal_tables: weakref.WeakKeyDictionary[SignalActors, np.ndarray] = weakref.WeakKeyDictionary()
+
+
+def signal_records(signals: SignalActors) -> bytes:
+    """The records of an episode's traffic lights and signs: laid out once, then each tick the
+    lights' state, times, elapsed time and freeze written in (pole_index stays 0, as CARLA's)."""
+    table = _signal_tables.get(signals)
+    if table is None:
+        table = _signal_tables[signals] = np.zeros(len(signals.actor_ids), TRAFFIC_RECORD)
+        table["id"], table["actor_state"] = signals.actor_ids, ACTIVE
+        table["transform"] = np.array(signals.poses, np.float32).reshape(-1, 6)
+        table["sign_id"] = [i.encode("utf-8")[:SIGN_ID_BYTES] for i in signals.opendrive_ids]
+    rows = signals.light_rows
+    if len(rows):
+        times, elapsed, frozen, states = signals.light_columns()
+        table["green"][rows], table["yellow"][rows], table["red"][rows] = times.T
+        table["elapsed"][rows], table["frozen"][rows], table["state"][rows] = (
+            elapsed,
+            frozen,
+            states,
+        )
+    return table.tobytes()

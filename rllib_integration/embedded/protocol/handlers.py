@@ -97,6 +97,10 @@ class RpcApi:
     def real_handlers(self) -> dict[str, Handler]:
         value, void = "value", "void"
         w = self.world
+
+        def lights():  # the current episode's
+            return w.signals.traffic
+
         table: dict[str, tuple[Callable[..., object], str]] = {
             # connection, episode, settings
             "version": (lambda: SERVER_VERSION, value),
@@ -159,6 +163,17 @@ class RpcApi:
             "set_actor_dead": (lambda actor_id: w.kill_walker(w.actor(actor_id)), void),
             # batches
             "apply_batch": (self.apply_batch, "raw"),
+            # traffic lights (a light's getters are read from the episode state)
+            "set_traffic_light_state": (lambda a, state: lights().set_state(a, state), void),
+            "set_traffic_light_green_time": (lambda a, t: lights().set_time(a, 0, t), void),
+            "set_traffic_light_yellow_time": (lambda a, t: lights().set_time(a, 1, t), void),
+            "set_traffic_light_red_time": (lambda a, t: lights().set_time(a, 2, t), void),
+            "freeze_traffic_light": (lambda a, freeze: lights().freeze(a, freeze), void),
+            "freeze_all_traffic_lights": (lambda freeze: lights().freeze_all(freeze), void),
+            "reset_traffic_light_group": (lambda a: lights().reset_group(a), void),
+            "reset_all_traffic_lights": (lambda: lights().reset_all(), void),
+            "get_group_traffic_lights": (lambda a: lights().group_light_ids(a), value),
+            "get_light_boxes": (lambda a: [codec.box(*lights().light_box(a), a)], value),
             # traffic manager registry
             "is_traffic_manager_running": (self.is_traffic_manager_running, value),
             "get_traffic_manager_running": (self.get_traffic_manager_running, value),
@@ -208,7 +223,7 @@ class RpcApi:
             CMD_LIGHT_STATE: on_actor(lambda a, b: self.set_vehicle_light_state(a, b[1])),
             CMD_LOCATION: on_actor(lambda a, b: self.set_actor_location(a, b[1])),
             CMD_CONSOLE: lambda body, future_id: 0,  # console commands drive CarlaUE4's editor
-            CMD_TRAFFIC_LIGHT_STATE: on_actor(validate),
+            CMD_TRAFFIC_LIGHT_STATE: on_actor(lambda a, b: w.signals.traffic.set_state(a, b[1])),
         }
 
     # ------------------------------------------------------------ episode

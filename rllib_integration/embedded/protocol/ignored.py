@@ -1,9 +1,8 @@
 """RPCs the embedded server accepts and ignores.
 
 Their effect is client-side, visual, or belongs to a part of CARLA this server does not model
-(debug drawing, ROS, skeletal meshes, doors, map layers, traffic lights: the
-built-in maps have none). Each answers with the empty or neutral value CARLA would give, so that
-user code written for CarlaUE4 runs on. The real handlers are in handlers.py; a name belongs to
+(debug drawing, ROS, skeletal meshes, doors, map layers). Each answers with the empty or neutral
+value CARLA would give, so that user code written for CarlaUE4 runs on. The real handlers are in handlers.py; a name belongs to
 one table or the other (a test checks it).
 """
 
@@ -73,11 +72,7 @@ _IGNORED: dict[str, tuple[Callable[..., object], str]] = {
     "get_pose_from_animation": (lambda actor_id: None, VOID),
     "set_pedestrians_cross_factor": (lambda factor: None, VOID),
     "set_pedestrians_seed": (lambda seed: None, VOID),
-    # traffic lights
-    "reset_all_traffic_lights": (lambda: None, VOID),
-    "freeze_all_traffic_lights": (lambda freeze: None, VOID),
-    "get_group_traffic_lights": (lambda actor_id: [], VALUE),
-    "get_light_boxes": (lambda actor_id: [], VALUE),
+    # traffic lights: not called by the 0.9.16 client (the elapsed time is in the snapshot)
     "get_traffic_light_elapsed_time": (lambda actor_id: 0.0, VALUE),
     # debug drawing, ROS
     "draw_debug_shape": (lambda shape: None, VOID),
@@ -96,12 +91,6 @@ IGNORED_FOR_ACTOR: dict[str, Callable[..., None]] = {
     "add_actor_force_at_location": lambda actor, force, location: None,
     "add_actor_angular_impulse": lambda actor, impulse: None,
     "add_actor_torque": lambda actor, torque: None,
-    "set_traffic_light_state": lambda actor, state: None,
-    "set_traffic_light_green_time": lambda actor, seconds: None,
-    "set_traffic_light_yellow_time": lambda actor, seconds: None,
-    "set_traffic_light_red_time": lambda actor, seconds: None,
-    "freeze_traffic_light": lambda actor, freeze: None,
-    "reset_traffic_light_group": lambda actor: None,
 }
 
 

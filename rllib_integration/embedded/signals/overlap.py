@@ -1,14 +1,30 @@
-"""Which vehicles overlap which trigger boxes: oriented boxes in plan (yaw only) with a height
-range, tested with a vectorised bounding-circle pass and then the separating-axis test on the
-few pairs left."""
+"""Which trigger boxes a vehicle overlaps: oriented rectangles in plan (yaw only) with a height
+range. The boxes never move, so they are hashed once into a coarse grid; a vehicle is tested
+(separating axes) only against the boxes registered in the grid cell it stands in, and most
+vehicles stand in a cell with none."""
 
 from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from .layout import Box
+
+CELL_M = 4.0
+# A vehicle whose box reaches at most this far from its origin (CARLA's largest: 5.5 m, plus the
+# box's offset) finds every box it can touch through the grid.
+REACH_M = 7.0
+
+# A vehicle's pose: x, y, z of its origin and yaw (degrees); its shape: the bounding box's centre
+# offset (x, y, z) in the vehicle's frame, half-extents (x, y, z) and reach from the origin.
+Pose = tuple[float, float, float, float]
+Shape = tuple[float, float, float, float, float, float, float]
+NOTHING: frozenset[int] = frozenset()
+
+
+def vehicle_shape(offset: tuple, extent: tuple) -> Shape:
+    ox, oy, oz = (float(v) for v in offset)
+    ex, ey, ez = (float(v) for v in extent)
+    return (ox, oy, oz, ex, ey, ez, math.hypot(ex, ey) + math.hypot(ox, oy))
 
 
 class BoxSet:
@@ -20,55 +36,50 @@ class BoxSet:
             unique.setdefault((owner, box.center, box.rotation[1], box.extent), owner)
         keys = list(unique)
         self.owners = [k[0] for k in keys]
-        self.centers = np.array([k[1] for k in keys], np.float64).reshape(-1, 3)
-        yaws = np.radians([k[2] for k in keys])
-        self.cos, self.sin = np.cos(yaws), np.sin(yaws)
-        self.extents = np.array([k[3] for k in keys], np.float64).reshape(-1, 3)
-        self.radii = np.hypot(self.extents[:, 0], self.extents[:, 1])
+        self._boxes = [
+            (cx, cy, cz, math.cos(math.radians(yaw)), math.sin(math.radians(yaw)), ex, ey, ez)
+            for _, (cx, cy, cz), yaw, (ex, ey, ez) in keys
+        ]
+        self._radii = [math.hypot(box[5], box[6]) for box in self._boxes]
+        self._grid: dict[tuple[int, int], list[int]] = {}
+        for k, (cx, cy, _, c, s, ex, ey, _) in enumerate(self._boxes):
+            hx = abs(c) * ex + abs(s) * ey + REACH_M  # world-axis half-size plus the reach
+            hy = abs(s) * ex + abs(c) * ey + REACH_M
+            for i in range(math.floor((cx - hx) / CELL_M), math.floor((cx + hx) / CELL_M) + 1):
+                for j in range(math.floor((cy - hy) / CELL_M), math.floor((cy + hy) / CELL_M) + 1):
+                    self._grid.setdefault((i, j), []).append(k)
 
     def __len__(self) -> int:
         return len(self.owners)
 
-    def touching(
-        self, centers: np.ndarray, yaws_deg: np.ndarray, extents: np.ndarray
-    ) -> list[tuple[int, int]]:
-        """(vehicle row, box index) of every overlapping pair; vehicles as (M, 3) centres,
-        (M,) yaws in degrees, (M, 3) half-extents."""
-        if not len(self) or not len(centers):
-            return []
-        d = centers[:, None, :] - self.centers[None, :, :]
-        reach = np.hypot(extents[:, 0], extents[:, 1])[:, None] + self.radii[None, :]
-        near = (np.abs(d[..., 0]) <= reach) & (np.abs(d[..., 1]) <= reach)
-        near &= np.abs(d[..., 2]) <= extents[:, None, 2] + self.extents[None, :, 2]
-        pairs = []
-        for row, box in zip(*np.nonzero(near), strict=True):
-            if self._separated(int(row), int(box), centers, yaws_deg, extents):
-                continue
-            pairs.append((int(row), int(box)))
-        return pairs
-
-    def _separated(self, row: int, box: int, centers, yaws_deg, extents) -> bool:
-        """Separating-axis test of the two rectangles in plan."""
-        yaw = math.radians(float(yaws_deg[row]))
-        a = ((math.cos(yaw), math.sin(yaw)), (-math.sin(yaw), math.cos(yaw)))
-        c, s = float(self.cos[box]), float(self.sin[box])
-        b = ((c, s), (-s, c))
-        a_half = (float(extents[row, 0]), float(extents[row, 1]))
-        b_half = (float(self.extents[box, 0]), float(self.extents[box, 1]))
-        d = (
-            float(centers[row, 0] - self.centers[box, 0]),
-            float(centers[row, 1] - self.centers[box, 1]),
-        )
-        for axis in (*a, *b):
-            if abs(_dot(d, axis)) > _reach(a, a_half, axis) + _reach(b, b_half, axis):
-                return True
-        return False
-
-
-def _dot(u: tuple[float, float], v: tuple[float, float]) -> float:
-    return u[0] * v[0] + u[1] * v[1]
-
-
-def _reach(axes, half: tuple[float, float], direction: tuple[float, float]) -> float:
-    """Half-length of a rectangle's shadow on ``direction``."""
-    return half[0] * abs(_dot(axes[0], direction)) + half[1] * abs(_dot(axes[1], direction))
+    def touched(self, pose: Pose, shape: Shape) -> frozenset[int]:
+        """Indices of the boxes the vehicle at ``pose`` overlaps."""
+        x, y, z, yaw = pose
+        ox, oy, oz, ex, ey, ez, reach = shape
+        if reach <= REACH_M:
+            candidates = self._grid.get((math.floor(x / CELL_M), math.floor(y / CELL_M)))
+            if not candidates:
+                return NOTHING
+        else:  # too big for the grid: every box
+            candidates = range(len(self._boxes))
+        r = math.radians(yaw)
+        c, s = math.cos(r), math.sin(r)
+        cx, cy, cz = x + ox * c - oy * s, y + ox * s + oy * c, z + oz
+        radius = math.hypot(ex, ey)
+        found = []
+        for k in candidates:
+            bx, by, bz, bc, bs, bex, bey, bez = self._boxes[k]
+            apart = radius + self._radii[k]
+            if (cx - bx) ** 2 + (cy - by) ** 2 > apart * apart or abs(cz - bz) > ez + bez:
+                continue  # bounding circles or heights apart
+            dx, dy = cx - bx, cy - by
+            cos_d = abs(c * bc + s * bs)  # |cos| and |sin| of the angle between the two
+            sin_d = abs(s * bc - c * bs)
+            if (  # no separating axis among the four edge normals
+                abs(dx * c + dy * s) <= ex + bex * cos_d + bey * sin_d
+                and abs(-dx * s + dy * c) <= ey + bex * sin_d + bey * cos_d
+                and abs(dx * bc + dy * bs) <= bex + ex * cos_d + ey * sin_d
+                and abs(-dx * bs + dy * bc) <= bey + ex * sin_d + ey * cos_d
+            ):
+                found.append(k)
+        return frozenset(found) if found else NOTHING

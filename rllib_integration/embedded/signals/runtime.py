@@ -21,10 +21,11 @@ import numpy as np
 from .cycle import GREEN, RED, Controller, Group
 from .kinds import SignKind
 from .layout import SignalLayout
-from .overlap import BoxSet
+from .overlap import BoxSet, Pose, Shape
 
 STOP_WAIT_S, STOP_RETRY_S = 2.0, 1.0
 YIELD_RETRY_S = 0.5
+NO_LIGHT = (GREEN, 0, 0)  # what a vehicle reports outside every box, as CARLA's do
 LAMP_HEAD = ((0.0, 0.0, 3.0), (0.3, 0.3, 0.6))  # offset above the pole's foot, half-size
 
 
@@ -35,20 +36,13 @@ class VehicleSignal:
 
     state: int = GREEN
     light: int | None = None  # sign index of the light whose box it entered last
-    speed_limit: float | None = None
     boxes: frozenset[int] = frozenset()  # effect boxes it overlapped at the last step
     waiting_at: int | None = None  # stop/yield sign index
     give_way_at: float = math.inf
 
 
-@dataclass
-class Vehicles:
-    """The vehicles to test against the boxes this step (parallel arrays)."""
-
-    ids: list[int]
-    centers: np.ndarray  # (M, 3) bounding-box centres
-    yaws: np.ndarray  # (M,) degrees
-    extents: np.ndarray  # (M, 3) half-sizes
+# The vehicles of one step: (actor id, pose, shape) each (see overlap.Pose, overlap.Shape).
+Vehicles = list[tuple[int, Pose, Shape]]
 
 
 class TrafficSignals:
@@ -74,6 +68,9 @@ class TrafficSignals:
             if sign.check_boxes
         }
         self.vehicles: dict[int, VehicleSignal] = {}
+        self.speed_limits: dict[int, float] = {}  # vehicle -> the last speed-limit sign's value
+        self._engaged: set[int] = set()  # vehicles in a box or waiting at a sign
+        self._last_pose: dict[int, Pose] = {}  # of every vehicle at the last step
         self.reset_all()
 
     # ------------------------------------------------------------ actors
@@ -100,22 +97,32 @@ class TrafficSignals:
         dt32 = np.float32(dt)
         for group in self.groups:
             group.tick(dt32, self.states)
-        touching: dict[int, set[int]] = {}
-        for row, box in self._effect.touching(vehicles.centers, vehicles.yaws, vehicles.extents):
-            touching.setdefault(row, set()).add(box)
-        for row, actor_id in enumerate(vehicles.ids):
-            boxes = touching.get(row)
+        last, engaged = self._last_pose, self._engaged
+        for actor_id, pose, shape in vehicles:
+            moved = last.get(actor_id) != pose  # standing still, it touches what it touched
+            if moved:
+                last[actor_id] = pose
+            elif actor_id not in engaged:
+                continue
             v = self.vehicles.get(actor_id)
+            if moved:
+                boxes = self._effect.touched(pose, shape)
+                if v is None and boxes:
+                    v = self.vehicles[actor_id] = VehicleSignal()
+                if v is not None and (boxes or v.boxes):
+                    self._cross(v, actor_id, boxes, now)
             if v is None:
-                if not boxes:
-                    continue
-                v = self.vehicles[actor_id] = VehicleSignal()
-            if boxes or v.boxes:
-                self._cross(v, frozenset(boxes or ()), now)
+                continue
             if v.waiting_at is not None and now + 1e-9 >= v.give_way_at:
                 self._give_way(v, actor_id, now, vehicles)
+            if v.boxes or v.waiting_at is not None:
+                engaged.add(actor_id)
+            else:
+                engaged.discard(actor_id)
+                if v.state == GREEN and v.light is None:  # back to the default: forget it
+                    del self.vehicles[actor_id]
 
-    def _cross(self, v: VehicleSignal, boxes: frozenset[int], now: float) -> None:
+    def _cross(self, v: VehicleSignal, actor_id: int, boxes: frozenset[int], now: float) -> None:
         owners = self._effect.owners
         for box in v.boxes - boxes:  # left
             if self.signs[owners[box]].kind is SignKind.TRAFFIC_LIGHT:
@@ -130,18 +137,14 @@ class TrafficSignals:
             elif kind is SignKind.YIELD:
                 v.waiting_at, v.give_way_at = k, now
             elif kind is SignKind.SPEED_LIMIT:
-                v.speed_limit = self.signs[k].speed_limit
+                self.speed_limits[actor_id] = self.signs[k].speed_limit
         v.boxes = boxes
 
     def _give_way(self, v: VehicleSignal, actor_id: int, now: float, vehicles: Vehicles) -> None:
         k = v.waiting_at
         checks = self._checks.get(k)
-        others = [row for row, other in enumerate(vehicles.ids) if other != actor_id]
-        occupied = checks is not None and bool(
-            others
-            and checks.touching(
-                vehicles.centers[others], vehicles.yaws[others], vehicles.extents[others]
-            )
+        occupied = checks is not None and any(
+            other != actor_id and checks.touched(pose, shape) for other, pose, shape in vehicles
         )
         if occupied:
             v.state = RED
@@ -152,6 +155,9 @@ class TrafficSignals:
 
     def forget(self, actor_id: int) -> None:
         self.vehicles.pop(actor_id, None)
+        self._last_pose.pop(actor_id, None)
+        self.speed_limits.pop(actor_id, None)
+        self._engaged.discard(actor_id)
 
     # ------------------------------------------------------------ what vehicles report
 
@@ -159,15 +165,14 @@ class TrafficSignals:
         """(traffic_light_state, has_traffic_light, traffic_light_id) of a vehicle's record."""
         v = self.vehicles.get(actor_id)
         if v is None:
-            return (GREEN, 0, 0)
+            return NO_LIGHT
         if v.light is not None:
             return (self.states[v.light], 1, self.actor_ids[v.light])
         return (v.state, 0, 0)
 
-    def speed_limit(self, actor_id: int) -> float | None:
-        """The last speed-limit sign's value, or None if it passed none."""
-        v = self.vehicles.get(actor_id)
-        return None if v is None else v.speed_limit
+    def reports(self) -> dict[int, tuple[int, int, int]]:
+        """``vehicle_fields`` of the vehicles that report more than ``NO_LIGHT`` (few)."""
+        return {actor_id: self.vehicle_fields(actor_id) for actor_id in self.vehicles}
 
     # ------------------------------------------------------------ light operations
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pytest
 
 from rllib_integration.embedded.maps import builtin_xodr
@@ -17,6 +16,7 @@ from rllib_integration.embedded.signals import (
     Vehicles,
 )
 from rllib_integration.embedded.signals.layout import build_layout
+from rllib_integration.embedded.signals.overlap import vehicle_shape
 
 CAR = (2.4, 1.0, 0.75)
 
@@ -29,12 +29,8 @@ def signals_of(town: str) -> TrafficSignals:
 
 def cars(*poses: tuple[float, float, float, float]) -> Vehicles:
     """Vehicles at (x, y, z, yaw) of their box centres, ids 1, 2, ..."""
-    return Vehicles(
-        ids=list(range(1, len(poses) + 1)),
-        centers=np.array([p[:3] for p in poses], float).reshape(-1, 3),
-        yaws=np.array([p[3] for p in poses], float),
-        extents=np.array([CAR] * len(poses), float).reshape(-1, 3),
-    )
+    shape = vehicle_shape((0.0, 0.0, 0.0), CAR)
+    return [(k, tuple(pose), shape) for k, pose in enumerate(poses, start=1)]
 
 
 def approach(box, back: float) -> tuple[float, float, float, float]:
