@@ -1,4 +1,4 @@
-"""The server's view of a map: name, OpenDRIVE, spawn points, ground model and bounds.
+"""The server's view of a map: name, OpenDRIVE, spawn points, ground model, bounds and signals.
 
 Thin adapter over the map catalog in `embedded/maps` (which validates OpenDRIVE in a subprocess
 before anything touches it in-process); the world only sees `ServerMap`.
@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from rllib_integration.embedded import maps, navigation
 from rllib_integration.embedded.maps import MapError
+from rllib_integration.embedded.signals import SignalLayout, signal_layout
 
 __all__ = [
     "MapError",
@@ -37,6 +38,8 @@ class ServerMap:
     ground: maps.GroundModel
     bounds: tuple[float, float, float, float]
     navigation: Future[navigation.NavigationMesh | None]  # built in the background from load
+    # Built with the map, not when the episode switches: the switch must be quick (episode_switch).
+    signals: SignalLayout = field(default_factory=lambda: SignalLayout([], []))
 
     @property
     def path(self) -> str:
@@ -87,4 +90,5 @@ def _serve(name: str, xodr: str) -> ServerMap:
     if not points:
         raise MapError(f"map {name!r} has no driving lane to spawn vehicles on")
     mesh = navigation.prepare(name, xodr, ground.height)
-    return ServerMap(name, xodr, points, ground, tuple(ground.bounds), mesh)
+    layout = signal_layout(name, xodr)
+    return ServerMap(name, xodr, points, ground, tuple(ground.bounds), mesh, layout)

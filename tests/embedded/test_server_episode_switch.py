@@ -31,6 +31,23 @@ def test_load_reply_waits_for_the_other_thread_to_park_then_only_the_reconnect_i
     asyncio.run(scenario())
 
 
+def test_a_thread_inside_the_episode_is_answered_and_not_taken_as_parked():
+    """A Traffic Manager fetching actors it has not seen (a map's traffic lights) is inside the
+    Episode the load's reply drops: the load waits until it asks from a safe place."""
+
+    async def scenario():
+        shield, written, _ = _shield()
+        shield.loaded(b"load")
+        assert shield.route("get_actors_by_id", b"actors") == [b"actors"]  # answered at once
+        assert written == []  # and the load still waits
+        assert shield.route("get_episode_settings", b"settings") == []
+        assert written == [b"load"]
+        assert shield.route("get_actors_by_id", b"late") == []  # after the load: held as usual
+        assert shield.route("get_sensor_token", b"token") == [b"token", b"settings", b"late"]
+
+    asyncio.run(scenario())
+
+
 def test_a_quiet_client_gets_the_load_reply_after_a_pause_and_nothing_is_held_forever(
     monkeypatch,
 ):

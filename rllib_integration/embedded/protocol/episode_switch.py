@@ -33,6 +33,11 @@ log = logging.getLogger(__name__)
 ANSWERED_DURING_LOAD = frozenset(
     {"version", "get_episode_info", "get_sensor_token", "get_available_maps"}
 )
+# Asked from inside a method of the client's Episode (Episode::GetActors fetching actors it has
+# not seen, e.g. a Traffic Manager's first look at a map's traffic lights): a thread waiting for
+# one of these must not be taken as parked, since the load's reply drops that very Episode under
+# it; it is answered at once and the load's reply waits for a safe request.
+INSIDE_EPISODE = frozenset({"get_actors_by_id"})
 QUIET_S = 0.05  # no other thread asked for this long after the load: nothing is running there
 HOLD_CAP_S = 5.0  # never hold replies longer (a client that never listens again)
 SWITCH_DELAY_S = 0.02  # after the new Episode subscribed, let it finish settling in
@@ -124,6 +129,8 @@ class LoadShield:
         if method in ANSWERED_DURING_LOAD:
             if method == "get_sensor_token" and self._load_reply is None:
                 return [reply, *self._release()]
+            return [reply]
+        if method in INSIDE_EPISODE and self._load_reply is not None:
             return [reply]
         self._held.append(reply)
         if self._load_reply is not None:  # the thread that sent this now waits for its reply

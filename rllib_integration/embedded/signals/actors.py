@@ -24,8 +24,10 @@ class SignalActors:
     """The signals of the world's current map, as actors of ``world``."""
 
     def __init__(self, world: Any, world_map: Any) -> None:
-        xodr = getattr(world_map, "xodr", None)
-        layout = signal_layout(world_map.name, xodr) if xodr else SignalLayout([], [])
+        layout = getattr(world_map, "signals", None)  # a ServerMap's, built with the map
+        if layout is None:
+            xodr = getattr(world_map, "xodr", None)
+            layout = signal_layout(world_map.name, xodr) if xodr else SignalLayout([], [])
         self.traffic = TrafficSignals(layout)
         self._world = world
         blueprints: dict[str, Blueprint] = {}
