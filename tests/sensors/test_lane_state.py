@@ -108,3 +108,28 @@ def test_the_space_matches_the_reading_and_settings_are_checked():
     ):
         with pytest.raises(ValueError, match=message):
             LaneStateSensor.settings(bad)
+
+
+def test_the_next_traffic_light_and_its_state_on_grid01():
+    with start_embedded_server(map_name="Grid01") as server:
+        out = readings(
+            server,
+            """
+light = sorted(world.get_actors().filter("traffic.traffic_light*"), key=lambda a: a.id)[0]
+stop = light.get_stop_waypoints()[0]  # the lane it governs, just before the junction
+approach = stop.previous(20.0)[0]
+ahead = [lm for lm in approach.get_landmarks(40.0, False) if lm.id == light.get_opendrive_id()]
+world.freeze_all_traffic_lights(True)
+states = {}
+for state in ("Red", "Yellow", "Green"):
+    light.set_state(getattr(carla.TrafficLightState, state))
+    states[state] = place(hero, approach)
+world.freeze_all_traffic_lights(False)
+print(json.dumps({"states": states, "expected": min(lm.distance for lm in ahead)}))
+""",
+        )
+    for state, value in (("Red", 3.0), ("Yellow", 2.0), ("Green", 1.0)):
+        reading = out["states"][state]
+        assert reading["light_state"] == value, out
+        assert reading["light_distance"] == pytest.approx(out["expected"], abs=1e-3)
+        assert 20.0 < reading["light_distance"] < 26.0  # just past the stop line, on the junction
