@@ -326,3 +326,55 @@ def test_a_recording_of_another_map_loads_that_map_and_then_replays(recorder_dir
     gaps = np.min(np.linalg.norm(seen[:, None, :2] - track[None, :, :2], axis=2), axis=1)
     assert gaps.max() < 0.2
     assert seen[-1][1] - seen[0][1] > 0.5
+
+
+LIGHT_TICKS = 400  # 20 s: Grid01's lights change stage (green 10 s, yellow 3 s)
+FREEZE_AT = 200
+
+LIGHTS = """
+name = "lights.log"
+lights = sorted(world.get_actors().filter("traffic.traffic_light"), key=lambda a: a.id)
+path = client.start_recorder(name)
+shown = []
+for tick in range(1, {ticks} + 1):
+    if tick == 20:
+        lights[0].set_state(carla.TrafficLightState.Off)
+    if tick == {freeze_at}:
+        lights[0].freeze(True)
+    world.tick()
+    shown.append([int(light.get_state()) for light in lights])
+client.stop_recorder()
+info = client.show_recorder_file_info(name, True)
+world.freeze_all_traffic_lights(False)
+world.reset_all_traffic_lights()
+world.tick()
+reply = client.replay_file(name, 0.0, 0.0, 0)
+replayed = []
+for tick in range(1, {ticks} + 1):
+    world.tick()
+    replayed.append([int(light.get_state()) for light in lights])
+result(ids=[l.id for l in lights], info=info, shown=shown, replayed=replayed,
+       frozen_after=lights[0].is_frozen())
+"""
+
+
+def test_traffic_light_states_are_recorded_and_replayed(tmp_path):
+    body = LIGHTS.format(ticks=LIGHT_TICKS, freeze_at=FREEZE_AT)
+    with start_embedded_server("--map", "Grid01", "--recorder-dir", str(tmp_path)) as server:
+        r, _ = run_on_server(server, body, timeout=240)
+    ids, frames, shown = r["ids"], frames_of(r["info"]), r["shown"]
+    assert len(ids) >= 4 and len(frames) == LIGHT_TICKS
+    assert shown[19][0] == 3  # switched off by the client
+    assert len({tuple(s) for s in shown}) >= 3  # and the lights went through their cycle
+    for tick, states in enumerate(shown, start=1):
+        lines = frames[tick]
+        assert f" State traffic lights: {len(ids)}\n" in lines
+        for light_id, state in zip(ids, states, strict=True):
+            m = re.search(rf"  Id: {light_id} state: (\d) frozen: (\d) elapsedTime: ", lines)
+            assert m and int(m.group(1)) == state, (tick, light_id, lines)
+            if light_id == ids[0]:
+                assert m.group(2) == ("1" if tick >= FREEZE_AT else "0")
+    # Replay tick k shows the lights of recorded frame k + 1 (CARLA applies the states of the
+    # frame it reads, while positions lag one frame); the light frozen at the end stays frozen.
+    assert r["replayed"][: LIGHT_TICKS - 2] == shown[1 : LIGHT_TICKS - 1]
+    assert r["frozen_after"]

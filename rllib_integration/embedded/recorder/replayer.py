@@ -12,7 +12,7 @@ gets physics back, zero speed and a neutral control, every walker stops.
 
 Differences from CarlaUE4: actors whose blueprint the embedded library lacks (map props such as
 `static.prop.mesh`, unknown vehicles) are skipped and logged; traffic lights and signs are reused
-when the world has one at the recorded location, as CARLA does; positions of actors that were not
+when the world has one at the recorded location, as CARLA does, and show the recorded states; positions of actors that were not
 created are skipped (CARLA would move whichever live actor has the recorded id); the visual time
 and animation-only packets (wheels, bikers, bones, doors) have nothing to drive here.
 """
@@ -20,7 +20,6 @@ and animation-only packets (wheels, bikers, bones, doors) have nothing to drive 
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass, field
 
 from rllib_integration.embedded import physics
@@ -115,6 +114,7 @@ class Replayer:
         self._next = 0
         self._previous: dict[int, Pose] = {}
         self._current: list[tuple[int, Pose]] = []
+        self._lights: list[tuple[int, bool, int]] = []  # live id, frozen, state
 
     def window(self, start: float, duration: float) -> tuple[float, float]:
         """CARLA's start and stop times: a negative start counts from the end."""
@@ -188,6 +188,12 @@ class Replayer:
                 for r in reader.records(payload, fmt.POSITION, "positions")
                 if r[0] in self.mapped
             ]
+        elif packet_id == PacketId.STATE:
+            self._lights = [
+                (self.mapped[rid], bool(frozen), state)
+                for rid, frozen, _elapsed, state in reader.records(payload, fmt.STATE, "lights")
+                if rid in self.mapped
+            ]
         elif packet_id == PacketId.ANIM_VEHICLE:
             for rid, steer, throttle, brake, hand, gear in reader.records(
                 payload, fmt.ANIM_VEHICLE, "vehicle animations"
@@ -207,6 +213,17 @@ class Replayer:
                 actor = self._live(rid)
                 if actor is not None and actor.vehicle is not None:
                     actor.light_state = state
+
+    def show_lights(self) -> None:
+        """The traffic light states of the frame being replayed, shown over what the lights'
+        own cycles did this tick (the world has no way to set a light's time in its state)."""
+        traffic = self.world.signals.traffic
+        for live_id, frozen, state in self._lights:
+            try:
+                traffic.set_state(live_id, state)
+                traffic.freeze(live_id, frozen)
+            except (ValueError, KeyError):  # not a light (any more): skip, as CARLA logs it
+                continue
 
     def _live(self, recorded_id: int) -> Actor | None:
         """The live actor of a recorded id, unless it is an ignored hero."""
@@ -288,12 +305,13 @@ class Replayer:
         return actor
 
     def _existing_signal(self, event: EventAdd) -> Actor | None:
-        """The live traffic light or sign at the recorded location (whole centimetres)."""
-        target = tuple(math.trunc(v) for v in event.location)
+        """The live traffic light or sign of the same type at the recorded location (CARLA
+        compares whole centimetres; here within 1 cm, as the file holds float32)."""
+        x, y, z = event.location
         for actor in self.world.actors.values():
-            if actor.blueprint.id.startswith("traffic."):
+            if actor.blueprint.id == event.blueprint:
                 b = actor.body
-                if tuple(math.trunc(v * 100.0) for v in (b.x, b.y, b.z)) == target:
+                if max(abs(b.x * 100 - x), abs(b.y * 100 - y), abs(b.z * 100 - z)) < 1.0:
                     return actor
         return None
 

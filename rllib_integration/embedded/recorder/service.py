@@ -91,6 +91,7 @@ class Recorder:
         )
         for actor in world.actors.values():  # CARLA adds them at their current global pose
             self.writer.add(actor, actor.pose())
+        self.writer.light_times(world)
         world.on_spawn.append(self._spawned)
         world.on_destroy.append(self._destroyed)
         self._hook()
@@ -239,13 +240,17 @@ class Recorder:
         self._hook()
 
     def _record_tick(self, contacts: list) -> None:
-        """Before the tick's state goes out: the frame of what clients see."""
+        """Before the tick's state goes out: the frame of what clients see, and the replay's
+        traffic light states (over what the lights' own cycles did this tick)."""
         try:
             if self.writer is not None and not self.writer.write_frame(self.world, contacts):
                 self.stop()
+            if self.replayer is not None:
+                self.replayer.show_lights()
         except Exception:
-            log.exception("recording failed and stopped")
+            log.exception("recording or replay failed and stopped")
             self.stop()
+            self.replayer = self.pending = None
         self._hook()
 
     def _start_pending(self) -> None:
@@ -271,7 +276,8 @@ class Recorder:
         """Be in the world's tick hooks exactly while recording or replaying."""
         replaying = self.replayer is not None or self.pending is not None
         _keep(self.world.after_physics, self._replay_tick, replaying)
-        _keep(self.world.before_publish, self._record_tick, self.writer is not None)
+        recording = self.writer is not None
+        _keep(self.world.before_publish, self._record_tick, recording or self.replayer is not None)
 
 
 def _keep(hooks: list, hook: Callable, wanted: bool) -> None:

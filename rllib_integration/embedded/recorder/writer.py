@@ -10,7 +10,9 @@ frame starts, as CARLA does (the last frame keeps -1).
 Decisions (the reference's §7.5): version 2; the empty VehicleDoor packet CARLA 0.9.16 writes
 every frame is left out (the embedded server has no doors, and its ` Vehicle door animations: 0`
 line breaks scenario_runner's metrics parser) unless `doors=True`; AnimVehicleWheels and
-AnimBiker are written empty (no wheel animation to replay here).
+AnimBiker are written empty (no wheel animation to replay here); traffic light times
+(TrafficLightTime, additional data) are written for every light at the start, not at later
+timing changes.
 """
 
 from __future__ import annotations
@@ -23,9 +25,11 @@ import time
 from collections.abc import Iterable
 from functools import partial
 
+import numpy as np
+
 from rllib_integration.embedded.recorder import format as fmt
 from rllib_integration.embedded.recorder.format import PacketId, packet
-from rllib_integration.embedded.world import Actor, World
+from rllib_integration.embedded.world import Actor, World, compose
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +38,9 @@ STRING_TYPE = 4  # carla.ActorAttributeType.String on the wire, used when a type
 F32_MAX = 3.4028234663852886e38
 _EMPTY = fmt.U16.pack(0)
 _NOT_RECORDED_KINDS = ("sensor", "traffic")  # they get no positions: sensors follow parents
+# The State record (traffic lights) as a packed numpy record, to pack all lights at once.
+STATE_RECORD = np.dtype([("id", "<u4"), ("frozen", "u1"), ("elapsed", "<f4"), ("state", "u1")])
+assert STATE_RECORD.itemsize == fmt.STATE.size
 
 
 def actor_type(actor: Actor) -> int:
@@ -71,6 +78,19 @@ def pack(record: struct.Struct, *values: object) -> bytes:
         return record.pack(*[_clamped(v) for v in values])
 
 
+def _light_states(world: World) -> bytes:
+    """The State collection: every traffic light's id, frozen group, time in its state, state."""
+    signals = world.signals
+    rows = signals.light_rows
+    if not len(rows):
+        return _EMPTY
+    _times, elapsed, frozen, states = signals.light_columns()
+    records = np.empty(len(rows), STATE_RECORD)
+    records["id"] = np.asarray(signals.actor_ids, np.uint32)[rows]
+    records["frozen"], records["elapsed"], records["state"] = frozen, elapsed, states
+    return fmt.U16.pack(len(rows)) + records.tobytes()
+
+
 def _collection(records: list[bytes]) -> bytes:
     return fmt.U16.pack(len(records)) + b"".join(records)
 
@@ -101,6 +121,8 @@ class RecordingWriter:
         self._dels: list[bytes] = []
         self._parents: list[bytes] = []
         self._boxes: list[bytes] = []
+        self._triggers: list[bytes] = []
+        self._light_times: list[bytes] = []
         self._next_collision_id = 0  # reset by every start_recorder, as CARLA's
         self._duration_at = -1  # file offset of the previous frame's duration
         self.size = 0
@@ -135,12 +157,30 @@ class RecordingWriter:
             + fmt.U16.pack(len(actor.attributes))
             + attributes
         )
-        if self.additional_data and actor_type(actor) != fmt.ActorType.TRAFFIC_SIGN:
+        if not self.additional_data:
+            return
+        if actor.kind == "traffic" and actor.box is not None:  # signals: their trigger volume
+            (lx, ly, lz), (ex, ey, ez), _ = actor.box
+            cx, cy, cz = compose(actor.pose(), (lx, ly, lz, 0.0, 0.0, 0.0))[:3]
+            self._triggers.append(
+                pack(fmt.BOX, actor.id, cx * 100, cy * 100, cz * 100, ex * 100, ey * 100, ez * 100)
+            )
+        if actor_type(actor) != fmt.ActorType.TRAFFIC_SIGN:
             cx, cy, cz = actor.blueprint.box_center
             ex, ey, ez = actor.blueprint.extent
             self._boxes.append(
                 pack(fmt.BOX, actor.id, cx * 100, cy * 100, cz * 100, ex * 100, ey * 100, ez * 100)
             )
+
+    def light_times(self, world: World) -> None:
+        """TrafficLightTime of every light (at the start of a recording with additional data)."""
+        signals = world.signals
+        if self.additional_data and len(signals.light_rows):
+            times = signals.light_columns()[0].tolist()
+            ids = np.asarray(signals.actor_ids)[signals.light_rows].tolist()
+            self._light_times += [
+                fmt.TRAFFIC_LIGHT_TIME.pack(i, *t) for i, t in zip(ids, times, strict=True)
+            ]
 
     def delete(self, actor_id: int) -> None:
         self._dels.append(fmt.EVENT_DEL.pack(actor_id))
@@ -168,11 +208,16 @@ class RecordingWriter:
         parts.extend(self._actor_packets(world))
         if self.additional_data:
             parts.append(packet(PacketId.BOUNDING_BOX, _collection(self._boxes)))
+            if self._triggers:
+                parts.append(packet(PacketId.TRIGGER_VOLUME, _collection(self._triggers)))
             elapsed = time.monotonic() - self.started
             parts.append(packet(PacketId.PLATFORM_TIME, fmt.F64.pack(elapsed)))
+            if self._light_times:
+                parts.append(packet(PacketId.TRAFFIC_LIGHT_TIME, _collection(self._light_times)))
             parts.append(packet(PacketId.WALKER_BONES, _EMPTY))
         parts.append(packet(PacketId.FRAME_END, b""))
         self._adds, self._dels, self._parents, self._boxes = [], [], [], []
+        self._triggers, self._light_times = [], []
         frame = b"".join(parts)
         if self.size + len(frame) > self.max_bytes:
             log.warning("recording %s reached %d bytes: stopped", self.path, self.max_bytes)
@@ -196,7 +241,7 @@ class RecordingWriter:
             positions, vehicles, walkers, lights, kinematics = self._actor_records(world, True)
         parts = [
             packet(PacketId.POSITION, _collection(positions)),
-            packet(PacketId.STATE, _EMPTY),
+            packet(PacketId.STATE, _light_states(world)),
             packet(PacketId.ANIM_VEHICLE, _collection(vehicles)),
             packet(PacketId.ANIM_WALKER, _collection(walkers)),
             packet(PacketId.VEHICLE_LIGHT, _collection(lights)),

@@ -212,3 +212,25 @@ def test_a_recording_stops_at_its_size_cap(tmp_path, loop01):
     assert 3000 < size <= 4000 and recorder.writer is None and world.before_publish == []
     # What was written is whole frames: the queries read it to its last frame.
     assert queries.file_info((tmp_path / "capped.log").read_bytes(), False).endswith(" seconds\n")
+
+
+def test_signals_get_trigger_volumes_and_light_times_with_additional_data(tmp_path):
+    grid01 = map_source.load_map("Grid01")
+    world = World(default_library(), grid01, WorldStreams(StreamHub(), 2001))
+    world.settings = EpisodeSettings(synchronous_mode=True, fixed_delta_seconds=0.05)
+    recorder = Recorder(world, RecorderConfig(RecorderPaths(tmp_path)))
+    recorder.start("signals.log", additional_data=True)
+    world.tick()
+    recorder.stop()
+    (first,) = frames((tmp_path / "signals.log").read_bytes())
+    packets = dict(first)
+    signals = world.signals
+    lights = [signals.actor_ids[k] for k in signals.light_rows]
+    created = {e.id: e for e in reader.event_adds(packets[P.EVENT_ADD])}
+    assert {created[i].type for i in lights} == {fmt.ActorType.TRAFFIC_LIGHT}
+    volumes = reader.records(packets[P.TRIGGER_VOLUME], fmt.BOX, "volumes")
+    assert sorted(v[0] for v in volumes) == sorted(signals.actor_ids)
+    times = reader.records(packets[P.TRAFFIC_LIGHT_TIME], fmt.TRAFFIC_LIGHT_TIME, "times")
+    assert [t[0] for t in times] == lights and {t[1:] for t in times} == {(10.0, 3.0, 2.0)}
+    states = reader.records(packets[P.STATE], fmt.STATE, "states")
+    assert [s[0] for s in states] == lights
