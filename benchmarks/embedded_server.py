@@ -38,18 +38,26 @@ def free_port_block(size: int = 3) -> int:
 
 @contextlib.contextmanager
 def embedded_server(
-    map_name: str = "Loop01", extra_args: Sequence[str] = (), startup_timeout: float = 120.0
+    map_name: str = "Loop01",
+    extra_args: Sequence[str] = (),
+    startup_timeout: float = 120.0,
+    log_path: Path | None = None,
 ) -> Iterator[tuple[int, subprocess.Popen]]:
-    """Yield (rpc port, process) of a ready server; SIGINT (clean exit, writes --profile stats),
-    then SIGKILL, to its process group on exit."""
+    """Yield (rpc port, process) of a ready server logging to `log_path` (default: a temporary
+    file); SIGINT (clean exit, writes --profile stats), then SIGKILL, to its process group on
+    exit."""
     port = free_port_block(3)
-    log = tempfile.NamedTemporaryFile(prefix="bench-server-", suffix=".log", delete=False)
+    if log_path is None:
+        log = tempfile.NamedTemporaryFile(prefix="bench-server-", suffix=".log", delete=False)
+    else:
+        log = open(log_path, "w")  # noqa: SIM115 (closed once the server has it)
     command = [sys.executable, "-m", "rllib_integration.embedded", f"-carla-rpc-port={port}"]
     command += ["--map", map_name, *extra_args]
     # A log file, not a pipe: a pipe nobody drains would block a chatty server.
     proc = subprocess.Popen(
         command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
     )
+    log.close()  # the server has its own descriptor
     try:
         deadline = time.monotonic() + startup_timeout
         while READY_MARKER not in Path(log.name).read_text(errors="replace"):

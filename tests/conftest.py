@@ -178,15 +178,12 @@ def module_embedded_server() -> Iterator[EmbeddedServerHandle]:
         yield server
 
 
-def run_command(
-    command: list[str], timeout: float, env: dict | None = None, cwd: Path = ROOT
-) -> subprocess.CompletedProcess:
-    """Run `command` in `cwd` (the checkout's root) in its own process group, output captured
-    as text.
-
-    On timeout the process group is killed and the result has returncode -9 and a note in stderr.
-    """
-    process = subprocess.Popen(
+def start_command(
+    command: list[str], env: dict | None = None, cwd: Path = ROOT
+) -> subprocess.Popen:
+    """`command` started in `cwd` (the checkout's root) in its own process group, output piped
+    as text."""
+    return subprocess.Popen(
         command,
         cwd=cwd,
         env=env,
@@ -195,6 +192,17 @@ def run_command(
         text=True,
         start_new_session=True,
     )
+
+
+def run_command(
+    command: list[str], timeout: float, env: dict | None = None, cwd: Path = ROOT
+) -> subprocess.CompletedProcess:
+    """Run `command` in `cwd` (the checkout's root) in its own process group, output captured
+    as text.
+
+    On timeout the process group is killed and the result has returncode -9 and a note in stderr.
+    """
+    process = start_command(command, env, cwd)
     try:
         out, err = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -216,10 +224,15 @@ def run_client(
 ) -> subprocess.CompletedProcess:
     """Run real-client Python `code` in a subprocess (own process group, faulthandler on);
     see `run_command`."""
+    command, full_env = client_command(code, env)
+    return run_command(command, timeout, full_env)
+
+
+def client_command(code: str, env: dict | None = None) -> tuple[list[str], dict]:
+    """The command and environment that run real-client Python `code` (faulthandler on,
+    unbuffered output)."""
     full_env = dict(os.environ, PYTHONFAULTHANDLER="1", PYTHONUNBUFFERED="1", **(env or {}))
-    return run_command(
-        [PYTHON, "-X", "faulthandler", "-c", textwrap.dedent(code)], timeout, full_env
-    )
+    return [PYTHON, "-X", "faulthandler", "-c", textwrap.dedent(code)], full_env
 
 
 def client_code(server: EmbeddedServerHandle, body: str, timeout: float = 5.0) -> str:

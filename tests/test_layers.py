@@ -46,9 +46,11 @@ RULES: dict[str, tuple[str, ...]] = {
         f"{RI}.supervisor.process",
         f"{RI}.supervisor.state_dir",
     ),
-    # NPC traffic; `host` runs in its own process and imports nothing of the package.
+    # NPC traffic; `host` runs in its own process and imports nothing of the package but the
+    # watchdog of its Traffic Manager (a leaf).
     f"{RI}.traffic": (),
-    f"{RI}.traffic.host": (),
+    f"{RI}.traffic.tm_watchdog": (),
+    f"{RI}.traffic.host": (f"{RI}.traffic.tm_watchdog",),
     f"{RI}.traffic.host_client": (f"{RI}.defaults", f"{RI}.supervisor.*"),
     f"{RI}.traffic.background": (
         f"{RI}.defaults",

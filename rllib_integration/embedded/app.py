@@ -26,6 +26,7 @@ from rllib_integration.embedded.protocol.rpc_server import (
 )
 from rllib_integration.embedded.protocol.stream_server import StreamHub, StreamProtocol
 from rllib_integration.embedded.protocol.tm_gate import RELEASE_DELAY_S, TickGate
+from rllib_integration.embedded.protocol.tm_watchdog import POKE_AFTER_S, TrafficManagerShield
 from rllib_integration.embedded.protocol.world_streams import WorldStreams
 from rllib_integration.embedded.recorder.service import RecorderConfig
 from rllib_integration.embedded.world import ASYNC_DEFAULT_DELTA, EPISODE_STREAM_ID, World
@@ -43,6 +44,7 @@ class ServerConfig:
     seed: int = 0
     tm_gate: bool = True  # see protocol/tm_gate.py
     tm_gate_delay: float = RELEASE_DELAY_S
+    tm_poke_after: float = POKE_AFTER_S  # see protocol/tm_watchdog.py; 0: never poke
     recorder: RecorderConfig = field(default_factory=RecorderConfig)
     partial_message_timeout: float = limits.PARTIAL_MESSAGE_TIMEOUT_S
 
@@ -56,7 +58,14 @@ class EmbeddedServer:
         initial_map = map_source.load_map(config.map, config.map_dir)
         self.map_files = map_source.operator_files(config.map)  # clients load it by name
         self.world = World(default_library(), initial_map, self.streams, config.seed)
-        self.gate = TickGate(self._tm_gate_active, config.tm_gate_delay)
+        self.gate = TickGate(config.tm_gate_delay)
+        self.tm_shield = TrafficManagerShield(
+            self.gate,
+            lambda: self.world.settings.synchronous_mode,
+            lambda: self.world.frame,
+            hold=config.tm_gate,
+            poke_after=config.tm_poke_after,
+        )
         self.episodes = EpisodeSwitch(self.world.load_episode)
         self.api = RpcApi(
             self.world,
@@ -84,9 +93,6 @@ class EmbeddedServer:
         frame = self.world.tick()
         self.gate.after_tick()
         return frame
-
-    def _tm_gate_active(self) -> bool:
-        return self.world.settings.synchronous_mode and bool(self.api.traffic_managers)
 
     def load_map(self, spec: str) -> map_source.ServerMap:
         """What a client may load (never a path of its choosing)."""
@@ -136,7 +142,7 @@ class EmbeddedServer:
         rpc = await loop.create_server(
             lambda: RpcProtocol(
                 self.dispatcher,
-                self.gate if self.config.tm_gate else None,
+                self.tm_shield,
                 self.episodes,
                 self.connection_limits,
             ),

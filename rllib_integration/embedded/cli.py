@@ -20,6 +20,7 @@ from rllib_integration.embedded.app import EmbeddedServer, ServerConfig
 from rllib_integration.embedded.map_source import MapError
 from rllib_integration.embedded.protocol.limits import PARTIAL_MESSAGE_TIMEOUT_S
 from rllib_integration.embedded.protocol.tm_gate import RELEASE_DELAY_S
+from rllib_integration.embedded.protocol.tm_watchdog import POKE_AFTER_S
 from rllib_integration.embedded.recorder.paths import RecorderPaths, default_folder
 from rllib_integration.embedded.recorder.service import RecorderConfig
 
@@ -83,10 +84,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--profile", default=None, help="write cProfile stats of the server here on exit"
     )
     p.add_argument(
-        "--no-tm-gate",
-        action="store_true",
-        help="do not shield the client Traffic Manager's lost wake-up (protocol/tm_gate.py)",
+        "--tm-gate",
+        action=argparse.BooleanOptionalAction,
+        default=ServerConfig.tm_gate,
+        help="hold a client Traffic Manager's settings request until just after the next tick, "
+        "which narrows the window of its lost wake-up (protocol/tm_gate.py)",
     )
+    p.add_argument(
+        "--tm-poke-ms", type=float, default=POKE_AFTER_S * 1000,
+        help="poke a client Traffic Manager that has not stepped this long after a synchronous "
+        "tick (protocol/tm_watchdog.py); 0: never",
+    )  # fmt: skip
     p.add_argument(
         "--tm-gate-delay-ms", type=float, default=RELEASE_DELAY_S * 1000,
         help="how long after a tick the TM worker's held reply is released (ms)",
@@ -190,8 +198,9 @@ def main(argv: list[str] | None = None) -> int:
         args.map,
         args.map_dir,
         args.seed,
-        tm_gate=not args.no_tm_gate,
+        tm_gate=args.tm_gate,
         tm_gate_delay=max(args.tm_gate_delay_ms, 0.0) / 1000.0,
+        tm_poke_after=max(args.tm_poke_ms, 0.0) / 1000.0,
         recorder=recorder_config(args),
         partial_message_timeout=args.partial_message_timeout,
     )

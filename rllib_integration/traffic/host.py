@@ -16,18 +16,22 @@ Errors come back as {"ok": false, "error": "..."}.
 
     python -m rllib_integration.traffic.host HOST PORT TM_PORT TIMEOUT
 
-The env's side of the pipe is `traffic/host_client.py`. This module imports nothing of the package.
+The env's side of the pipe is `traffic/host_client.py`. This module imports nothing of the package
+but the (dependency-free) watchdog of its Traffic Manager, `traffic/tm_watchdog.py`.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import random
 import sys
 from typing import Any
 
 import carla
+
+from rllib_integration.traffic.tm_watchdog import TickWatchdog
 
 
 class TrafficHost:
@@ -39,6 +43,7 @@ class TrafficHost:
         self.tm_port = tm_port
         self.traffic_manager = self.client.get_trafficmanager(tm_port)
         self.traffic_manager.set_synchronous_mode(True)
+        self.watchdog = TickWatchdog(self.world, tm_port)  # recovers a stranded TM (carla#9172)
         self.vehicles: list[int] = []
         self.walker_controllers: list[int] = []
         self.driven: set[int] = set()  # other actors on autopilot (the hero)
@@ -78,7 +83,7 @@ class TrafficHost:
                     for actor, fields in controls
                 ]
             )
-        return {"frame": self.world.tick(self.timeout)}
+        return {"frame": self.watchdog.tick(self.timeout)}
 
     def start_walkers(self, ids: list[int]) -> dict[str, Any]:
         """Start these walkers' AI controllers here: CARLA's walker AI runs in the client that
@@ -128,6 +133,7 @@ class TrafficHost:
         for actor in list(self.driven):
             self.release(actor)
         self.destroy()
+        self.watchdog.close()
         self.traffic_manager.set_synchronous_mode(False)
         self.traffic_manager.shut_down()
         return {}
@@ -139,6 +145,9 @@ def main(argv: list[str]) -> int:
     # goes to stderr (the log) instead of into the protocol.
     _replies = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     host, port, tm_port, timeout = argv[0], int(argv[1]), int(argv[2]), float(argv[3])
     try:
         traffic = TrafficHost(host, port, tm_port, timeout)

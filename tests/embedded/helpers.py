@@ -8,6 +8,7 @@ import subprocess
 
 import msgpack
 
+from tests.client_watch import ClientStalled, run_watched_client
 from tests.conftest import EmbeddedServerHandle, client_code, run_client
 
 RESULT_PREFIX = "RESULT "
@@ -74,51 +75,18 @@ def assert_no_unknown_rpc(server: EmbeddedServerHandle) -> None:
     assert "unknown RPC" not in log, log[-3000:]
 
 
-# Prepended to every client script that ticks with a Traffic Manager: the script updates
-# `progress` after each tick; a hang inside the carla library cannot be interrupted, so the guard
-# reports it and exits.
-STALL_GUARD = """
-import faulthandler, os, sys, threading, time
-progress = [0, time.monotonic()]
-def stall_guard():
-    while True:
-        time.sleep(1.0)
-        if time.monotonic() - progress[1] > 30.0:
-            print(f"STALLED in world.tick() after {progress[0]} ticks", file=sys.stderr, flush=True)
-            faulthandler.dump_traceback(all_threads=True)
-            os._exit(3)
-threading.Thread(target=stall_guard, daemon=True).start()
-"""
-
-STALL_MARKER = "STALLED in world.tick()"
-
-
 def run_tm_script(
-    server: EmbeddedServerHandle, body: str, timeout: float, env: dict | None = None
+    server: EmbeddedServerHandle,
+    body: str,
+    timeout: float,
+    env: dict | None = None,
+    stall_after: float = 30.0,
 ) -> dict:
-    """Like run_on_server for a script that ticks with a Traffic Manager and keeps `progress`."""
-    code = client_code(server, SYNC_PRELUDE + STALL_GUARD + body)
-    proc = run_client(code, timeout=timeout, env=env)
-    if STALL_MARKER in proc.stderr:
-        # carla-simulator/carla#9172: the client-side TM's worker and world.tick() can miss each
-        # other's wake-up and block forever inside libcarla (see protocol/tm_gate.py).
-        raise ClientTrafficManagerStall(proc.stderr[-2000:])
+    """Like run_on_server for a script that ticks with a Traffic Manager and counts its ticks in
+    `progress[0]`: a stall fails at once, with the client's backtrace (tests/client_watch.py)."""
+    code = client_code(server, SYNC_PRELUDE + body)
+    try:
+        proc = run_watched_client(code, timeout, stall_after, env=env)
+    except ClientStalled as stall:
+        raise ClientStalled(f"{stall}\nserver log:\n{server.log()[-3000:]}") from None
     return parse_result(server, proc)
-
-
-class ClientTrafficManagerStall(Exception):
-    pass
-
-
-def on_fresh_server(start, run) -> dict:
-    """`run(server)`, retried once on a new server if the client library's TM deadlock hits
-    (it is not ours)."""
-    for attempt in (1, 2):
-        with start() as server:
-            try:
-                return run(server)
-            except ClientTrafficManagerStall as stall:
-                if attempt == 2:
-                    raise AssertionError(f"client TM stalled twice:\n{stall}") from None
-                print(f"client TM stalled (carla#9172), retrying once:\n{stall}")
-    raise AssertionError("unreachable")

@@ -8,8 +8,9 @@ segfault of that process (60-95 % of runs before the fix).
 
 import pytest
 
+from tests.client_watch import run_watched_client
 from tests.conftest import client_code, free_port_block, run_client, start_embedded_server
-from tests.embedded.helpers import STALL_GUARD, assert_no_unknown_rpc, parse_result
+from tests.embedded.helpers import assert_no_unknown_rpc, parse_result
 
 TM_MAP_BUILT = "No InMemoryMap cache found"
 
@@ -62,7 +63,7 @@ client.apply_batch_sync([SetAutopilot(i, False, tm_port) for i in ids], True)
 
 def _load_twice_then_drive(server, ticks: int) -> tuple[dict, str]:
     body = LOAD_TWICE_THEN_DRIVE.format(tm_port=free_port_block(1), ticks=ticks)
-    proc = run_client(client_code(server, STALL_GUARD + body, timeout=30.0), timeout=240)
+    proc = run_watched_client(client_code(server, body, timeout=30.0), timeout=240)
     assert proc.returncode == 0, (
         f"client died (exit {proc.returncode}) around load_world with a Traffic Manager\n"
         f"stderr:\n{proc.stderr[-4000:]}\nserver log:\n{server.log()[-3000:]}"

@@ -10,7 +10,6 @@ from rllib_integration.embedded.signals.layout import build_layout
 from tests.conftest import ROOT, free_port_block, start_embedded_server
 from tests.embedded.helpers import (
     assert_no_unknown_rpc,
-    on_fresh_server,
     run_on_server,
     run_tm_script,
 )
@@ -240,7 +239,8 @@ def _tm_at_light(server) -> dict:
 
 
 def test_traffic_manager_vehicle_stops_at_red_and_goes_at_green():
-    r = on_fresh_server(lambda: start_embedded_server(map_name="Grid01"), _tm_at_light)
+    with start_embedded_server(map_name="Grid01") as server:
+        r = _tm_at_light(server)
     for speed, to_line, at_light, state, light in r["red"]:  # the last 5 s of red
         assert speed < 0.05 and at_light and state == "Red" and light == r["light"]
         assert -2.0 < to_line < 6.0  # at the stop line, not in the junction
@@ -420,12 +420,9 @@ result(log=log)
 
 
 def test_traffic_manager_vehicle_halts_at_a_stop_sign_then_goes():
-    def run(server) -> dict:
-        r = run_tm_script(server, TM_AT_STOP.format(tm_port=free_port_block(1)), 240)
+    with start_embedded_server(map_name="Roundabout01") as server:
+        log = run_tm_script(server, TM_AT_STOP.format(tm_port=free_port_block(1)), 240)["log"]
         assert_no_unknown_rpc(server)
-        return r
-
-    log = on_fresh_server(lambda: start_embedded_server(map_name="Roundabout01"), run)["log"]
     red = [k for k, entry in enumerate(log) if entry[1] == "Red"]
     assert red and not any(entry[2] for entry in log)  # a sign: Red, but no light
     assert all(entry[1] == "Green" for entry in log[: red[0]])  # Green until the sign's box

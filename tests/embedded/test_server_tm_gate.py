@@ -2,26 +2,12 @@
 
 import asyncio
 
-from rllib_integration.embedded.protocol.tm_gate import TickGate, is_tm_control_batch
-
-# A batch is a list of Commands; each Command is [[variant index, body]].
-CONTROL = [[[2, [7, [0.5, 0.0, 0.0, False, False, False, 0]]]]]
-LIGHTS = [[[18, [7, [1]]]]]
-SPAWN = [[[0, [[0, "vehicle.audi.a2", []], [[0, 0, 0], [0, 0, 0]], [False], 0, "", []]]]]
-
-
-def test_recognises_only_tm_control_batches():
-    assert is_tm_control_batch("apply_batch", [CONTROL + LIGHTS, False])
-    assert is_tm_control_batch("apply_batch", [[], False])  # a TM with no vehicles
-    assert not is_tm_control_batch("apply_batch", [CONTROL, True])  # ticks: user code
-    assert not is_tm_control_batch("apply_batch", [SPAWN, False])
-    assert not is_tm_control_batch("apply_batch", ["junk", False])
-    assert not is_tm_control_batch("tick_cue", [])
+from rllib_integration.embedded.protocol.tm_gate import TickGate
 
 
 def test_held_reply_waits_for_the_next_tick_then_a_pause():
     async def scenario():
-        gate = TickGate(lambda: True)
+        gate = TickGate()
         released = []
         gate.hold_after(gate.ticks, lambda: released.append("settings"))
         await asyncio.sleep(0.01)
@@ -36,7 +22,7 @@ def test_held_reply_waits_for_the_next_tick_then_a_pause():
 
 def test_request_after_its_tick_is_only_paused_and_nothing_waits_forever():
     async def scenario():
-        gate = TickGate(lambda: True)
+        gate = TickGate()
         batch_tick = gate.ticks
         gate.after_tick()  # the tick came before the worker's request
         released = []

@@ -3,11 +3,7 @@
 import pytest
 
 from tests.conftest import CARLA_TOWNS, free_port_block, start_embedded_server
-from tests.embedded.helpers import (
-    assert_no_unknown_rpc,
-    on_fresh_server,
-    run_tm_script,
-)
+from tests.embedded.helpers import assert_no_unknown_rpc, run_tm_script
 
 TOWN01 = CARLA_TOWNS / "Town01.xodr"
 
@@ -25,7 +21,7 @@ random.shuffle(points)
 SpawnActor, SetAutopilot, FutureActor = carla.command.SpawnActor, carla.command.SetAutopilot, carla.command.FutureActor
 batch = [SpawnActor(random.choice(blueprints), p).then(SetAutopilot(FutureActor, True, tm_port))
          for p in points[:n_vehicles]]
-responses = client.apply_batch_sync(batch, True)
+responses = client.apply_batch_sync(batch, False)  # no tick here: it would hold the GIL
 errors = [r.error for r in responses if r.error]
 ids = [r.actor_id for r in responses if not r.error]
 world.tick()
@@ -48,8 +44,8 @@ alive = [a.id for a in world.get_actors(ids)]
 result(errors=errors, spawned=len(ids), alive=len(alive),
        min_travel=min(travelled.values()), median_travel=sorted(travelled.values())[len(ids) // 2],
        longest_stop_ticks=max(longest_stop.values()))
-client.apply_batch_sync([SetAutopilot(i, False, tm_port) for i in ids], True)
-client.apply_batch_sync([carla.command.DestroyActor(i) for i in ids], True)
+client.apply_batch_sync([SetAutopilot(i, False, tm_port) for i in ids], False)
+client.apply_batch_sync([carla.command.DestroyActor(i) for i in ids], False)
 """
 
 
@@ -63,12 +59,9 @@ def _drive(server, n_vehicles: int, n_ticks: int, timeout: float) -> dict:
     return r
 
 
-def _drive_on_fresh_server(start, n_vehicles: int, n_ticks: int, timeout: float) -> dict:
-    return on_fresh_server(start, lambda server: _drive(server, n_vehicles, n_ticks, timeout))
-
-
 def test_apply_batch_sync_spawn_with_autopilot_drives():
-    r = _drive_on_fresh_server(start_embedded_server, n_vehicles=10, n_ticks=300, timeout=120)
+    with start_embedded_server() as server:
+        r = _drive(server, n_vehicles=10, n_ticks=300, timeout=120)
     # 300 ticks = 15 s at 20 Hz: every NPC moves, none is blocked for long.
     assert r["min_travel"] > 20.0, r
     assert r["longest_stop_ticks"] < 200, r
@@ -92,7 +85,8 @@ def _town_server(town: str):
     ],
 )
 def test_thirty_tm_vehicles_drive_2000_ticks(town):
-    r = _drive_on_fresh_server(lambda: _town_server(town), n_vehicles=30, n_ticks=2000, timeout=600)
+    with _town_server(town) as server:
+        r = _drive(server, n_vehicles=30, n_ticks=2000, timeout=600)
     assert r["min_travel"] > 50.0, r
     # Nobody stuck: no vehicle stands still for 60 s of simulated time (TM removes at 90 s).
     assert r["longest_stop_ticks"] < 1200, r
@@ -115,7 +109,8 @@ hero = world.spawn_actor(hero_bp, points[0])
 SpawnActor, SetAutopilot, FutureActor = carla.command.SpawnActor, carla.command.SetAutopilot, carla.command.FutureActor
 batch = [SpawnActor(library.find("vehicle.audi.a2"), p).then(SetAutopilot(FutureActor, True, tm_port))
          for p in points[1:13]]
-ids = [r.actor_id for r in client.apply_batch_sync(batch, True) if not r.error]
+ids = [r.actor_id for r in client.apply_batch_sync(batch, False) if not r.error]
+world.tick()
 start = {{a.id: a.get_location() for a in world.get_actors(ids)}}
 for k in range(300):
     world.tick()
@@ -124,15 +119,11 @@ actors = list(world.get_actors(ids))
 moved = [a.get_location().distance(start[a.id]) for a in actors]
 speeds = [a.get_velocity().length() for a in actors]
 result(alive=len(actors), moved=sorted(moved), speeds=sorted(speeds))
-client.apply_batch_sync([SetAutopilot(i, False, tm_port) for i in ids], True)
+client.apply_batch_sync([SetAutopilot(i, False, tm_port) for i in ids], False)
 """
-
-    def run(server) -> dict:
+    with start_embedded_server(map_name="Grid01") as server:
         r = run_tm_script(server, body, timeout=180)
         assert_no_unknown_rpc(server)
-        return r
-
-    r = on_fresh_server(lambda: start_embedded_server(map_name="Grid01"), run)
     assert r["alive"] == 12
     assert sorted(r["moved"])[6] > 30.0, r  # most NPCs travel (teleported by the TM)
     assert max(r["speeds"]) > 3.0, r  # and the episode state carries their speed

@@ -15,18 +15,16 @@ from pathlib import Path
 
 import pytest
 
+from tests.client_watch import run_watched_client
 from tests.conftest import (
     CARLA_TOWNS,
     client_code,
     free_port_block,
-    run_client,
     start_embedded_server,
 )
 from tests.embedded.helpers import (
-    STALL_GUARD,
     SYNC_PRELUDE,
     assert_no_unknown_rpc,
-    on_fresh_server,
     parse_result,
     run_tm_script,
 )
@@ -46,8 +44,8 @@ def driving_lane(loc):
 
 
 def run_walkers(server, body: str, cache: Path, timeout: float = 240.0) -> dict:
-    code = client_code(server, SYNC_PRELUDE + STALL_GUARD + ON_SIDEWALK + body, timeout=20.0)
-    proc = run_client(code, timeout=timeout, env={"CARLA_CACHE_DIR": str(cache)})
+    code = client_code(server, SYNC_PRELUDE + ON_SIDEWALK + body, timeout=20.0)
+    proc = run_watched_client(code, timeout, env={"CARLA_CACHE_DIR": str(cache)})
     return parse_result(server, proc)
 
 
@@ -154,7 +152,7 @@ closest = [1e9] * len(walkers)
 max_step = 0.0
 for tick in range(3000):
     world.tick()
-    progress[0], progress[1] = tick, time.monotonic()
+    progress[0], progress[1] = tick + 1, time.monotonic()
     for i, walker in enumerate(walkers):
         loc = walker.get_location()
         if tracks[i]:
@@ -213,14 +211,14 @@ hero.apply_control(carla.VehicleControl(throttle=0.4))
 walker_id, controller_id = walker.id, controller.id
 for tick in range(400):
     world.tick()
-    progress[0], progress[1] = tick, time.monotonic()
+    progress[0], progress[1] = tick + 1, time.monotonic()
     if events:
         break
 hit_at = tick
 hero.apply_control(carla.VehicleControl(brake=1.0))
 for tick in range(260):  # CARLA removes a dead walker 10 s after it died
     world.tick()
-    progress[0], progress[1] = tick, time.monotonic()
+    progress[0], progress[1] = tick + 1, time.monotonic()
 ids = {a.id for a in world.get_actors()}
 result(events=sorted(set(events)), walker=walker_id, hit_at=hit_at,
        walker_left=walker_id not in ids, controller_left=controller_id not in ids)
@@ -264,7 +262,7 @@ for controller in world.get_actors(controllers):
 start = {a.id: a.get_location() for a in world.get_actors(walkers)}
 for tick in range(3000):
     world.tick()
-    progress[0], progress[1] = tick, time.monotonic()
+    progress[0], progress[1] = tick + 1, time.monotonic()
 now = {a.id: a.get_location() for a in world.get_actors(walkers)}
 moved = [start[i].distance(now[i]) for i in now]
 result(vehicles=len(vehicles), walkers=len(walkers), controllers=len(controllers),
@@ -274,14 +272,11 @@ result(vehicles=len(vehicles), walkers=len(walkers), controllers=len(controllers
 
 
 def test_generate_traffic_style_crowd_and_tm_vehicles_run_3000_ticks(tmp_path):
-    def run(server) -> dict:
+    with start_embedded_server(map_name="Grid01") as server:
         env = {"CARLA_CACHE_DIR": str(tmp_path), "TM_PORT": str(free_port_block(1))}
         r = run_tm_script(server, GENERATE_TRAFFIC, timeout=400.0, env=env)
         assert_no_unknown_rpc(server)
         assert "Traceback" not in server.log()
-        return r
-
-    r = on_fresh_server(lambda: start_embedded_server(map_name="Grid01"), run)
     assert r["vehicles"] == 30 and r["walkers"] == 60 == r["controllers"]
     assert r["still_walkers"] >= 50, json.dumps(r)  # a few may die under a car, as in CARLA
     assert sorted(r["moved"])[len(r["moved"]) // 2] > 5.0  # the crowd walks

@@ -26,7 +26,7 @@ import msgpack
 from rllib_integration.embedded.log_limit import RateLimitedLog
 from rllib_integration.embedded.protocol import codec, limits
 from rllib_integration.embedded.protocol.episode_switch import EpisodeSwitch, LoadShield
-from rllib_integration.embedded.protocol.tm_gate import TickGate, is_tm_control_batch
+from rllib_integration.embedded.protocol.tm_watchdog import TmConnection, TrafficManagerShield
 
 log = logging.getLogger(__name__)
 
@@ -184,12 +184,13 @@ class RpcProtocol(asyncio.Protocol):
     def __init__(
         self,
         dispatcher: Dispatcher,
-        gate: TickGate | None = None,
+        tm: TrafficManagerShield | None = None,
         episodes: EpisodeSwitch | None = None,
         connection: ConnectionLimits | None = None,
     ) -> None:
         self.dispatcher = dispatcher
-        self.gate = gate
+        self.tm_shield = tm
+        self.tm: TmConnection | None = None  # this connection's client Traffic Managers
         self.episodes = episodes
         self.limits = connection or ConnectionLimits()
         self.transport: asyncio.Transport | None = None
@@ -201,7 +202,6 @@ class RpcProtocol(asyncio.Protocol):
         self._base = 0  # stream offset at which the current unpacker started
         self._arrays_left = limits.MAX_ARRAYS_PER_MESSAGE  # in the message being parsed
         self.unpacker = self._unpacker(counting=False)
-        self.tm_batch_tick: int | None = None  # gate.ticks at the last TM control batch
         self.shield: LoadShield | None = None
         self._busy = False  # an Offload runs, or the rest of the turn is scheduled
         self._writes_paused = False  # the client is not reading its replies
@@ -213,12 +213,18 @@ class RpcProtocol(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
         if self.episodes is not None:
             self.shield = LoadShield(self._write, self.episodes.client_ready)
+        if self.tm_shield is not None:
+            peer = transport.get_extra_info("peername")
+            host = peer[0] if peer else "127.0.0.1"
+            self.tm = self.tm_shield.connection(host, self._late_reply)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._closed = True
         self._cancel_partial_timer()
         if self.shield is not None:
             self.shield.close()
+        if self.tm is not None:
+            self.tm.close()
 
     def pause_writing(self) -> None:
         self._writes_paused = True
@@ -259,14 +265,16 @@ class RpcProtocol(asyncio.Protocol):
                 boundary = unpacker.tell()
                 if counting:
                     self._arrays_left = limits.MAX_ARRAYS_PER_MESSAGE
-                if self._held_by_gate(message):
-                    continue
+                if self.tm is not None and self.tm.before(message):
+                    continue  # held by the tick gate, answered by _late_reply
                 loading = self.shield is not None and _method(message) == "load_new_episode"
                 if loading:  # slow: never hold replies computed before it behind it
                     self._write(b"".join(replies))
                     replies = []
                     requests = self.episodes.requests
                 reply = self.dispatcher.handle(message)
+                if self.tm is not None:
+                    self.tm.after()  # a tick from here arms the poke
                 if isinstance(reply, Pending):
                     self._write(b"".join(replies))
                     self._taken(base + boundary)
@@ -411,32 +419,6 @@ class RpcProtocol(asyncio.Protocol):
     def _write(self, data: bytes) -> None:
         if data and self.transport is not None and not self.transport.is_closing():
             self.transport.write(data)
-
-    def _held_by_gate(self, message: object) -> bool:
-        """Defer the TM worker's get_episode_settings (see tm_gate); track TM batches.
-
-        The worker shares this connection with the client's main thread, so other requests may
-        come between its control batch and its get_episode_settings.
-        """
-        if self.gate is None or not isinstance(message, list) or len(message) != 4:
-            return False
-        method, params = message[2], message[3]
-        if method == "apply_batch":
-            # The TM sends its batch with a synchronous call; client.apply_batch() is async.
-            args = params[1:] if isinstance(params, list) else []
-            synchronous = isinstance(params, list) and params[:1] == [[False]]
-            if synchronous and is_tm_control_batch(method, args):
-                self.tm_batch_tick = self.gate.ticks
-            return False
-        if method != "get_episode_settings" or self.tm_batch_tick is None:
-            return False
-        batch_tick, self.tm_batch_tick = self.tm_batch_tick, None
-        if not self.gate.active():
-            return False
-        if self.dispatcher.debug:
-            log.debug("holding the TM worker's get_episode_settings until after a tick")
-        self.gate.hold_after(batch_tick, lambda: self._late_reply(message))
-        return True
 
     def _late_reply(self, message: list) -> None:
         if self.transport is None or self.transport.is_closing():

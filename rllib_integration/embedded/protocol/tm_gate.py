@@ -1,6 +1,6 @@
-"""Work around a lost wake-up in carla 0.9.16's client-side Traffic Manager (synchronous mode).
+"""Narrow the window of a lost wake-up in carla 0.9.16's client-side Traffic Manager (sync mode).
 
-The TM worker thread ends each step with `apply_batch(controls, False)`, then asks for
+The TM worker thread ends each step with `apply_batch(commands, False)`, then asks for
 `get_episode_settings` and goes to wait for the next `world.tick()`. `world.tick()` wakes it by
 setting a flag and notifying a condition variable *without holding its mutex*, so if the
 notification lands between the worker's flag check and its wait, it is lost and `world.tick()`
@@ -9,10 +9,10 @@ milliseconds after `tick_cue` when the worker is long asleep; frequent against a
 where both threads wake together).
 
 The gate holds that one `get_episode_settings` reply until just after the next tick (or a cap),
-so `world.tick()` has set the flag before the worker checks it. Nothing else is delayed.
-Measured here (30 TM vehicles, runs of 6,000 ticks on a loaded 2-core box): without the gate
-3 of 3 runs hung (after 246-3,834 ticks); with it 9 of 10 completed. It narrows the window, it
-cannot close it: the race lives in the client library.
+so `world.tick()` has usually set the flag before the worker checks it. It narrows the window, it
+cannot close it (the race lives in the client library), and it delays the worker's step by the
+release delay and more. tm_watchdog.py recognises the TM's steps, decides what to hold, and
+recovers the wake-ups the gate misses.
 """
 
 from __future__ import annotations
@@ -21,36 +21,16 @@ import asyncio
 import time
 from collections.abc import Callable
 
-from rllib_integration.embedded.protocol.codec import CMD_LIGHT_STATE, CMD_VEHICLE_CONTROL
-
 # After the tick, world.tick() sets its flag within this; a plain sleep because event-loop timers
 # round up to whole milliseconds (epoll), which would cost a millisecond per tick.
 RELEASE_DELAY_S = 0.0003
 HOLD_CAP_S = 0.5  # never hold longer (the TM's RPC timeout is seconds)
 
 
-def is_tm_control_batch(method: str, args: list) -> bool:
-    """apply_batch(commands, do_tick=False) carrying only TM commands (controls, lights)."""
-    if method != "apply_batch" or len(args) < 2 or args[1] is not False:
-        return False
-    commands = args[0]
-    if not isinstance(commands, list):
-        return False
-    for command in commands:
-        try:
-            index = command[0][0]
-        except (TypeError, IndexError, KeyError):
-            return False
-        if index not in (CMD_VEHICLE_CONTROL, CMD_LIGHT_STATE):
-            return False
-    return True
-
-
 class TickGate:
     """Callbacks held until shortly after the next world tick (or HOLD_CAP_S)."""
 
-    def __init__(self, active: Callable[[], bool], delay: float = RELEASE_DELAY_S) -> None:
-        self.active = active  # e.g. synchronous mode with a Traffic Manager registered
+    def __init__(self, delay: float = RELEASE_DELAY_S) -> None:
         self.delay = delay
         self.ticks = 0  # ticks seen, so a late request can tell whether its tick already came
         self._held: list[Callable[[], None]] = []
