@@ -159,6 +159,10 @@ class LostWakeup:
             if line.strip() == "ARMED":
                 self._armed.set()
 
+    def done(self) -> bool:
+        """gdb has finished (the worker was held and let go, or it gave up)."""
+        return self.gdb.poll() is not None
+
     def outcome(self, timeout: float = 120.0) -> str:
         """LOST (the worker waits with its flag set), MISSED (no tick came) or gdb's output."""
         self.gdb.wait(timeout)

@@ -3,7 +3,7 @@
 The embedded server here neither gates nor pokes (as CarlaUE4 would not); gdb makes the TM lose a
 wake-up on purpose (tests/tm_wakeup_gdb.py). Without a poke that is a permanent hang inside the
 traffic process's `world.tick()` (tests/embedded/test_server_tm_watchdog.py shows it); the
-process's own watchdog (rllib_integration/tm_watchdog.py) pokes its TM and the ticks go on.
+process's own watchdog (rllib_integration/traffic/tm_watchdog.py) pokes its TM and the ticks go on.
 """
 
 from __future__ import annotations
@@ -37,7 +37,9 @@ def test_the_traffic_process_pokes_its_own_tm_out_of_a_lost_wake_up(tmp_path):
             time.sleep(1.0)  # nothing in flight while gdb stops the process
             lost = LostWakeup(host.process.pid)
             durations = []
-            for k in range(20):
+            k = 0  # until gdb has caught the worker (it may win the race for a while), 20 more
+            while k < 20 or (not lost.done() and k < 5000):
+                k += 1
                 started = time.monotonic()
                 try:
                     host.request("tick")

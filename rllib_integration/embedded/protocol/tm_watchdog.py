@@ -37,7 +37,8 @@ log = logging.getLogger(__name__)
 TM_STEP_CALLS = frozenset({"get_vehicle_light_states", "get_weather_parameters"})
 POKE_AFTER_S = 0.2
 POKE_TIMEOUT_S = 1.0
-MAX_POKE_INTERVAL_S = 5.0  # pokes back off to this while the TM does not step (client stopped)
+STEADY_POKES = 5  # then the pokes back off (a stopped client), up to MAX_POKE_INTERVAL_S apart
+MAX_POKE_INTERVAL_S = 5.0
 REQUEST = 0
 
 
@@ -245,7 +246,8 @@ class TmConnection:
             )
             asyncio.ensure_future(self._poke(port))
         # Again until it steps (never give up: a stopped client may resume), less and less often.
-        interval = min(shield.poke_after * 2 ** (self._pokes - 1), MAX_POKE_INTERVAL_S)
+        backoff = max(self._pokes - STEADY_POKES, 0)
+        interval = min(shield.poke_after * 2**backoff, MAX_POKE_INTERVAL_S)
         self._timer = asyncio.get_running_loop().call_later(interval, self._fire)
 
     async def _poke(self, port: int) -> None:
