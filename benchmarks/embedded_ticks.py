@@ -185,7 +185,7 @@ def run(args: argparse.Namespace) -> None:
     import carla
 
     prof = tempfile.NamedTemporaryFile(suffix=".prof", delete=False).name if args.profile else None
-    extra = ["--no-tm-gate"] if args.no_tm_gate else []
+    extra = ["--tm-gate"] if args.tm_gate else []
     extra += ["--event-loop", args.event_loop]
     with profiled_server(args.map, prof, extra) as (port, server):
         client, world, settings = connect_sync(port)
@@ -292,7 +292,7 @@ def main() -> None:
     )
     parser.add_argument("--rounds", type=int, default=2, help="rounds of scenario 4")
     parser.add_argument("--profile", action="store_true")
-    parser.add_argument("--no-tm-gate", action="store_true", help="server flag, for comparison")
+    parser.add_argument("--tm-gate", action="store_true", help="server flag, for comparison")
     parser.add_argument("--event-loop", default="auto", choices=["auto", "uvloop", "asyncio"])
     run(parser.parse_args())
 

@@ -42,7 +42,9 @@ class ServerConfig:
     map: str = "Loop01"
     map_dir: str | None = None
     seed: int = 0
-    tm_gate: bool = True  # see protocol/tm_gate.py
+    # Off: the poke alone keeps world.tick() from hanging, and the gate costs ticks/s where it
+    # holds (protocol/tm_gate.py; benchmarks/tm_stall.py measures both).
+    tm_gate: bool = False
     tm_gate_delay: float = RELEASE_DELAY_S
     tm_poke_after: float = POKE_AFTER_S  # see protocol/tm_watchdog.py; 0: never poke
     recorder: RecorderConfig = field(default_factory=RecorderConfig)

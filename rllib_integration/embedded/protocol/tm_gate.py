@@ -12,7 +12,9 @@ The gate holds that one `get_episode_settings` reply until just after the next t
 so `world.tick()` has usually set the flag before the worker checks it. It narrows the window, it
 cannot close it (the race lives in the client library), and it delays the worker's step by the
 release delay and more. tm_watchdog.py recognises the TM's steps, decides what to hold, and
-recovers the wake-ups the gate misses.
+recovers the wake-ups the gate misses. Off by default (`--tm-gate` turns it on): that recovery
+alone (a 200 ms pause about once per thousand ticks) costs fewer ticks/s than the gate's hold on
+every tick (benchmarks/tm_stall.py runs both).
 """
 
 from __future__ import annotations
