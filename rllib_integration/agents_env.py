@@ -24,6 +24,7 @@ from rllib_integration.config import (
 from rllib_integration.core.carla_core import CarlaCore, SimulatorFailure
 from rllib_integration.core.heroes import HeroRequest
 from rllib_integration.env_metrics import EnvMetrics
+from rllib_integration.fatal import reports_fatal_errors
 from rllib_integration.space_checks import (
     SpaceError,
     action_problem,
@@ -185,6 +186,7 @@ class CarlaAgentsEnv(gym.Env):
 
     # ---------------------------------------------------------------- MultiAgentEnv API
 
+    @reports_fatal_errors
     def reset(
         self, *, seed: int | None = None, options: dict | None = None
     ) -> tuple[dict[str, Any], dict[str, dict]]:
@@ -224,6 +226,7 @@ class CarlaAgentsEnv(gym.Env):
             observations[agent.id], infos[agent.id] = observation, agent.info(info, env_info)
         return observations, infos
 
+    @reports_fatal_errors
     def step(self, action_dict: Mapping[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
         if self._needs_recovery:
             # The previous step already truncated everyone; RLlib should have reset.

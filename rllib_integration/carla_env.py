@@ -25,6 +25,7 @@ from rllib_integration.config import (
 )
 from rllib_integration.core.carla_core import CarlaCore, SimulatorFailure
 from rllib_integration.env_metrics import COLLISION, EnvMetrics
+from rllib_integration.fatal import reports_fatal_errors
 from rllib_integration.routes.route import Route
 from rllib_integration.routes.tracker import RouteTracker, TrackerSettings
 from rllib_integration.space_checks import (
@@ -193,6 +194,7 @@ class CarlaEnv(gym.Env[ObsType, ActType]):
 
     # ---------------------------------------------------------------- gymnasium API
 
+    @reports_fatal_errors
     def reset(
         self, *, seed: int | None = None, options: dict | None = None
     ) -> tuple[ObsType, dict]:
@@ -260,6 +262,7 @@ class CarlaEnv(gym.Env[ObsType, ActType]):
         env_info["spawn_points"] = self.core.spawn_point_count
         return observation, self._info(info, env_info)
 
+    @reports_fatal_errors
     def step(self, action: ActType) -> tuple[ObsType, float, bool, bool, dict]:
         if self._needs_recovery:
             # The previous step already truncated; RLlib should have reset. Keep truncating.

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from rllib_integration.fatal import FatalError
+
 ServerKind = Literal["auto", "embedded", "carla"]
 QualityLevel = Literal["Low", "Medium", "High", "Epic"]
 
@@ -50,7 +52,7 @@ CARLA_RANGES: dict[str, tuple[float, float, str]] = {
 }
 
 
-class ConfigError(ValueError):
+class ConfigError(FatalError, ValueError):
     """A config value is missing, unknown or of the wrong type; the message says which and where."""
 
 

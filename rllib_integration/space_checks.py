@@ -16,8 +16,10 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
+from rllib_integration.fatal import FatalError
 
-class SpaceError(ValueError):
+
+class SpaceError(FatalError, ValueError):
     """An observation, action or control does not fit what was declared; the message says how."""
 
 

@@ -28,11 +28,12 @@ RI = "rllib_integration"
 RULES: dict[str, tuple[str, ...]] = {
     # Leaves: defaults and value checks, the read-only simulator view, OpenDRIVE geometry.
     f"{RI}": (),
-    f"{RI}.defaults": (),
+    f"{RI}.fatal": (),
+    f"{RI}.defaults": (f"{RI}.fatal",),
     f"{RI}.sim_view": (),
     f"{RI}.map_geometry": (),
     f"{RI}.video": (),
-    f"{RI}.space_checks": (),
+    f"{RI}.space_checks": (f"{RI}.fatal",),
     # Which towns a config may name (the embedded server's map catalog is data to it).
     f"{RI}.towns": (f"{RI}.defaults", f"{RI}.embedded.maps.*"),
     # The embedded server is its own process: it reaches nothing of the library but the geometry.
@@ -40,7 +41,7 @@ RULES: dict[str, tuple[str, ...]] = {
     # Child processes the env owns, and the helpers to start and stop them.
     f"{RI}.supervisor": (),
     f"{RI}.supervisor.process": (),
-    f"{RI}.supervisor.state_dir": (),
+    f"{RI}.supervisor.state_dir": (f"{RI}.fatal",),
     f"{RI}.supervisor.simulator": (
         f"{RI}.defaults",
         f"{RI}.supervisor.process",
@@ -90,6 +91,7 @@ RULES: dict[str, tuple[str, ...]] = {
     f"{RI}.core.control_path": (f"{RI}.traffic.host_client",),
     f"{RI}.core.heroes": (f"{RI}.sensors.base", f"{RI}.sensors.collector", f"{RI}.sim_view"),
     f"{RI}.core.carla_core": (
+        f"{RI}.fatal",
         f"{RI}.core.control_path",
         f"{RI}.core.heroes",
         f"{RI}.defaults",
@@ -114,6 +116,7 @@ RULES: dict[str, tuple[str, ...]] = {
     ),
     f"{RI}.env_metrics": (f"{RI}.sim_view",),
     f"{RI}.carla_env": (
+        f"{RI}.fatal",
         f"{RI}.base_experiment",
         f"{RI}.routes.route",
         f"{RI}.routes.tracker",
@@ -136,6 +139,7 @@ RULES: dict[str, tuple[str, ...]] = {
     ),
     # Several heroes in one world: the Ray-free env, and its RLlib and PettingZoo faces.
     f"{RI}.agents_env": (
+        f"{RI}.fatal",
         f"{RI}.base_experiment",
         f"{RI}.carla_env",
         f"{RI}.config",
@@ -155,6 +159,7 @@ RULES: dict[str, tuple[str, ...]] = {
         f"{RI}.defaults",
         f"{RI}.carla_env",
         f"{RI}.core.carla_core",
+        f"{RI}.fatal",
         f"{RI}.space_checks",
         f"{RI}.supervisor.simulator",
         f"{RI}.training.*",

@@ -26,6 +26,7 @@ import carla
 from rllib_integration.core.control_path import ControlPath, choose_control_path
 from rllib_integration.core.heroes import Hero, HeroRequest
 from rllib_integration.defaults import CarlaSettings, carla_settings, parse_spawn_point
+from rllib_integration.fatal import FatalError
 from rllib_integration.sensors.base import PseudoSensor
 from rllib_integration.sensors.collector import SensorCollector, SensorTimeoutError
 from rllib_integration.sensors.registry import create_sensor
@@ -42,7 +43,7 @@ class SimulatorFailure(RuntimeError):
     """The server died, hung or stopped answering; the world must be rebuilt (`recover()`)."""
 
 
-class SetupError(RuntimeError):
+class SetupError(FatalError, RuntimeError):
     """The world cannot be set up as configured (unknown town or blueprint, no free spawn point)."""
 
 

@@ -16,11 +16,13 @@ import stat
 import tempfile
 from pathlib import Path
 
+from rllib_integration.fatal import FatalError
+
 # A hyphenated name: a folder "rllib_integration" in a cwd of /tmp would shadow the package.
 STATE_DIR_NAME = f"rllib-integration-{os.getuid()}"
 
 
-class StateDirError(RuntimeError):
+class StateDirError(FatalError, RuntimeError):
     """The state folder's name is taken by something this user cannot trust."""
 
 

@@ -84,6 +84,7 @@ def build_algorithm_config(tf: TrainingFile, callbacks: tuple[type, ...] = ()) -
     from ray.rllib.core.rl_module.rl_module import RLModuleSpec
     from ray.tune.registry import register_env
 
+    from rllib_integration.training.fatal_errors import StopOnFatalError
     from rllib_integration.training.metrics import EpisodeMetrics
 
     validate(tf)
@@ -119,7 +120,7 @@ def build_algorithm_config(tf: TrainingFile, callbacks: tuple[type, ...] = ()) -
         # No model_config in the spec itself, or RLlib drops DQN's epsilon/double_q (P6).
         config.rl_module(rl_module_spec=RLModuleSpec(module_class=module))
     config.rl_module(model_config=model_config)
-    config.callbacks([EpisodeMetrics, *callbacks])
+    config.callbacks([EpisodeMetrics, StopOnFatalError, *callbacks])
     try:
         config.validate()
     except (TypeError, ValueError) as error:

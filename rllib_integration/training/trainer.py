@@ -19,16 +19,17 @@ import functools
 import os
 import shutil
 import sys
+import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rllib_integration.config import ConfigError
-from rllib_integration.core.carla_core import SetupError, SimulatorFailure
+from rllib_integration.core.carla_core import SimulatorFailure
 from rllib_integration.defaults import import_path
-from rllib_integration.space_checks import SpaceError
+from rllib_integration.fatal import FatalError
 from rllib_integration.supervisor.simulator import ServerError
 from rllib_integration.training.checkpoints import CheckpointError, find_latest, resolve_checkpoint
 from rllib_integration.training.python_path import (
@@ -37,6 +38,7 @@ from rllib_integration.training.python_path import (
     worker_python_path,
 )
 from rllib_integration.training.training_file import (
+    RunSettings,
     TrainingFile,
     add_override_argument,
     apply_overrides,
@@ -172,12 +174,31 @@ def start_ray(address: str | None, num_cpus_needed: int, python_path: str) -> No
             os.environ.setdefault("RAY_AUTH_MODE", "token")
         ray.init(address=address, runtime_env=runtime_env)
     else:
+        warning = local_ray_warning(os.environ)
+        if warning:
+            print(warning, file=sys.stderr, flush=True)
         # Each env runner and the Tune trial actor take a logical CPU (rllib.md P11).
         ray.init(
             num_cpus=max(os.cpu_count() or 1, num_cpus_needed),
             include_dashboard=False,
             runtime_env=runtime_env,
         )
+
+
+def local_ray_warning(environ: Mapping[str, str]) -> str | None:
+    """What to say before starting a local Ray whose token authentication is turned off.
+
+    Ray 2.60's GCS, raylet and workers listen on every network interface, and no setting binds
+    them to 127.0.0.1 (`_node_ip_address="127.0.0.1"` does not); the token (on by default for a
+    local `ray.init`) is what keeps others out.
+    """
+    if environ.get("RAY_AUTH_MODE", "").strip().lower() != "disabled":
+        return None
+    return (
+        "warning: RAY_AUTH_MODE=disabled: this run's Ray listens on every network interface "
+        "without authentication, so anyone who can reach this machine can run code as you; "
+        "unset it unless the network is yours alone"
+    )
 
 
 def cpus_needed(config) -> int:
@@ -197,7 +218,9 @@ def check_env(tf: TrainingFile, config: Any, program: str, run_steps: bool) -> N
     mistake the library names (a space, the town, a sensor, the server) is an EnvCheckError."""
     try:
         _check_env(tf, config, program, run_steps)
-    except (SpaceError, SetupError, ServerError, SimulatorFailure) as error:
+    except ConfigError:  # names the file and line itself
+        raise
+    except (FatalError, ServerError, SimulatorFailure) as error:
         raise EnvCheckError(
             f"the env check failed: {error} (before Ray started; --no-check skips the check)"
         ) from error
@@ -273,13 +296,11 @@ def train(args: argparse.Namespace, extras: Extras) -> int:
     experiment_dir = args.directory.expanduser().resolve() / args.name
     start = choose_start_checkpoint(args, experiment_dir, extras.checkpoint_files)
 
-    from ray import tune
-
     from rllib_integration.training.algorithm_config import build_algorithm_config
-    from rllib_integration.training.monitor import ExperimentTensorBoard, TrainingMonitor
 
     callbacks = tuple(import_path(path, "callbacks") for path in extras.callbacks)
     config = build_algorithm_config(training_file, callbacks)
+    writable_folder(experiment_dir.parent, "--directory")
     check_env(training_file, config, program, run_steps=not args.no_check)
     if start is not None:
         config.callbacks(
@@ -287,18 +308,46 @@ def train(args: argparse.Namespace, extras: Extras) -> int:
         )
         print(f"{program}: continuing from {start}")
 
+    created = not experiment_dir.exists()
     experiment_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        start_ray(args.address, cpus_needed(config), worker_python_path(roots))
+        print(f"{program}: results in {experiment_dir}")
+        print(f"{program}: watch with: tensorboard --logdir {experiment_dir}")
+        return fit(config, settings, args.name, experiment_dir, extras)
+    finally:
+        # A folder this run made and left without a checkpoint would only block a rerun.
+        if created and find_latest(experiment_dir, extras.checkpoint_files) is None:
+            shutil.rmtree(experiment_dir, ignore_errors=True)
+            print(
+                f"{program}: no checkpoint was written; removed {experiment_dir}", file=sys.stderr
+            )
+
+
+def fit(config: Any, settings: RunSettings, name: str, experiment_dir: Path, extras: Extras) -> int:
+    """Run Tune; the exit status: 0 done, 1 failed, 130 interrupted (with a checkpoint)."""
+    from ray import tune
+
+    from rllib_integration.training.fatal_errors import fatal_message
+    from rllib_integration.training.interrupt import (
+        TUNE_SIGINT_VARIABLE,
+        Interrupt,
+        RunStopper,
+        interrupt_requested,
+    )
+    from rllib_integration.training.monitor import ExperimentTensorBoard, TrainingMonitor
+
+    program = extras.program
     monitor = TrainingMonitor(experiment_dir, extras.exports)
-    start_ray(args.address, cpus_needed(config), worker_python_path(roots))
-    print(f"{program}: results in {experiment_dir}")
-    print(f"{program}: watch with: tensorboard --logdir {experiment_dir}")
+    interrupt = Interrupt(program)
+    os.environ[TUNE_SIGINT_VARIABLE] = "1"  # Tune's handler would end fit() as if done
     tuner = tune.Tuner(
         config.algo_class,  # the class, not its name: the name imports every algorithm (P7)
         param_space=config,
         run_config=tune.RunConfig(
-            name=args.name,
+            name=name,
             storage_path=str(experiment_dir.parent),
-            stop=settings.stop,
+            stop=RunStopper(settings.stop),
             verbose=0,
             callbacks=[monitor, ExperimentTensorBoard(experiment_dir)],
             checkpoint_config=tune.CheckpointConfig(
@@ -308,16 +357,50 @@ def train(args: argparse.Namespace, extras: Extras) -> int:
             ),
         ),
     )
-    results = tuner.fit()
+    try:
+        with interrupt.installed():
+            results = tuner.fit()
+    except KeyboardInterrupt:  # the second Ctrl-C: no checkpoint of this moment
+        latest = find_latest(experiment_dir, extras.checkpoint_files)
+        print(
+            f"{program}: interrupted; latest checkpoint {latest or 'none'}; resume with --auto",
+            file=sys.stderr,
+        )
+        return 130
     if results.errors:
         for error in results.errors:
-            print(f"{program}: training failed: {error}", file=sys.stderr)
+            print(f"{program}: training failed: {fatal_message(error) or error}", file=sys.stderr)
         return 1
     if monitor.last_checkpoint is None:
         print(f"{program}: training ended without a checkpoint", file=sys.stderr)
         return 1
+    if interrupt_requested():
+        iteration = monitor.last_result.get("training_iteration", "?")
+        print(
+            f"{program}: interrupted at iteration {iteration}; checkpoint "
+            f"{monitor.last_checkpoint}; resume with --auto",
+            file=sys.stderr,
+        )
+        return 130
     print(f"{program}: final checkpoint {monitor.last_checkpoint}")
     return 0
+
+
+def writable_folder(path: Path, option: str) -> None:
+    """ConfigError naming `option` unless results can be written at `path` (created later):
+    its nearest existing folder must take a file. Nothing is left behind."""
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    try:
+        if not existing.is_dir():
+            raise NotADirectoryError(f"{existing} is not a folder")
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as error:
+        raise ConfigError(
+            f"{option} {path}: cannot write results there: {error.strerror or error}"
+        ) from None
 
 
 def main(

@@ -43,6 +43,7 @@ from rllib_integration.config import (  # the scripts' --set option, re-exported
 )
 from rllib_integration.defaults import Where, import_path, suggest, type_name
 from rllib_integration.training.multi_agent import MULTI_AGENT_ENV, agent_policies
+from rllib_integration.training.value_checks import check_values
 
 DEFAULT_ENV = "rllib_integration.carla_env:CarlaEnv"
 # The library's envs: their env_config is resolved (validated) before Ray starts.
@@ -172,6 +173,7 @@ def validate_sections(tf: TrainingFile) -> None:
     reject_unknown(tf, "stop", STOP_METRICS)
     reject_unknown(tf, "checkpoint", ["frequency", "keep"])
     python_path(tf)
+    check_values(tf.raw, tf.where)
 
 
 def python_path(tf: TrainingFile) -> list[Path]:

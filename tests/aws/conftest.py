@@ -26,6 +26,8 @@ from pathlib import Path
 import boto3
 import pytest
 
+from tests.conftest import python_command
+
 ROOT = Path(__file__).resolve().parents[2]
 HELPER = ROOT / "aws" / "aws_helper.py"
 REGION = "us-east-1"
@@ -38,24 +40,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-# Runs `python ARGS...` with SIGINT and SIGTERM set here rather than inherited: under nohup or as a
-# background job of a non-interactive shell, pytest itself ignores SIGINT, and an ignored signal
-# stays ignored across exec, so a child the tests signal would not behave as it does for a user.
-_WITH_DISPOSITIONS = """\
-import os, signal, sys
-ignored = {int(n) for n in sys.argv[1].split(",") if n}
-for sig in (signal.SIGINT, signal.SIGTERM):
-    signal.signal(sig, signal.SIG_IGN if sig in ignored else signal.SIG_DFL)
-os.execv(sys.executable, [sys.executable, *sys.argv[2:]])
-"""
-
-
-def python_command(*args: str, ignored: tuple[signal.Signals, ...] = ()) -> list[str]:
-    """argv for `python ARGS...` whose SIGINT/SIGTERM are at their defaults, except `ignored`."""
-    signals = ",".join(str(int(sig)) for sig in ignored)
-    return [sys.executable, "-S", "-c", _WITH_DISPOSITIONS, signals, *args]
 
 
 def _stop(process: subprocess.Popen) -> None:

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -70,6 +71,39 @@ def _run(command: list[str], timeout: float, env: dict | None) -> subprocess.Com
         out, err = process.communicate()
         raise AssertionError(f"{command[1]} timed out after {timeout} s\n{out}\n{err}") from None
     return subprocess.CompletedProcess(process.args, process.returncode, out, err)
+
+
+class Started:
+    """A script started by `start_script`: its process and its output so far, line by line."""
+
+    def __init__(self, command: list[str]) -> None:
+        self.process = subprocess.Popen(
+            command, cwd=ROOT, env=script_env(), stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        )  # fmt: skip
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        self.lines.extend(self.process.stdout)
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    def finish(self) -> str:
+        """Stop what is left of the process group; the whole output."""
+        stop_group(self.process)
+        self._reader.join(10)
+        return self.output
+
+
+def start_script(command: list[str]) -> Started:
+    """`command` from the repository root in its own process group, stdout and stderr read
+    into one list of lines while it runs."""
+    return Started(command)
 
 
 def stop_group(process: subprocess.Popen, grace: float = 20.0) -> None:

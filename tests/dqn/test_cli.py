@@ -43,6 +43,30 @@ def test_train_rejects_bad_arguments(args, fragments, tmp_path):
     assert not any(tmp_path.iterdir())  # nothing was started or written
 
 
+@pytest.mark.parametrize(
+    ("override", "fragment"),
+    [
+        ("stop.timesteps=-5", "stop.timesteps: must be > 0, got -5"),
+        ("training.lr=.nan", "training.lr: must be a finite number, got nan"),
+        ("env_runners.num_env_runners=-3", "env_runners.num_env_runners: must be >= 0"),
+        ("env_config.carla.timeout=1e300", "env_config.carla.timeout: must be > 0 and <= 3600"),
+    ],
+)
+def test_train_refuses_values_before_ray_starts(override, fragment, tmp_path):
+    result = run_script("dqn_train.py", str(CONFIG), "-d", str(tmp_path), "--set", override)
+    assert_clean_error(result, fragment)
+    assert "Ray instance" not in result.stdout + result.stderr
+    assert not any(tmp_path.iterdir())
+
+
+def test_train_refuses_a_results_folder_it_cannot_write(tmp_path):
+    (tmp_path / "a_file").write_text("in the way")
+    directory = tmp_path / "a_file" / "results"
+    result = run_script("dqn_train.py", str(CONFIG), "-d", str(directory), timeout=120)
+    assert_clean_error(result, f"--directory {directory}: cannot write results there")
+    assert "Ray instance" not in result.stdout + result.stderr
+
+
 def test_train_restore_without_a_checkpoint(tmp_path):
     result = run_script("dqn_train.py", str(CONFIG), "-d", str(tmp_path), "--restore")
     assert_clean_error(result, "--restore: no complete checkpoint under", str(tmp_path))

@@ -76,6 +76,22 @@ def test_stop_and_checkpoint_settings():
         ("training=[1]", "training: must be a mapping, got a list"),
         ("env=nowhere:Env", "env: cannot import module 'nowhere'"),
         ("training.lr.value=1", "--set 'training.lr.value=1': training.lr is not a section"),
+        # Values RLlib or the env would only fail on after Ray started, or never.
+        ("training.lr=.nan", "training.lr: must be a finite number, got nan"),
+        ("training.gamma=1.5", "training.gamma: must be >= 0 and <= 1, got 1.5"),
+        ("training.replay_buffer_config.capacity=-1", "capacity: must be >= 1, got -1"),
+        ("env_runners.num_env_runners=-3", "env_runners.num_env_runners: must be >= 0"),
+        ("env_runners.num_env_runners=two", "num_env_runners: must be a number, got 'two'"),
+        ("stop.timesteps=-5", "stop.timesteps: must be > 0, got -5"),
+        ("stop.episode_return=.inf", "stop.episode_return: must be a finite number, got inf"),
+        ("env_config.carla.timeout=1e300", "env_config.carla.timeout: must be > 0 and <= 3600"),
+        ("env_config.carla.timestep=.inf", "env_config.carla.timestep: must be a finite number"),
+        ("env_config.carla.base_port=65000", "env_config.carla.base_port: must be >= 1024"),
+        (
+            "env_config.experiment.hero.sensors.birdview.size=1e9",
+            "hero.sensors.birdview: sensor.birdview: size must be 8 to 4096 pixels",
+        ),
+        ("env_config.experiment.town=Town99", "town: the embedded server has no such town"),
     ],
 )
 def test_bad_values_name_the_file_and_key(override, message):

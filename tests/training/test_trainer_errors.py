@@ -86,3 +86,34 @@ def test_a_sensor_attribute_typo_or_a_wrong_town_is_named_at_config_load(
     error = only_error(result)
     assert error.startswith(f"carla-rllib-train: error: {config}:4: {message}"), error
     assert not (tmp_path / "logs").exists()  # no server was started
+
+
+def test_an_error_no_restart_can_fix_ends_the_run_once(tmp_path):
+    """Past the env check (--no-check), an env runner's first episode hits a SpaceError: the
+    run ends with that one message and status 1 after one restart of the runner, instead of
+    RLlib restarting it forever."""
+    config = tmp_path / "train.yaml"
+    config.write_text(
+        "algorithm: PPO\n"
+        "env_runners: {num_env_runners: 1}\n"
+        "training: {train_batch_size: 64, minibatch_size: 32, num_epochs: 1}\n"
+        "fault_tolerance: {delay_between_env_runner_restarts_s: 1.0}\n"
+        "env_config:\n"
+        f"  carla: {{server: embedded, log_dir: {tmp_path / 'logs'}}}\n"
+        "  experiment: {type: 'tests.integration.experiments:Misbehaving', fault: large}\n"
+    )
+    command = [sys.executable, "-m", "rllib_integration.train", str(config), "--no-check"]
+    result = run_command(command + ["-d", str(tmp_path / "results")], 300, script_env())
+    assert result.returncode == 1, result.stdout[-2000:] + result.stderr[-5000:]
+    failed = [line for line in result.stderr.splitlines() if "training failed" in line]
+    assert len(failed) == 1, result.stderr[-3000:]
+    assert failed[0].startswith(
+        "carla-rllib-train: training failed: an env runner failed with an error that restarting "
+        "it cannot fix (restarted: [1]): SpaceError: Misbehaving.get_observation() returned an "
+        "observation outside get_observation_space(): observation['imu'][0] = 1000 is above the "
+        "space's high 10"
+    ), failed[0]
+    # Nothing to resume: the run's folder is gone, so the same command can run again.
+    assert not (tmp_path / "results" / "run").exists()
+    assert f"no checkpoint was written; removed {tmp_path / 'results' / 'run'}" in result.stderr
+    assert_no_servers_left(tmp_path / "logs")
