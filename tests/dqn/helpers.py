@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -14,6 +13,7 @@ from pathlib import Path
 import psutil
 
 from tests import conftest
+from tests.conftest import python_command
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "dqn_example" / "dqn_config.yaml"
@@ -45,16 +45,19 @@ def script_env(**extra: str) -> dict[str, str]:
 def run_script(
     script: str, *args: str, timeout: float = 300, env: dict | None = None
 ) -> subprocess.CompletedProcess:
-    """`python <script> args...` from the repository root in its own process group."""
-    return _run([sys.executable, str(ROOT / script), *args], timeout, env)
+    """`python <script> args...` from the repository root in its own process group, with the
+    default SIGINT/SIGTERM handling whatever this process inherited (see `python_command`)."""
+    return _run(python_command(str(ROOT / script), *args), timeout, env, script)
 
 
 def run_python(code: str, timeout: float = 300, env: dict | None = None):
     """`python -c code` from the repository root in its own process group."""
-    return _run([sys.executable, "-c", code], timeout, env)
+    return _run(python_command("-c", code), timeout, env, "python -c")
 
 
-def _run(command: list[str], timeout: float, env: dict | None) -> subprocess.CompletedProcess:
+def _run(
+    command: list[str], timeout: float, env: dict | None, name: str
+) -> subprocess.CompletedProcess:
     process = subprocess.Popen(
         command,
         cwd=ROOT,
@@ -69,7 +72,7 @@ def _run(command: list[str], timeout: float, env: dict | None) -> subprocess.Com
     except subprocess.TimeoutExpired:
         stop_group(process)
         out, err = process.communicate()
-        raise AssertionError(f"{command[1]} timed out after {timeout} s\n{out}\n{err}") from None
+        raise AssertionError(f"{name} timed out after {timeout} s\n{out}\n{err}") from None
     return subprocess.CompletedProcess(process.args, process.returncode, out, err)
 
 
@@ -100,14 +103,15 @@ class Started:
         return self.output
 
 
-def start_script(command: list[str]) -> Started:
-    """`command` from the repository root in its own process group, stdout and stderr read
-    into one list of lines while it runs."""
-    return Started(command)
+def start_script(script: str, *args: str) -> Started:
+    """`python <script> args...` as `run_script` starts it, stdout and stderr read into one list
+    of lines while it runs."""
+    return Started(python_command(str(ROOT / script), *args))
 
 
 def stop_group(process: subprocess.Popen, grace: float = 20.0) -> None:
-    """SIGINT (Tune shuts down cleanly), then SIGKILL, to the group this test started."""
+    """SIGINT (a trainer stops after its iteration), then SIGKILL, to the group this test
+    started."""
     conftest.stop_group(process, grace, signal.SIGINT)
 
 

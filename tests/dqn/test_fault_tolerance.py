@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import re
 import signal
-import sys
 
 from tests.dqn.helpers import (
     CONFIG,
-    ROOT,
     assert_no_servers_left,
     servers_logging_to,
     start_script,
@@ -19,11 +17,10 @@ from tests.dqn.helpers import (
 
 def test_killing_the_server_mid_training_does_not_stop_training(tmp_path):
     logs = tmp_path / "server_logs"
-    command = [
-        sys.executable, str(ROOT / "dqn_train.py"), str(CONFIG), "--name", "crash",
-        "--directory", str(tmp_path / "results"), *tiny_overrides(logs, iterations=4),
-    ]  # fmt: skip
-    run = start_script(command)
+    run = start_script(
+        "dqn_train.py", str(CONFIG), "--name", "crash", "--directory", str(tmp_path / "results"),
+        *tiny_overrides(logs, iterations=4),
+    )  # fmt: skip
     try:
         assert wait_until(lambda: any(line.startswith("iter    1") for line in run.lines), 240), (
             run.output[-5000:]

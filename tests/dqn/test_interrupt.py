@@ -11,10 +11,8 @@ from pathlib import Path
 
 from dqn_example.export import CHECKPOINT_FILES
 from rllib_integration.training.checkpoints import LATEST_FILE, is_complete
-from tests.conftest import python_command
 from tests.dqn.helpers import (
     CONFIG,
-    ROOT,
     assert_no_servers_left,
     run_script,
     start_script,
@@ -29,11 +27,9 @@ def test_ctrl_c_checkpoints_where_training_stopped_and_auto_resumes_there(tmp_pa
     logs, results = tmp_path / "server_logs", tmp_path / "results"
     # No periodic checkpoint: the one there is afterwards is the interrupt's.
     overrides = [*tiny_overrides(logs, iterations=50), "--set", "checkpoint.frequency=1000"]
-    command = python_command(
-        str(ROOT / "dqn_train.py"), str(CONFIG), "--name", "stopped", "-d", str(results),
-        *overrides,
-    )  # fmt: skip
-    run = start_script(command)
+    run = start_script(
+        "dqn_train.py", str(CONFIG), "--name", "stopped", "-d", str(results), *overrides
+    )
     try:
         assert wait_until(lambda: ITERATION.findall(run.output), 240), run.output[-5000:]
         os.killpg(run.process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
