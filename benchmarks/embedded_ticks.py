@@ -212,7 +212,7 @@ def run(args: argparse.Namespace) -> None:
     if prof:
         print("\nserver profile (whole run, cProfile, by internal time):")
         pstats.Stats(prof).sort_stats("tottime").print_stats(15)
-    if args.signals_map:
+    if args.signals_map and args.rounds > 0:
         run_signals(args, extra)
 
 
@@ -290,7 +290,7 @@ def main() -> None:
     parser.add_argument(
         "--signals-map", default="Grid01", help="signalised town of scenario 4 ('' skips it)"
     )
-    parser.add_argument("--rounds", type=int, default=2, help="rounds of scenario 4")
+    parser.add_argument("--rounds", type=int, default=2, help="rounds of scenario 4 (0 skips it)")
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--tm-gate", action="store_true", help="server flag, for comparison")
     parser.add_argument("--event-loop", default="auto", choices=["auto", "uvloop", "asyncio"])
