@@ -7,11 +7,12 @@ omitted key always has a value. It reads the simulator through a read-only `Simu
 
 The env calls, in this order:
 
-- at reset: `reset()`, `get_observation(sensor_data)`, `get_info()`;
-- at every step: `compute_action(action)`, then (after the world ticked) `get_observation`,
-  `get_done_status` (the one method that advances the episode's clock and counters),
-  `compute_reward` (may read what get_done_status decided), `get_info`, and
-  `route_completion`.
+- at reset: `set_route_tracker(tracker or None)`, `reset()`, `get_observation(sensor_data)`,
+  `get_info()`;
+- at every step: `compute_action(action)`, then (after the world ticked and, in a route
+  episode, the route tracker was updated) `get_observation`, `get_done_status` (the one method
+  that advances the episode's clock and counters), `compute_reward` (may read what
+  get_done_status decided), `get_info`, and `route_completion`.
 
 `info` of a step is get_observation's info updated by `get_info()`, plus `info["env"]`: the
 env's own metrics (see `CarlaEnv`). The key "env" is the env's and may not be used here.
@@ -29,6 +30,7 @@ from rllib_integration.defaults import experiment_defaults, merge
 if TYPE_CHECKING:
     import carla
 
+    from rllib_integration.routes.tracker import RouteTracker
     from rllib_integration.sim_view import SimulatorView
 
 ObsType = TypeVar("ObsType")
@@ -36,9 +38,9 @@ ActType = TypeVar("ActType")
 
 
 class BaseExperiment(ABC, Generic[ObsType, ActType]):
-    """Define the six abstract methods; `reset`, `get_info` and `route_completion` are optional
-    hooks. A subclass that misses one is refused when the config naming it is loaded, with
-    every missing method named (`config.import_experiment`).
+    """Define the six abstract methods; `set_route_tracker`, `reset`, `get_info` and
+    `route_completion` are optional hooks. A subclass that misses one is refused when the
+    config naming it is loaded, with every missing method named (`config.import_experiment`).
 
     Generic in the observation and action types, e.g. `BaseExperiment[np.ndarray, int]`.
     """
@@ -49,6 +51,12 @@ class BaseExperiment(ABC, Generic[ObsType, ActType]):
     def __init__(self, config: dict):
         # Merge again so an experiment built by hand (not through CarlaEnv) gets its defaults too.
         self.config = merge(experiment_defaults(type(self)), config or {})
+
+    def set_route_tracker(self, tracker: RouteTracker | None) -> None:
+        """Optional: called at every env reset, before `reset()`: in a route episode the
+        `routes.RouteTracker` that scores it (its `route`, `result()`, `infractions`), else
+        None. The env updates it right after every tick, before `get_observation`, so each
+        method of a step sees that step's completion and infractions."""
 
     def reset(self) -> None:
         """Optional: called at every env reset after the hero and its sensors exist."""

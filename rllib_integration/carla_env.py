@@ -23,10 +23,11 @@ from rllib_integration.config import (
     import_experiment,
     resolve_env_config,
 )
-from rllib_integration.core.carla_core import CarlaCore, SimulatorFailure
+from rllib_integration.core.carla_core import CarlaCore, SetupError, SimulatorFailure
 from rllib_integration.env_metrics import COLLISION, EnvMetrics
 from rllib_integration.fatal import reports_fatal_errors
 from rllib_integration.routes.route import Route
+from rllib_integration.routes.source import RouteSource
 from rllib_integration.routes.tracker import RouteTracker, TrackerSettings
 from rllib_integration.space_checks import (
     SpaceError,
@@ -46,6 +47,8 @@ ENVS_PER_WORKER = 8
 ENV_INFO_KEY = "env"
 # The key of a route episode's score in `info` (`RouteTracker.result()`).
 ROUTE_INFO_KEY = "route"
+# Routes drawn (experiment.routes) before a reset gives up on finding a free start.
+DRAWN_ROUTE_ATTEMPTS = 10
 
 ObsType = TypeVar("ObsType")
 ActType = TypeVar("ActType")
@@ -83,7 +86,8 @@ class CarlaEnv(gym.Env[ObsType, ActType]):
     The hero at a random free spawn point (of `hero.spawn_points`, else the map's), or at the
     k-th with `reset(options={"spawn_point": k})`; the town of `experiment.town` (a list is
     drawn from every `town_change_every` episodes), the weather of `experiment.weather`. A route
-    episode (`reset(options={"route": route})`) starts at the route's first point in its town.
+    episode (`reset(options={"route": route})`, or every reset with `experiment.routes`)
+    starts at the route's first point in its town.
 
     ## Episode End
 
@@ -165,6 +169,7 @@ class CarlaEnv(gym.Env[ObsType, ActType]):
         self._route: RouteTracker | None = None
         self._route_collisions: list[str] = []  # the route episode's collision sensors
         self._until_route_ends = False
+        self._route_source = RouteSource.from_config(experiment_config["routes"])
 
     @property
     def episodes(self) -> int:
@@ -209,7 +214,13 @@ class CarlaEnv(gym.Env[ObsType, ActType]):
         every `info["route"]` scores the drive so far, and the episode ends with the route. With
         `"autopilot": True` CARLA's Traffic Manager drives the hero along the route and actions
         are ignored. With `"until_route_ends": True` only the route ends the episode (as in the
-        leaderboard), not the experiment's own rules.
+        leaderboard), not the experiment's own rules. The route is drawn on the hero's
+        bird's-eye view and given to its other pseudo-sensors (`sensor.route_state`), and the
+        experiment gets the tracker (`set_route_tracker`).
+
+        With `experiment.routes.source` set, every reset without a route (or spawn point) of
+        its own is a route episode with a drawn route (`routes/source.py`): so RLlib trains on
+        routes.
         """
         super().reset(seed=seed)
         options = options or {}
@@ -230,19 +241,19 @@ class CarlaEnv(gym.Env[ObsType, ActType]):
         if town and route is not None and route.town and route.town != town:
             raise ValueError(f"reset options: town {town!r} but the route is in {route.town!r}")
         core_seed = int(self.np_random.integers(2**31))
-        town = town or (route.town if route is not None else None) or self._choose_town()
-        town = None if town is None else town_name(town)  # an .xodr file: the server's name
-        episode_config = self._episode_config(route)
-        sensor_data = self.core.retrying(
-            lambda: self.core.reset_episode(
-                episode_config,
-                town,
-                core_seed,
-                None if spawn_point is None else int(spawn_point),
-                _start_of(route),
-            ),
-            failed=self._needs_recovery,
-        )
+        drawn = route is None and self._route_source is not None and spawn_point is None
+        for attempt in range(1, DRAWN_ROUTE_ATTEMPTS + 1):
+            if drawn:
+                route = self._draw_route(town)
+            try:
+                # A drawn route is in its own town (the town option chose it already).
+                where = None if drawn else town
+                sensor_data, episode_config = self._set_up(where, spawn_point, route, core_seed)
+                break
+            except SetupError:
+                # A drawn route whose start a vehicle stands on: draw another.
+                if not drawn or attempt == DRAWN_ROUTE_ATTEMPTS:
+                    raise
         self._needs_recovery = False
         self._episodes += 1
         self._route = None
@@ -253,6 +264,7 @@ class CarlaEnv(gym.Env[ObsType, ActType]):
             self._route_collisions = [name for name, s in sensors if s["type"] == COLLISION]
             if autopilot:
                 self.core.autopilot_hero([point[:3] for point in route.keypoints()[1:]])
+        self.experiment.set_route_tracker(self._route)
         self.experiment.reset()
         observation, info = self.experiment.get_observation(sensor_data)
         self._check_observation(observation)
@@ -286,11 +298,12 @@ class CarlaEnv(gym.Env[ObsType, ActType]):
             env_info["end"] = "simulator_failure"
             return self._last_observation, 0.0, False, True, {ENV_INFO_KEY: env_info}
         view = self.core.view
+        if self._route is not None:
+            self._route.update(self._collision_events(sensor_data))
         observation, info = self.experiment.get_observation(sensor_data)
         self._check_observation(observation)
         terminated, truncated = self.experiment.get_done_status(observation, view)
         if self._route is not None:
-            self._route.update(self._collision_events(sensor_data))
             end = self._route.end_reason
             if self._until_route_ends:
                 terminated = truncated = False
@@ -375,6 +388,49 @@ class CarlaEnv(gym.Env[ObsType, ActType]):
 
     def _collision_events(self, sensor_data: Mapping[str, tuple[int, Any]]) -> list:
         return [event for name in self._route_collisions for event in sensor_data[name][1]]
+
+    def _set_up(
+        self, town: str | None, spawn_point: int | None, route: Route | None, seed: int
+    ) -> tuple[dict, Mapping]:
+        """The world of the next episode: its first sensor data, and its experiment section."""
+        town = town or (route.town if route is not None else None) or self._choose_town()
+        town = None if town is None else town_name(town)  # an .xodr file: the server's name
+        episode_config = self._episode_config(route)
+        sensor_data = self.core.retrying(
+            lambda: self.core.reset_episode(
+                episode_config,
+                town,
+                seed,
+                None if spawn_point is None else int(spawn_point),
+                _start_of(route),
+                route,
+            ),
+            failed=self._needs_recovery,
+        )
+        return sensor_data, episode_config
+
+    def _draw_route(self, town: str | None) -> Route:
+        """A route of `experiment.routes` for this episode, planned on its town's map (loaded
+        now if another is current): the town of a route file's route, else `town` (a reset
+        option) or the experiment's."""
+        source = self._route_source
+        assert source is not None
+        choice = source.choose(self.np_random)
+        if town and choice.town and town_name(town) != choice.town:
+            raise ValueError(
+                f"reset options: town {town!r}, but the routes of experiment.routes.source "
+                f"are in {choice.town!r}"
+            )
+        chosen = choice.town or town or self._choose_town()
+        if chosen is not None:
+            chosen = town_name(chosen)
+            carla_map = self.core.retrying(
+                lambda: self.core.load_town(chosen), failed=self._needs_recovery
+            )
+            self._needs_recovery = False
+        else:
+            carla_map = self.core.map
+        return source.plan(choice, carla_map, self.np_random)
 
     def _choose_town(self) -> str | None:
         self._town = choose_town(

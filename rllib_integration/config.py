@@ -44,6 +44,7 @@ from rllib_integration.defaults import (
     suggest,
     type_name,
 )
+from rllib_integration.routes.source import RouteSource, absolute_source
 from rllib_integration.sensors.attributes import attribute_problem
 from rllib_integration.sensors.base import PseudoSensor
 from rllib_integration.sensors.registry import known_sensor_types, sensor_class
@@ -160,6 +161,7 @@ def _resolve(env_config: Mapping | None, where: Where) -> dict:
     carla = resolve_carla(env_config.get("carla"), where.child("carla"))
     experiment = _resolve_experiment(env_config.get("experiment"), where.child("experiment"))
     _resolve_towns(experiment, carla, where)
+    _resolve_route_source(experiment, carla, where.child("experiment").child("routes"))
     return {"carla": carla, "experiment": experiment}
 
 
@@ -181,6 +183,24 @@ def _resolve_towns(experiment: dict, carla: dict, where: Where) -> None:
     else:
         experiment["town"] = absolute_town(town, folder)
         check_towns([experiment["town"]], settings, [at])
+
+
+def _resolve_route_source(experiment: dict, carla: dict, where: Where) -> None:
+    """`experiment.routes`: lengths in order, a route file made absolute (relative to the config
+    file) and read now, its towns ones the server will have; single-agent only."""
+    routes = experiment["routes"]
+    if routes["source"] is None:
+        return
+    if AGENTS in experiment:
+        raise ConfigError(f"{where.child('source')}: route episodes have one hero (CarlaEnv)")
+    source = Path(where.source)
+    folder = source.resolve().parent if source.is_file() else None
+    routes["source"] = absolute_source(routes["source"], folder)
+    try:
+        towns = RouteSource.from_config(routes).towns
+    except ValueError as error:
+        raise ConfigError(f"{where.child('source')}: {error}") from None
+    check_towns(towns, CarlaSettings(**carla), [where.child("source")] * len(towns))
 
 
 def import_experiment(path: str, where: object = "experiment.type") -> type[BaseExperiment]:

@@ -116,6 +116,12 @@ ROUTE_DEFAULTS: dict[str, Any] = {
     "lane_margin": 0.5,
 }
 
+ROUTE_SOURCE_DEFAULTS: dict[str, Any] = {
+    "source": None,
+    "min_length": 200.0,
+    "max_length": 600.0,
+}
+
 EXPERIMENT_DEFAULTS: dict[str, Any] = {
     # Import path "package.module:ClassName" of a BaseExperiment subclass. Required.
     "type": None,
@@ -147,6 +153,12 @@ EXPERIMENT_DEFAULTS: dict[str, Any] = {
     # the experiment alone decides when an episode ends).
     "time_limit": None,
     "route": dict(ROUTE_DEFAULTS),
+    # Route episodes at every reset that gives no route of its own (training on routes):
+    # `source: random` plans a random route on the episode's town, `min_length` to `max_length`
+    # metres long; a route file (a shipped set by name, e.g. grid01_train, or a path relative to
+    # the config file) gives one of its routes, drawn at random, in that route's town. None:
+    # ordinary episodes. See `routes/source.py`.
+    "routes": dict(ROUTE_SOURCE_DEFAULTS),
     # Check every observation and action against the experiment's spaces, always (they are
     # checked in the first episode of every env anyway; NaN or infinite actions always).
     "check_spaces": False,
@@ -164,6 +176,7 @@ EXPERIMENT_TYPES: dict[str, Any] = {
     "background_activity.seed": int | None,
     "time_limit": float | None,
     "route.timeout": float | None,
+    "routes.source": str | None,
 }
 
 # Mappings whose keys are the user's own names rather than schema keys.

@@ -27,6 +27,7 @@ from rllib_integration.core.control_path import ControlPath, choose_control_path
 from rllib_integration.core.heroes import Hero, HeroRequest
 from rllib_integration.defaults import CarlaSettings, carla_settings, parse_spawn_point
 from rllib_integration.fatal import FatalError
+from rllib_integration.routes.route import Route
 from rllib_integration.sensors.base import PseudoSensor
 from rllib_integration.sensors.collector import SensorCollector, SensorTimeoutError
 from rllib_integration.sensors.registry import create_sensor
@@ -149,6 +150,7 @@ class CarlaCore:
         seed: int | None = None,
         spawn_point: int | None = None,
         hero_transform: carla.Transform | None = None,
+        route: Route | None = None,
     ) -> dict[str, tuple[int, Any]]:
         """Set up the world for a new single-hero episode; the first frame's sensor data.
 
@@ -156,10 +158,26 @@ class CarlaCore:
         NPCs when needed, and spawns a fresh hero with its sensors: at `hero_transform` if given
         (e.g. a route's start; SetupError if it is taken), else at `spawn_point` (an index,
         modulo their number, into hero.spawn_points or else the map's) if given and free, else
-        at a random free one.
+        at a random free one. A `route` goes to the hero's pseudo-sensors (`set_route`).
         """
-        request = HeroRequest(SINGLE_HERO, experiment_config["hero"], spawn_point, hero_transform)
+        request = HeroRequest(
+            SINGLE_HERO, experiment_config["hero"], spawn_point, hero_transform, route=route
+        )
         return self.reset_heroes(experiment_config, [request], town, seed)[SINGLE_HERO]
+
+    def load_town(self, town: str) -> carla.Map:
+        """Make `town` the current map now, before an episode's setup (e.g. to plan a route on
+        it); the last episode's heroes go first. Its map."""
+        try:
+            if self.map_name != town:
+                self._destroy_heroes()
+                self._load_town(town)
+        except RuntimeError as exc:
+            if isinstance(exc, SetupError | SimulatorFailure):
+                raise
+            self._raise_if_server_lost(exc)
+            raise
+        return self.map
 
     def retrying(self, setup: Callable[[], T], failed: bool = False) -> T:
         """Run an episode's setup (`reset_episode` / `reset_heroes`), restarting the server
@@ -359,6 +377,8 @@ class CarlaCore:
                 self._destroy_heroes()  # leave nothing half-built behind
                 raise SetupError(f"{hero.request.label}.sensors.{name}: {exc}") from exc
             if isinstance(sensor, PseudoSensor):
+                if hero.request.route is not None:
+                    sensor.set_route(hero.request.route)
                 hero.pseudo_sensors.append(sensor)
 
     def _warm_up_sensors(self) -> None:

@@ -20,18 +20,22 @@ from rllib_integration.sim_view import SimulatorView
 if TYPE_CHECKING:
     import carla
 
+    from rllib_integration.routes.route import Route
+
 
 @dataclass(frozen=True)
 class HeroRequest:
     """A hero to spawn: its name, its `hero` settings (blueprint, spawn_points, sensors), the
     spawn point index to try first (None: random) or an exact transform (e.g. a route's start),
-    and the config path for messages."""
+    the config path for messages, and its route in a route episode (its pseudo-sensors get it
+    with `set_route` before their first frame)."""
 
     name: str
     config: Mapping[str, Any]
     spawn_point: int | None = None
     transform: carla.Transform | None = None
     label: str = "hero"
+    route: Route | None = None
 
 
 class HeroSimulator:

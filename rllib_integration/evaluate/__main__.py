@@ -4,11 +4,14 @@ Score, as the CARLA leaderboard does.
     python -m rllib_integration.evaluate CONFIG CHECKPOINT --routes grid01_heldout
     python -m rllib_integration.evaluate CONFIG --agent autopilot --routes routes.xml
 
-CONFIG is a YAML file with an ``env_config`` (a training config works: only its env_config is
-used); CHECKPOINT an RLlib checkpoint (``--agent rllib``, the default) or what your own
-``--agent package.module:function`` loads. ``--agent autopilot`` lets CARLA's Traffic Manager
-drive instead. Prints a row per route and the means, and writes the results as JSON in the form
-of the leaderboard's results file. Works on the embedded server and on CarlaUE4 (the config's
+CONFIG is a YAML file with an ``env_config``, typically the training file of the checkpoint:
+its code (experiment, sensors, RLModule) is imported as the trainer imports it, and an RLlib
+checkpoint (``--agent rllib``, the default) acts as in training: on observations adapted for
+RLlib's default network unless the file names its own ``rl_module.module_class``, with
+continuous actions mapped into the action space as the trainer's env runners map them. Your own
+``--agent package.module:function`` gets CHECKPOINT and the env. ``--agent autopilot`` lets
+CARLA's Traffic Manager drive instead. Prints a row per route and the means, and writes the
+results as JSON in the form of the leaderboard's results file. Works on the embedded server and on CarlaUE4 (the config's
 ``env_config.carla``). Bad input: one line on stderr, exit status 2; a failed route is scored
 (it does not stop the run).
 """
@@ -21,15 +24,16 @@ import sys
 from pathlib import Path
 
 from rllib_integration.carla_env import CarlaEnv
-from rllib_integration.config import (
-    ConfigError,
-    add_override_argument,
-    apply_override,
-    load_yaml,
-    resolve_env_config,
-)
+from rllib_integration.config import ConfigError, add_override_argument
 from rllib_integration.routes.files import RouteFileError, read_routes, resolve_route_file
 from rllib_integration.routes.results import results_file
+from rllib_integration.training.python_path import add_to_sys_path, import_roots
+from rllib_integration.training.training_file import (
+    apply_overrides,
+    load_training_file,
+    resolved_env_config,
+    validate_sections,
+)
 
 from .agents import AUTOPILOT, RLLIB, AgentError, make_policy
 from .runner import RouteRunner, VideoError
@@ -60,10 +64,12 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        data = load_yaml(args.config)
-        for item in args.overrides:
-            apply_override(data, item)
-        env_config = resolve_env_config(data.get("env_config"), str(args.config))
+        training_file = load_training_file(args.config)
+        apply_overrides(training_file, args.overrides)
+        validate_sections(training_file)
+        # The config's own code (experiment, sensors, RLModule) imports as in training.
+        add_to_sys_path(import_roots(training_file))
+        env_config = resolved_env_config(training_file)
         specs = read_routes(resolve_route_file(args.routes))
         if args.agent != AUTOPILOT and args.checkpoint is None:
             raise AgentError(f"--agent {args.agent} needs a CHECKPOINT (or use --agent autopilot)")
@@ -76,11 +82,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{PROG}: error: --video films what env.render() shows: {error}", file=sys.stderr)
         return 2
     try:
-        policy = make_policy(args.agent, args.checkpoint, env)
+        policy = make_policy(args.agent, args.checkpoint, env, training_file)
         runner = RouteRunner(env, policy, args.agent == AUTOPILOT, args.video, args.seed)
         print(COLUMNS, flush=True)
         records = runner.run(specs, report=lambda r: print(_row(r, specs), flush=True))
-    except (AgentError, VideoError) as error:
+    except (AgentError, VideoError, ConfigError) as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2
     finally:

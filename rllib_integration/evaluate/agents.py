@@ -15,6 +15,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from rllib_integration.training.observations import AdaptObservations, adapted_space
+from rllib_integration.training.training_file import TrainingFile
+
 Policy = Callable[[Any], Any]
 AUTOPILOT, RLLIB = "autopilot", "rllib"
 # Where an RLlib algorithm checkpoint keeps the module of its default policy.
@@ -26,7 +29,11 @@ class AgentError(ValueError):
     """The agent cannot be built: a missing checkpoint, a bad import path."""
 
 
-def make_policy(agent: str, checkpoint: Path | None, env: Any) -> Policy:
+def make_policy(
+    agent: str, checkpoint: Path | None, env: Any, training_file: TrainingFile | None = None
+) -> Policy:
+    """The policy of `agent`; an RLlib checkpoint acts as the `training_file` trained it (see
+    `trained_policy`)."""
     if agent == AUTOPILOT:
         space = env.action_space
         space.seed(0)
@@ -36,7 +43,7 @@ def make_policy(agent: str, checkpoint: Path | None, env: Any) -> Policy:
     if not checkpoint.exists():
         raise AgentError(f"no checkpoint {str(checkpoint)!r}")
     if agent == RLLIB:
-        return rllib_policy(checkpoint)
+        return trained_policy(checkpoint, env, training_file)
     module_name, _, function_name = agent.partition(":")
     if not function_name:
         raise AgentError(
@@ -60,9 +67,34 @@ def module_dir(checkpoint: Path) -> Path:
     )
 
 
+def trained_policy(checkpoint: Path, env: Any, training_file: TrainingFile | None) -> Policy:
+    """The checkpoint's greedy policy on `env`'s observations, as the generic trainer's env
+    runners ran it: observations adapted for RLlib's default network (unless the training file
+    names its own `rl_module.module_class`), continuous actions unsquashed or clipped into the
+    action space as the file's algorithm config says (RLlib's defaults without one)."""
+    from rllib_integration.training.policy import load_policy
+
+    module_dir(checkpoint)  # a clear error before RLlib is imported
+    normalize, clip = True, False  # RLlib's defaults
+    if training_file is not None and training_file.raw.get("algorithm") is not None:
+        from rllib_integration.training.algorithm_config import build_algorithm_config
+
+        config = build_algorithm_config(training_file)
+        normalize, clip = config.normalize_actions, config.clip_actions
+    act = load_policy(checkpoint, env.action_space, normalize, clip)
+    own_module = training_file is not None and training_file.section("rl_module").get(
+        "module_class"
+    )
+    if own_module or adapted_space(env.observation_space) is None:
+        return act
+    adapt = AdaptObservations(env).observation
+    return lambda observation: act(adapt(observation))
+
+
 def rllib_policy(checkpoint: Path) -> Policy:
     folder = module_dir(checkpoint)
     import torch
+    import tree
     from ray.rllib.core.columns import Columns
     from ray.rllib.core.rl_module.rl_module import RLModule
 
@@ -73,7 +105,8 @@ def rllib_policy(checkpoint: Path) -> Policy:
     @torch.no_grad()
     def policy(observation: Any) -> Any:
         nonlocal distribution
-        batch = {Columns.OBS: torch.as_tensor(observation).unsqueeze(0)}
+        # A batch of one; Dict and Tuple observations batched leaf by leaf.
+        batch = {Columns.OBS: tree.map_structure(_batch_of_one, observation)}
         output = module.forward_inference(batch)
         if Columns.ACTIONS in output:
             action = output[Columns.ACTIONS][0]
@@ -85,3 +118,9 @@ def rllib_policy(checkpoint: Path) -> Policy:
         return action.item() if action.ndim == 0 else action
 
     return policy
+
+
+def _batch_of_one(value: Any) -> Any:
+    import torch
+
+    return torch.as_tensor(value).unsqueeze(0)

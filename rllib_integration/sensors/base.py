@@ -15,6 +15,7 @@ import carla
 from rllib_integration.defaults import parse_transform
 
 if TYPE_CHECKING:
+    from rllib_integration.routes.route import Route
     from rllib_integration.sim_view import SimulatorView
 
 # deliver(sensor name, frame, reading)
@@ -73,6 +74,8 @@ class PseudoSensor(BaseSensor):
     - `check_attributes(attributes)` (classmethod, optional): raise ValueError for a bad YAML
       entry; it runs when the config is loaded, so a typo is an error naming the file and line
       before any server starts. The default accepts anything.
+    - `set_route(route)` (optional): in a route episode, the hero's `routes.Route`, given once
+      before the sensor's first `tick` (e.g. the bird's-eye view draws it); not called otherwise.
     - `destroy()` (optional): release what the sensor holds; called when the hero is destroyed.
 
     By convention a sensor whose reading is an array also offers a classmethod
@@ -87,6 +90,9 @@ class PseudoSensor(BaseSensor):
     @classmethod
     def check_attributes(cls, attributes: dict) -> None:
         """Raise ValueError for a bad YAML entry (checked at config load); accepts anything."""
+
+    def set_route(self, route: Route) -> None:
+        """Optional: the route of this route episode, before the first `tick`."""
 
     def tick(self, frame: int, snapshot: carla.WorldSnapshot) -> Any:
         raise NotImplementedError(f"{type(self).__name__} must define tick()")

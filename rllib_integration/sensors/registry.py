@@ -13,6 +13,7 @@ from rllib_integration.sensors.base import BaseSensor, CarlaSensor, PseudoSensor
 from rllib_integration.sensors.birdview.sensor import BirdViewSensor
 from rllib_integration.sensors.carla_sensors import CARLA_SENSOR_CLASSES
 from rllib_integration.sensors.lane_state import LaneStateSensor
+from rllib_integration.sensors.route_state import RouteStateSensor
 
 if TYPE_CHECKING:
     from rllib_integration.sensors.collector import SensorCollector
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 PSEUDO_SENSORS: dict[str, type[PseudoSensor]] = {
     "sensor.birdview": BirdViewSensor,
     "sensor.lane_state": LaneStateSensor,
+    "sensor.route_state": RouteStateSensor,
 }
 
 

@@ -51,6 +51,7 @@ class BirdViewRenderer:
         self.settings = settings
         self.layers = settings.layers
         self._route: np.ndarray | None = None
+        self._route_span = slice(None)  # the part of the route drawn (set_route_span)
         rgb_lut = palette.static_rgb_lut(tuple(settings.layers))
         self._rgb_luts = [np.ascontiguousarray(rgb_lut[:, 0, channel]) for channel in range(3)]
         self._mask_luts = {
@@ -69,6 +70,12 @@ class BirdViewRenderer:
         if route.ndim != 2 or route.shape[1] < 2 or len(route) < 2:
             raise ValueError(f"route must be an (M>=2, 2 or 3) array of points, got {route.shape}")
         self._route = np.ascontiguousarray(route[:, :2])
+        self._route_span = slice(None)
+
+    def set_route_span(self, first: int, last: int | None = None) -> None:
+        """Draw only the route's points ``first`` to ``last`` (inclusive; None: to its end),
+        e.g. from the hero's place on it to as far as the view reaches."""
+        self._route_span = slice(first, None if last is None else last + 1)
 
     def view_transform(self, anchor_xy, anchor_yaw: float) -> np.ndarray:
         """2x3 affine matrix from world x, y (metres) to output pixel col, row."""
@@ -173,7 +180,10 @@ class BirdViewRenderer:
     def _route_points(self, world_to_px: np.ndarray) -> np.ndarray | None:
         if self._route is None:
             return None
-        pixels = self._route @ world_to_px[:, :2].T + world_to_px[:, 2]
+        route = self._route[self._route_span]
+        if len(route) < 2:
+            return None
+        pixels = route @ world_to_px[:, :2].T + world_to_px[:, 2]
         return np.round(pixels * SCALE).astype(np.int32)
 
     def _route_thickness(self) -> int:

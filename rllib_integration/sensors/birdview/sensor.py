@@ -21,7 +21,7 @@ YAML (every key optional except ``type``)::
 Layers: road, sidewalk, shoulder (with parking), lane_markings, route, vehicles (two-wheelers
 included), two_wheelers, walkers, hero, traffic_lights_red/yellow/green. In rgb mode all are
 drawn by default and `layers` chooses what is drawn; in masks mode the default is the list above.
-The route layer shows what the experiment passes to ``set_route(points)``. Traffic lights are
+The route layer shows the route of a route episode (``set_route(route)``, called by the env). Traffic lights are
 discs at the light in rgb (as the original) and the lanes they govern (their trigger volumes) in
 masks. ``BirdViewSensor.observation_space(attributes)`` gives the matching gymnasium space.
 
@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from rllib_integration.routes.progress import RouteProgress
 from rllib_integration.sensors.base import PseudoSensor
 from rllib_integration.sensors.birdview import palette
 from rllib_integration.sensors.birdview.maps import static_map_for_carla_map
@@ -61,6 +62,7 @@ if TYPE_CHECKING:
     import carla
     import gymnasium
 
+    from rllib_integration.routes.route import Route
     from rllib_integration.sim_view import SimulatorView
 
 _LIGHT = 3  # kind of a traffic light in the actor table
@@ -96,6 +98,7 @@ class BirdViewSensor(PseudoSensor):
         self._arrays = _static_arrays([])
         self._infos: dict[int, _ActorInfo] = {}
         self._lights: list[tuple[Any, np.ndarray, np.ndarray]] = []  # (actor, position, area row)
+        self._progress: RouteProgress | None = None  # where the hero is on its route
         self._recorder = None
         if attributes.get("record"):
             path = str(attributes["record"]).replace("{episode}", str(next(_EPISODES)))
@@ -128,9 +131,13 @@ class BirdViewSensor(PseudoSensor):
         """The recorder of this episode's frames (``record`` option), if any."""
         return self._recorder
 
-    def set_route(self, points: np.ndarray | None) -> None:
-        """Draw this route (M, 2 or 3 world points) on the `route` layer; None clears it."""
-        self.renderer.set_route(points)
+    def set_route(self, route: Route | np.ndarray | None) -> None:
+        """Draw this route on the `route` layer; None clears it. A route episode's env gives the
+        hero's `routes.Route`: then only the route ahead of the hero is drawn, from the last
+        route point it passed (a route that crosses a junction twice shows the way to take
+        now). Plain (M, 2 or 3) world points in driving order are drawn whole."""
+        self.renderer.set_route(getattr(route, "positions", route))
+        self._progress = RouteProgress(route) if hasattr(route, "positions") else None
 
     def tick(self, frame: int, snapshot: carla.WorldSnapshot) -> np.ndarray:
         hero_tf = None
@@ -159,6 +166,8 @@ class BirdViewSensor(PseudoSensor):
 
         hero_location, hero_yaw = hero_tf.location, hero_tf.rotation.yaw
         anchor = (hero_location.x, hero_location.y)
+        if self._progress is not None:
+            self._draw_route_ahead(anchor)
         hero_pose = np.array([[anchor[0], anchor[1], hero_yaw]])
         hero = _boxes(hero_pose, *self._hero_arrays)
         actors = _boxes(np.array(poses).reshape(-1, 3), *self._arrays_of(ids))
@@ -167,6 +176,15 @@ class BirdViewSensor(PseudoSensor):
             rgb = image if self.settings.mode == "rgb" else palette.masks_to_rgb(image, self.layers)
             self._recorder.append(rgb)
         return image
+
+    def _draw_route_ahead(self, anchor: tuple[float, float]) -> None:
+        """The route from the last point the hero passed to as far as the view reaches."""
+        progress = self._progress
+        progress.advance(anchor[0], anchor[1], True)
+        along = progress.route.cumulative
+        reach = self.settings.radius * math.sqrt(2) + self.settings.offset
+        last = int(np.searchsorted(along, along[progress.index] + reach))
+        self.renderer.set_route_span(progress.index, last)
 
     def destroy(self) -> None:
         if self._recorder is not None:
