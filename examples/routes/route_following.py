@@ -147,11 +147,8 @@ class RouteFollowing(BaseExperiment[dict, int]):
 
     # ------------------------------------------------------------------ episode
     def set_route_tracker(self, tracker: RouteTracker | None) -> None:
-        if tracker is None:
-            raise RuntimeError(
-                "RouteFollowing drives routes: set env_config.experiment.routes.source (e.g. "
-                "random or grid01_train), or reset with options={'route': ...}"
-            )
+        # None: a reset without a route (e.g. the evaluation CLI loading a town to plan on);
+        # stepping it is an error (`_tracker`).
         self.tracker = tracker
 
     def reset(self) -> None:
@@ -246,18 +243,21 @@ class RouteFollowing(BaseExperiment[dict, int]):
     def penalty(self) -> float:
         """The Driving Score's infraction factor so far (1.0 without infractions)."""
         factor = 1.0
-        for infraction in self._tracker().infractions:
+        for infraction in self.tracker.infractions if self.tracker is not None else ():
             factor *= PENALTIES.get(infraction.kind, 1.0)
         return factor
 
     def _tracker(self) -> RouteTracker:
         if self.tracker is None:
-            raise RuntimeError("RouteFollowing: no route tracker (the env gives it at reset)")
+            raise RuntimeError(
+                "RouteFollowing drives routes: set env_config.experiment.routes.source (e.g. "
+                "random or grid01_train), or reset with options={'route': ...}"
+            )
         return self.tracker
 
     # ------------------------------------------------------------------ metrics
-    def route_completion(self, view: SimulatorView | None = None) -> float:
-        return self._tracker().progress.completion
+    def route_completion(self, view: SimulatorView | None = None) -> float | None:
+        return None if self.tracker is None else self.tracker.progress.completion
 
     def get_info(self) -> dict:
         return {

@@ -19,7 +19,7 @@ from rllib_integration.routes import (
     write_routes,
 )
 from tests.conftest import run_command, run_module
-from tests.evaluate.agents import SAVE_MODULE
+from tests.evaluate.agents import SAVE_ADAPTED_MODULE, SAVE_MODULE
 
 # DriveStraight would end its episodes after 10 steps: evaluation runs every route to its end.
 CONFIG = """
@@ -32,6 +32,7 @@ env_config:
 # An agent that stops for good is blocked after 5 s instead of the leaderboard's 180 s.
 SHORT_BLOCK = ("--set", "env_config.experiment.route.blocked_time=5.0")
 SUMMARY = re.compile(r"^(\d+) routes: route completion (\d+\.\d) %, driving score (\d+\.\d)$")
+ROUTE_EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "routes"
 STRAIGHT = RouteSpec("s1", "Grid01", (Keypoint(-120.0, -148.25), Keypoint(30.0, -148.25)))
 
 
@@ -119,6 +120,42 @@ def test_an_rllib_checkpoint_and_an_import_path_agent_drive(config, tmp_path):
     red_lights = len(record["infractions"]["red_light"])
     assert record["num_infractions"] == red_lights
     assert _summary(done.stdout) == (1, 100.0, round(100.0 * 0.7**red_lights, 1))
+
+
+def test_a_generic_trainer_checkpoint_on_dict_observations_evaluates(tmp_path):
+    # The route example's env with RLlib's default network (no module_class of its own): the
+    # checkpoint's module takes the flattened float32 observation, as the trainer adapted it.
+    config = tmp_path / "ppo.yaml"
+    config.write_text(
+        "algorithm: PPO\n"
+        f"python_path: [{ROUTE_EXAMPLE}]\n"
+        "env_config:\n"
+        "  carla: {server: embedded, timeout: 10.0, sensor_timeout: 10.0}\n"
+        "  experiment:\n"
+        "    type: route_following:RouteFollowing\n"
+        "    hero:\n"
+        "      sensors:\n"
+        "        birdview: {type: sensor.birdview, size: 32, mode: masks,\n"
+        "                   layers: [road, route, vehicles]}\n"
+        "        route: {type: sensor.route_state}\n"
+        "        lane: {type: sensor.lane_state}\n"
+        "        collision: {type: sensor.other.collision}\n"
+    )
+    module = tmp_path / "module"
+    saved = run_command(
+        [sys.executable, "-c", SAVE_ADAPTED_MODULE, str(config), str(module)], timeout=300
+    )
+    assert saved.returncode == 0, saved.stderr[-3000:]
+    routes = tmp_path / "straight.xml"
+    write_routes(routes, [STRAIGHT])
+    output = tmp_path / "adapted.json"
+    done = evaluate(
+        str(config), str(module), "--routes", str(routes), "--output", str(output), *SHORT_BLOCK
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    record = json.loads(output.read_text())["_checkpoint"]["records"][0]
+    assert record["route_id"] == "RouteScenario_s1" and record["meta"]["duration_game"] > 0
+    assert _summary(done.stdout)[0] == 1
 
 
 def test_video_films_each_route_from_the_birds_eye_view(tmp_path):

@@ -14,6 +14,12 @@ def grid01() -> Iterator[EmbeddedServerHandle]:
 
 
 @pytest.fixture(scope="module")
+def roundabout01() -> Iterator[EmbeddedServerHandle]:
+    with start_embedded_server(map_name="Roundabout01") as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
 def town01() -> Iterator[EmbeddedServerHandle]:
     if not (CARLA_TOWNS / "Town01.xodr").is_file():
         pytest.skip(f"CARLA's towns are not in {CARLA_TOWNS}")

@@ -156,3 +156,52 @@ def test_running_red_lights_counts_each_with_its_penalty(grid01):
     assert route["end_reason"] == "completed"
     assert route["infractions"]["red_light"] == 3, r["messages"]
     assert route["penalty"] == pytest.approx(0.7**3)
+
+
+
+@pytest.mark.parametrize("stops", [False, True])
+def test_driving_through_a_stop_sign_counts_unless_the_hero_stops(roundabout01, stops):
+    # Roundabout01's first stop sign: a route through its trigger box in the lane it controls,
+    # from 40 m before it to 30 m beyond.
+    body = """
+    sign = sorted(world.get_actors().filter("traffic.stop"), key=lambda s: s.id)[0]
+    centre = sign.get_transform().transform(sign.trigger_volume.location)
+    lane = carla_map.get_waypoint(centre)
+    route = planner.route([lane.previous(40.0)[0].transform.location,
+                           lane.next(30.0)[0].transform.location])
+    here = ((route.positions[:, :2] - (centre.x, centre.y)) ** 2).sum(axis=1)
+    sign_at = route.cumulative[int(np.argmin(here))]
+    hero, events = spawn_hero(route)
+    tracker = RouteTracker(route, world, hero, carla_map)
+    state = {"stopped": 0}
+    def control(t):
+        i = tracker.progress.index
+        ahead = sign_at - route.cumulative[i]
+        if stops and state["stopped"] < 10 and ahead < 20.0:
+            # Slow down to the sign, then stand in its box for 10 ticks.
+            if ahead > 0.5:
+                target = max(1.0, 0.4 * ahead)
+                c = follow(hero, route, i, target)
+                excess = hero.get_velocity().length() - target
+                if excess > 0.0:
+                    c.throttle, c.brake = 0.0, min(1.0, 0.5 * excess)
+                return c
+            state["stopped"] += hero.get_velocity().length() < 0.05
+            w = hero.get_location()
+            state["at"] = math.hypot(w.x - centre.x, w.y - centre.y)
+            return carla.VehicleControl(brake=1.0)
+        return follow(hero, route, i, 8.0)
+    run(tracker, hero, events, control)
+    result(route=tracker.result(), stopped=state["stopped"], at=state.get("at"),
+           messages=[i.message for i in tracker.infractions])
+    """
+    r = run_routes(roundabout01, body, {"stops": stops})
+    route = r["route"]
+    assert route["end_reason"] == "completed"
+    if stops:
+        assert r["stopped"] == 10 and r["at"] < 1.5  # stood in the sign's box
+        assert route["infractions"]["stop_infraction"] == 0, (r["messages"], r["at"])
+        assert route["driving_score"] == pytest.approx(route["completion"])
+    else:
+        assert route["infractions"]["stop_infraction"] == 1, r["messages"]
+        assert route["penalty"] == pytest.approx(0.80)
