@@ -114,9 +114,7 @@ def main() -> int:
         "--out", type=Path, default=Path("/tmp/route_learning"), help="results folder"
     )
     parser.add_argument("--evaluate-only", type=Path, metavar="CHECKPOINT", help="skip training")
-    parser.add_argument(
-        "--no-autopilot", action="store_true", help="skip the autopilot reference"
-    )
+    parser.add_argument("--no-autopilot", action="store_true", help="skip the autopilot reference")
     parser.add_argument("--set", dest="overrides", action="append", default=[])
     args = parser.parse_args()
     if not 0 < args.minutes <= 120:

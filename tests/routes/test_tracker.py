@@ -158,7 +158,6 @@ def test_running_red_lights_counts_each_with_its_penalty(grid01):
     assert route["penalty"] == pytest.approx(0.7**3)
 
 
-
 @pytest.mark.parametrize("stops", [False, True])
 def test_driving_through_a_stop_sign_counts_unless_the_hero_stops(roundabout01, stops):
     # Roundabout01's first stop sign: a route through its trigger box in the lane it controls,
