@@ -94,12 +94,13 @@ def evaluate(
         if item.startswith("env_config."):
             command += ["--set", item]
     print("evaluating:", " ".join(command), flush=True)
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=3600)
-    print(result.stdout, end="", flush=True)
-    if result.returncode != 0:
-        print(result.stderr[-3000:], file=sys.stderr)
-        raise SystemExit(f"evaluation failed (exit {result.returncode})")
-    lines = result.stdout.strip().splitlines()
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    lines = []
+    for line in process.stdout:  # a row per route as it ends
+        print(line, end="", flush=True)
+        lines.append(line.strip())
+    if process.wait() != 0:
+        raise SystemExit(f"evaluation failed (exit {process.returncode})")
     match = MEANS.match(lines[-1]) if lines else None
     if match is None:
         raise SystemExit(f"evaluation printed no means line: {lines[-1:]}")
