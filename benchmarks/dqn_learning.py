@@ -42,10 +42,14 @@ TARGETS = (
 )
 
 
-def train(args: argparse.Namespace, experiment_dir: Path) -> float:
+def train(
+    args: argparse.Namespace, experiment_dir: Path, program: tuple[str, ...] | None = None
+) -> float:
+    """Train args.config for args.minutes with `program` (dqn_train.py by default; any trainer
+    with the generic trainer's options); its log beside `experiment_dir`, progress printed."""
     command = [
         sys.executable,
-        str(ROOT / "dqn_train.py"),
+        *(program or (str(ROOT / "dqn_train.py"),)),
         str(args.config),
         "--name",
         experiment_dir.name,
@@ -68,7 +72,7 @@ def train(args: argparse.Namespace, experiment_dir: Path) -> float:
     )
     for line in process.stdout:
         log.write(line)
-        if line.startswith(("iter", "dqn_train", "checkpoint")):
+        if line.startswith(("iter", "dqn_train", "carla-rllib-train", "checkpoint")):
             print(line.rstrip(), flush=True)
     log.close()
     if process.wait() != 0:

@@ -26,7 +26,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -35,51 +34,16 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from dqn_learning import learning_curve, plot  # noqa: E402
+from dqn_learning import learning_curve, plot, train  # noqa: E402
 
 from rllib_integration.training.checkpoints import find_latest  # noqa: E402
 
 CONFIG = ROOT / "examples" / "routes" / "dqn_config.yaml"
+TRAINER = ("-m", "rllib_integration.train")  # the generic trainer
 ROUTES = "grid01_heldout"
 TARGETS = {"completion": 70.0, "score": 40.0}
 # The evaluation CLI's last line: "10 routes: route completion 88.0 %, driving score 61.2".
 MEANS = re.compile(r"^(\d+) routes: route completion ([\d.]+) %, driving score ([\d.]+)$")
-
-
-def train(args: argparse.Namespace, experiment_dir: Path) -> float:
-    command = [
-        sys.executable,
-        "-m",
-        "rllib_integration.train",
-        str(args.config),
-        "--name",
-        experiment_dir.name,
-        "--directory",
-        str(experiment_dir.parent),
-        "--overwrite",
-        "--set",
-        f"stop.time_s={args.minutes * 60}",
-        "--set",
-        "stop.timesteps=100000000",
-    ]
-    for item in args.overrides:
-        command += ["--set", item]
-    print("training:", " ".join(command), flush=True)
-    experiment_dir.parent.mkdir(parents=True, exist_ok=True)
-    log_path = experiment_dir.parent / f"{experiment_dir.name}.log"
-    started = time.monotonic()
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        )
-        for line in process.stdout:
-            log.write(line)
-            log.flush()
-            if line.startswith(("iter", "carla-rllib-train", "checkpoint", "train")):
-                print(line.rstrip(), flush=True)
-    if process.wait() != 0:
-        raise SystemExit(f"training failed (exit {process.returncode}); log: {log_path}")
-    return time.monotonic() - started
 
 
 def evaluate(
@@ -125,7 +89,7 @@ def main() -> int:
     out = args.out.resolve()
     experiment_dir = out / "route_learning"
     if args.evaluate_only is None:
-        seconds = train(args, experiment_dir)
+        seconds = train(args, experiment_dir, TRAINER)
         print(f"trained for {seconds / 60:.1f} min")
         curve = learning_curve(experiment_dir)
         png = out / "route_learning_curve.png"

@@ -47,21 +47,30 @@ def _mlp(sizes: list[int], out: int) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+def conv_encoder(
+    image_shape: tuple[int, int, int], conv_filters: list[list[int]]
+) -> tuple[nn.Sequential, int]:
+    """Conv layers ([out_channels, kernel, stride] each, ReLU, no padding) over an H x W x C
+    image, flattened; and the size of their output."""
+    height, width, channels = image_shape
+    layers: list[nn.Module] = []
+    for out_channels, kernel, stride in conv_filters:
+        layers += [nn.Conv2d(channels, out_channels, kernel, stride), nn.ReLU()]
+        channels = out_channels
+    layers.append(nn.Flatten())
+    encoder = nn.Sequential(*layers)
+    with torch.no_grad():
+        flat = encoder(torch.zeros(1, image_shape[2], height, width)).shape[1]
+    return encoder, int(flat)
+
+
 class QNet(nn.Module):
     """Conv encoder + (dueling) MLP head: uint8 (B, H, W, C) -> Q-values (B, num_actions)."""
 
     def __init__(self, spec: QNetSpec) -> None:
         super().__init__()
         self.spec = spec
-        height, width, channels = spec.obs_shape
-        layers: list[nn.Module] = []
-        for out_channels, kernel, stride in spec.conv_filters:
-            layers += [nn.Conv2d(channels, out_channels, kernel, stride), nn.ReLU()]
-            channels = out_channels
-        layers.append(nn.Flatten())
-        self.encoder = nn.Sequential(*layers)
-        with torch.no_grad():
-            flat = self.encoder(torch.zeros(1, spec.obs_shape[2], height, width)).shape[1]
+        self.encoder, flat = conv_encoder(spec.obs_shape, spec.conv_filters)
         sizes = [flat, *spec.hiddens]
         self.advantage = _mlp(sizes, spec.num_actions)
         self.value = _mlp(sizes, 1) if spec.dueling else None

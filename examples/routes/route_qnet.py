@@ -1,8 +1,8 @@
 """The route-following Q-network in plain PyTorch: bird's-eye masks and a state vector in.
 
-A conv encoder reads the stacked 0/1 masks (B, H, W, C uint8), a small MLP the float32 state
-(B, N); their features are joined and a dueling head gives the Q-value of each action. No Ray
-import: `route_dqn_module.py` wraps it for RLlib.
+A conv encoder (the DQN example's) reads the stacked 0/1 masks (B, H, W, C uint8), a small MLP
+the float32 state (B, N); their features are joined and a dueling head gives the Q-value of each
+action. No Ray import: `route_dqn_module.py` wraps it for RLlib.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 import torch
 from torch import nn
+
+from dqn_example.qnet import conv_encoder
 
 
 @dataclass
@@ -45,15 +47,7 @@ class RouteQNet(nn.Module):
     def __init__(self, spec: RouteQNetSpec) -> None:
         super().__init__()
         self.spec = spec
-        height, width, channels = spec.image_shape
-        layers: list[nn.Module] = []
-        for out_channels, kernel, stride in spec.conv_filters:
-            layers += [nn.Conv2d(channels, out_channels, kernel, stride), nn.ReLU()]
-            channels = out_channels
-        layers.append(nn.Flatten())
-        self.encoder = nn.Sequential(*layers)
-        with torch.no_grad():
-            flat = self.encoder(torch.zeros(1, spec.image_shape[2], height, width)).shape[1]
+        self.encoder, flat = conv_encoder(spec.image_shape, spec.conv_filters)
         self.state_encoder = mlp([spec.state_size, *spec.state_hiddens], activate_last=True)
         joined = flat + (spec.state_hiddens[-1] if spec.state_hiddens else spec.state_size)
         self.advantage = mlp([joined, *spec.hiddens, spec.num_actions])

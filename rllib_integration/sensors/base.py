@@ -7,7 +7,8 @@ frame it belongs to (the registry passes the collector's `put`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import carla
@@ -154,6 +155,22 @@ class CarlaSensor(BaseSensor):
             actor.destroy()
         except RuntimeError:
             pass  # the server is gone; nothing left to release there
+
+
+def positive_settings(kind: str, defaults: Mapping[str, float], attributes: dict) -> dict:
+    """A pseudo-sensor's numeric settings: `defaults` updated by the YAML `attributes` (but
+    ``type``), each a finite number > 0; ValueError naming the first bad or unknown one."""
+    values = {**defaults, **{k: v for k, v in attributes.items() if k != "type"}}
+    for key in values:
+        if key not in defaults:
+            raise ValueError(f"{kind} has no attribute '{key}'")
+        number = values[key]
+        if isinstance(number, bool) or not isinstance(number, int | float) or number <= 0:
+            raise ValueError(f"{key} must be a number > 0, got {number!r}")
+        if not math.isfinite(number):
+            raise ValueError(f"{key} must be finite, got {number!r}")
+        values[key] = float(number)
+    return values
 
 
 def make_transform(value: Any) -> carla.Transform:

@@ -35,7 +35,7 @@ import carla
 import numpy as np
 from gymnasium import spaces
 
-from rllib_integration.sensors.base import PseudoSensor
+from rllib_integration.sensors.base import PseudoSensor, positive_settings
 
 if TYPE_CHECKING:
     from rllib_integration.sim_view import SimulatorView
@@ -74,14 +74,7 @@ class LaneStateSensor(PseudoSensor):
     @classmethod
     def settings(cls, attributes: dict) -> dict[str, float]:
         """The sensor's settings with their defaults; ValueError for a bad value."""
-        values = {**cls.ATTRIBUTES, **{k: v for k, v in attributes.items() if k != "type"}}
-        for key in values:
-            if key not in cls.ATTRIBUTES:
-                raise ValueError(f"sensor.lane_state has no attribute '{key}'")
-            number = values[key]
-            if isinstance(number, bool) or not isinstance(number, int | float) or number <= 0:
-                raise ValueError(f"{key} must be a number > 0, got {number!r}")
-            values[key] = float(number)
+        values = positive_settings("sensor.lane_state", cls.ATTRIBUTES, attributes)
         if values["step"] > values["horizon"]:
             raise ValueError("step must not exceed horizon")
         return values

@@ -39,7 +39,7 @@ from gymnasium import spaces
 
 from rllib_integration.routes.options import RoadOption
 from rllib_integration.routes.progress import RouteProgress
-from rllib_integration.sensors.base import PseudoSensor
+from rllib_integration.sensors.base import PseudoSensor, positive_settings
 
 if TYPE_CHECKING:
     import carla
@@ -90,17 +90,7 @@ class RouteStateSensor(PseudoSensor):
     @classmethod
     def settings(cls, attributes: dict) -> dict[str, float]:
         """The sensor's settings with their defaults; ValueError for a bad value."""
-        values = {**cls.ATTRIBUTES, **{k: v for k, v in attributes.items() if k != "type"}}
-        for key in values:
-            if key not in cls.ATTRIBUTES:
-                raise ValueError(f"sensor.route_state has no attribute '{key}'")
-            number = values[key]
-            if isinstance(number, bool) or not isinstance(number, int | float) or number <= 0:
-                raise ValueError(f"{key} must be a number > 0, got {number!r}")
-            if not math.isfinite(number):
-                raise ValueError(f"{key} must be finite, got {number!r}")
-            values[key] = float(number)
-        return values
+        return positive_settings("sensor.route_state", cls.ATTRIBUTES, attributes)
 
     @classmethod
     def observation_space(cls, attributes: dict | None = None) -> spaces.Box:
