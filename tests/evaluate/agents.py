@@ -51,3 +51,27 @@ spec = RLModuleSpec(
 )
 spec.build().save_to_path(sys.argv[2])
 """
+
+# The route example's own Q-network module (rl_module.module_class of its DQN config), untrained,
+# saved as the module of a checkpoint: it takes the Dict observation as it is. argv: training
+# file, folder.
+SAVE_ROUTE_DQN_MODULE = """
+import sys
+from ray.rllib.core.rl_module.rl_module import RLModuleSpec
+from rllib_integration.training.python_path import add_to_sys_path, import_roots
+from rllib_integration.training.training_file import load_training_file, resolved_env_config
+
+training_file = load_training_file(sys.argv[1])
+add_to_sys_path(import_roots(training_file))
+from route_dqn_module import RouteDQNModule
+from route_following import RouteFollowing
+
+experiment = RouteFollowing(resolved_env_config(training_file)["experiment"])
+spec = RLModuleSpec(
+    module_class=RouteDQNModule,
+    observation_space=experiment.get_observation_space(),
+    action_space=experiment.get_action_space(),
+    model_config=training_file.section("rl_module")["model_config"],
+)
+spec.build().save_to_path(sys.argv[2])
+"""

@@ -19,7 +19,7 @@ from rllib_integration.routes import (
     write_routes,
 )
 from tests.conftest import run_command, run_module
-from tests.evaluate.agents import SAVE_ADAPTED_MODULE, SAVE_MODULE
+from tests.evaluate.agents import SAVE_ADAPTED_MODULE, SAVE_MODULE, SAVE_ROUTE_DQN_MODULE
 
 # DriveStraight would end its episodes after 10 steps: evaluation runs every route to its end.
 CONFIG = """
@@ -31,6 +31,10 @@ env_config:
 """
 # An agent that stops for good is blocked after 5 s instead of the leaderboard's 180 s.
 SHORT_BLOCK = ("--set", "env_config.experiment.route.blocked_time=5.0")
+NO_TRAFFIC = (
+    "--set", "env_config.experiment.background_activity.n_vehicles=0",
+    "--set", "env_config.experiment.background_activity.n_walkers=0",
+)  # fmt: skip
 SUMMARY = re.compile(r"^(\d+) routes: route completion (\d+\.\d) %, driving score (\d+\.\d)$")
 ROUTE_EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "routes"
 STRAIGHT = RouteSpec("s1", "Grid01", (Keypoint(-120.0, -148.25), Keypoint(30.0, -148.25)))
@@ -156,6 +160,26 @@ def test_a_generic_trainer_checkpoint_on_dict_observations_evaluates(tmp_path):
     record = json.loads(output.read_text())["_checkpoint"]["records"][0]
     assert record["route_id"] == "RouteScenario_s1" and record["meta"]["duration_game"] > 0
     assert _summary(done.stdout)[0] == 1
+
+
+def test_a_checkpoint_of_the_route_example_evaluates_with_its_own_network(tmp_path):
+    # The shipped route config names its own RLModule: the Dict observation goes in unchanged.
+    config = ROUTE_EXAMPLE / "dqn_config.yaml"
+    module = tmp_path / "module"
+    saved = run_command(
+        [sys.executable, "-c", SAVE_ROUTE_DQN_MODULE, str(config), str(module)], timeout=300
+    )
+    assert saved.returncode == 0, saved.stderr[-3000:]
+    routes = tmp_path / "straight.xml"
+    write_routes(routes, [STRAIGHT])
+    output = tmp_path / "route_dqn.json"
+    done = evaluate(
+        str(config), str(module), "--routes", str(routes), "--output", str(output),
+        *SHORT_BLOCK, *NO_TRAFFIC,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    record = json.loads(output.read_text())["_checkpoint"]["records"][0]
+    assert record["route_id"] == "RouteScenario_s1" and record["meta"]["duration_game"] > 0
 
 
 def test_video_films_each_route_from_the_birds_eye_view(tmp_path):
