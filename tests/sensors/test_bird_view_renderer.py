@@ -353,3 +353,20 @@ def test_rgb_layers_choose_what_is_drawn():
     assert at(-15, 3.0) == palette.BACKGROUND  # no sidewalk layer
     assert at(-15, -1.75) == palette.ROAD  # no lane markings layer
     assert at(10, -3.5) == palette.TWO_WHEELER  # a two-wheeler is drawn with 'vehicles'
+
+
+def test_the_route_span_draws_only_the_part_of_the_route_it_names():
+    r = masks_renderer(layers=("route",), route_width=1.0, offset=0.0)
+    r.set_route(np.array([[x, 1.75, 0.0] for x in range(40, 71)]))  # a point a metre
+    view = ((50.0, 1.75), 0.0, hero_box(50.0, 1.75, 0.0), actors())
+    whole = r.render(*view)[..., 0]
+    r.set_route_span(10)  # from the hero's point (x = 50) on: the route ahead of it
+    ahead = r.render(*view)[..., 0]
+    centre = (r.settings.size - 1) / 2
+    rows = np.nonzero(ahead)[0]
+    # The hero drives up the image: what is left lies above the centre (give or take the line's
+    # round end), where the whole route reached 10 m below it.
+    assert rows.max() <= centre + 5.0 and np.nonzero(whole)[0].max() > centre + 20.0
+    assert ahead.sum() < 0.8 * whole.sum()
+    r.set_route_span(10, 11)  # a single metre
+    assert 0 < r.render(*view)[..., 0].sum() < ahead.sum() / 5
