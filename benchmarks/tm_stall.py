@@ -107,6 +107,9 @@ class Run:
     error: str = ""
     pokes: int = 0
     lags: int = 0
+    load_average: float = (
+        0.0  # the 1-minute load average at the end of the run (the machine is shared)
+    )
 
     @property
     def ticks_per_s(self) -> float:
@@ -199,13 +202,14 @@ def one_run(run: Run, ticks: int, seed: int, stall_after: float, log_path: Path)
             run_client(port, run, ticks, seed, stall_after)
     log = log_path.read_text(errors="replace")
     run.pokes, run.lags = log.count(POKE_LINE), log.count(LAG_LINE)
+    run.load_average = os.getloadavg()[0]
 
 
 def describe(run: Run) -> str:
     what = "STALLED" if run.stalled else f"ERROR {run.error}" if run.error else "ok"
     return (
         f"{run.scenario:6} {run.load:6} {run.config:11} {what}: {run.ticks} ticks, "
-        f"{run.ticks_per_s:.0f} ticks/s, {run.pokes} pokes, {run.lags} lags"
+        f"{run.ticks_per_s:.0f} ticks/s, {run.pokes} pokes, {run.lags} lags, load {run.load_average:.1f}"
     )
 
 
@@ -216,7 +220,8 @@ def summary(runs: list[Run]) -> str:
     median = statistics.median(rates) if rates else 0.0
     return (
         f"stalls {stalls}/{len(runs)}, median {median:.0f} ticks/s, "
-        f"{sum(r.pokes for r in runs)} pokes, {sum(r.lags for r in runs)} lags"
+        f"{sum(r.pokes for r in runs)} pokes, {sum(r.lags for r in runs)} lags, "
+        f"load average {min(r.load_average for r in runs):.1f}-{max(r.load_average for r in runs):.1f}"
         + (f", {errors} errors" if errors else "")
     )
 
@@ -276,6 +281,13 @@ def main() -> int:
     quiet = [r for r in fix if r.load == "quiet"]
     loaded = [r for r in fix if r.load == "loaded"]
     without = [r for r in runs if r.config == "without"]
+
+    loads = sorted(r.load_average for r in runs)
+    print(
+        f"load average (1 min, at each run's end; busy processes included when loaded): "
+        f"{loads[0]:.1f}-{loads[-1]:.1f}, median {statistics.median(loads):.1f}",
+        flush=True,
+    )
 
     def stalls(chosen: list[Run]) -> str:
         return f"{sum(r.stalled or bool(r.error) for r in chosen)}/{len(chosen)}"
