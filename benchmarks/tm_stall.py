@@ -11,14 +11,14 @@ each quiet and "loaded" (two busy `nice -n 10` processes, started and stopped by
 run). Each run is a fresh server and a fresh client process; a run stalls when its client reports
 no tick for --stall-after seconds (then it is killed). Three server configurations, interleaved:
 - fix: the server's defaults (--runs runs per script and load);
-- alternative: the same with the tick gate flipped (--compare-runs runs each): the A/B that chose
-  the default;
+- alternative: the same with the tick gate flipped: the A/B that chose the default;
 - without the fix: the server as shipped before (the gate held only plain control batches, so it
-  acted on tm30 and not on hybrid; no poke), --compare-runs runs each.
+  acted on tm30 and not on hybrid; no poke).
+The other two run in --compare-runs rounds spread over the run, next to that round's fix runs.
 Prints every run, then per variant the stalls, the median ticks/s (over the ticks done; a stalled
 run's wait is not counted) and the lost wake-ups the server recovered (its logged pokes); the
 last line: `tm stalls: S/N runs (quiet ., loaded .); ticks/s F vs W without the fix` (medians of
-the fix's runs and of the runs without it).
+the fix's runs and of the runs without it, in the same rounds: the machine's load drifts).
 """
 
 from __future__ import annotations
@@ -101,6 +101,7 @@ class Run:
     scenario: str
     load: str
     config: str
+    round: int
     ticks: int = 0
     seconds: float = 0.0
     stalled: bool = False
@@ -247,6 +248,9 @@ def main() -> int:
     gate = "gate + poke" if GATE_BY_DEFAULT else "poke alone"
     other = "poke alone" if GATE_BY_DEFAULT else "gate + poke"
     print(f"fix: {gate} (the server's defaults); alternative: {other}", flush=True)
+    compared = {
+        k * args.runs // args.compare_runs for k in range(min(args.compare_runs, args.runs))
+    }
     runs: list[Run] = []
     log_path = Path(f"/tmp/tm-stall-server-{os.getpid()}.log")
     try:
@@ -254,10 +258,10 @@ def main() -> int:
             for scenario in ("tm30", "hybrid"):
                 for load in ("quiet", "loaded"):
                     configs = ["fix"]
-                    if i < args.compare_runs:
+                    if i in compared:
                         configs += ["alternative", "without"]
                     for config in configs:
-                        run = Run(scenario, load, config)
+                        run = Run(scenario, load, config, i)
                         one_run(
                             run,
                             ticks[scenario],
@@ -281,6 +285,14 @@ def main() -> int:
     quiet = [r for r in fix if r.load == "quiet"]
     loaded = [r for r in fix if r.load == "loaded"]
     without = [r for r in runs if r.config == "without"]
+    paired = [r for r in fix if r.round in compared] or fix
+    alternative = [r for r in runs if r.config == "alternative"]
+    print(
+        f"median ticks/s in the {len(compared)} compared rounds: fix {median_rate(paired):.0f}, "
+        f"alternative {median_rate(alternative):.0f}, without the fix {median_rate(without):.0f}; "
+        f"fix over all {args.runs} rounds {median_rate(fix):.0f}",
+        flush=True,
+    )
 
     loads = sorted(r.load_average for r in runs)
     print(
@@ -294,7 +306,7 @@ def main() -> int:
 
     print(
         f"tm stalls: {stalls(fix)} runs (quiet {stalls(quiet)}, loaded {stalls(loaded)}); "
-        f"ticks/s {median_rate(fix):.0f} vs {median_rate(without):.0f} without the fix",
+        f"ticks/s {median_rate(paired):.0f} vs {median_rate(without):.0f} without the fix",
         flush=True,
     )
     return 0
