@@ -1,52 +1,53 @@
-"""Does the DQN example learn to drive? Train from scratch, then evaluate the greedy policy.
+"""Does the DQN example learn to drive in 20 minutes, every time? Train seeds, evaluate, tabulate.
 
-    .venv/bin/python benchmarks/dqn_learning.py [--minutes 60] [--episodes 20] [--set KEY=VALUE]
+    .venv/bin/python benchmarks/dqn_learning.py [--seeds 0,1,2] [--minutes 20] \
+        [--eval-towns Roundabout01] [--episodes 20] [--set KEY=VALUE]
 
-1. Trains `dqn_example/dqn_config.yaml` with `dqn_train.py` for at most --minutes of wall-clock
-   time (stop.time_s), on the embedded server's default town.
-2. Saves the learning curve (episode return and route completion over env steps) as a PNG.
-3. Runs --episodes greedy episodes with the exported network (no Ray), from spawn points spread
-   evenly over the map (both directions, no start twice), and prints the table and
-   the targets: completion (drove until the time limit) >= 80 %, collision or off-road <= 10 %,
-   mean speed >= 15 km/h. Exit code 0 only if all three are met.
+For each seed in turn:
+1. Trains `dqn_example/dqn_config.yaml` with `dqn_train.py` for --minutes of wall-clock time
+   (stop.time_s; `debugging.seed` = the seed), keeping every checkpoint.
+2. Evaluates the checkpoints in the order written, greedily with the exported network (no Ray),
+   on the training town (the config's first town) from spawn points spread over it, until one
+   meets the training-town targets (`dqn_example/learning_report.py`): minutes and env steps to
+   targets. A checkpoint's evaluation stops as soon as the targets are out of reach.
+3. Evaluates the final checkpoint fully on the training town and on each --eval-towns town
+   (towns it never trained on; unseen-town targets).
+
+Prints one table (a row per seed), saves one learning-curve PNG with every seed (route completion
+and return over env steps and over minutes) and ends with exactly one line:
+`seeds meeting targets: 3/3; slowest time to targets: 17.5 min; sustained env steps/s: 260`.
+A seed meets the targets when its final checkpoint meets both sets. Exit 0 only if all seeds do.
+Share of the machine matters: the load average is printed with every figure.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
+import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from dqn_example.export import CHECKPOINT_FILES, EXPORT_DIR  # noqa: E402
+from dqn_example import learning_report as report  # noqa: E402
+from dqn_example.export import CHECKPOINT_FILES  # noqa: E402
 from rllib_integration.training.checkpoints import find_latest  # noqa: E402
-from rllib_integration.training.episodes import (  # noqa: E402
-    HEADER,
-    EpisodeReport,
-    format_summary,
-    run_episodes,
-    summary,
-)
-
-TARGETS = (
-    ("truncated_rate", ">=", 0.80, "completed episodes"),
-    ("collision_or_off_road_rate", "<=", 0.10, "collision or off-road"),
-    ("mean_speed_kmh", ">=", 15.0, "mean speed km/h"),
+from rllib_integration.training.training_file import (  # noqa: E402
+    apply_overrides,
+    load_training_file,
+    resolved_env_config,
 )
 
 
-def train(
-    args: argparse.Namespace, experiment_dir: Path, program: tuple[str, ...] | None = None
-) -> float:
-    """Train args.config for args.minutes with `program` (dqn_train.py by default; any trainer
-    with the generic trainer's options); its log beside `experiment_dir`, progress printed."""
+def load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load {one:.1f} {five:.1f} {fifteen:.1f} on {os.cpu_count()} cores"
+
+
+def train(args: argparse.Namespace, seed: int, experiment_dir: Path) -> float:
     command = [
         sys.executable,
         *(program or (str(ROOT / "dqn_train.py"),)),
@@ -60,161 +61,152 @@ def train(
         f"stop.time_s={args.minutes * 60}",
         "--set",
         "stop.timesteps=100000000",
+        "--set",
+        "checkpoint.keep=1000",
+        "--set",
+        f"debugging.seed={seed}",
     ]
     for item in args.overrides:
         command += ["--set", item]
-    print("training:", " ".join(command), flush=True)
+    print(f"seed {seed}: training ({load()}):", " ".join(command), flush=True)
     experiment_dir.parent.mkdir(parents=True, exist_ok=True)
-    log = (experiment_dir.parent / f"{experiment_dir.name}.log").open("w")
+    log_path = experiment_dir.parent / f"{experiment_dir.name}.log"
     started = time.monotonic()
-    process = subprocess.Popen(
-        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    for line in process.stdout:
-        log.write(line)
-        if line.startswith(("iter", "dqn_train", "carla-rllib-train", "checkpoint")):
-            print(line.rstrip(), flush=True)
-    log.close()
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        for line in process.stdout:
+            log.write(line)
+            if line.startswith(("iter", "dqn_train")):
+                print(f"seed {seed}: {line.rstrip()}", flush=True)
     if process.wait() != 0:
-        raise SystemExit(f"training failed (exit {process.returncode}); log: {log.name}")
+        raise SystemExit(
+            f"seed {seed}: training failed (exit {process.returncode}); log: {log_path}"
+        )
     return time.monotonic() - started
 
 
-def learning_curve(experiment_dir: Path) -> dict[str, np.ndarray]:
-    rows = []
-    for progress in sorted(experiment_dir.glob("*/progress.csv")):
-        with progress.open() as handle:
-            rows += list(csv.DictReader(handle))
-
-    def column(name: str) -> np.ndarray:
-        return np.array([float(r.get(name) or "nan") for r in rows], dtype=np.float64)
-
-    return {
-        "steps": column("num_env_steps_sampled_lifetime"),
-        "return": column("env_runners/episode_return_mean"),
-        "route": column("env_runners/env/route_completion"),
-        "speed": column("env_runners/env/mean_speed"),
-    }
-
-
-def plot(curve: dict[str, np.ndarray], path: Path) -> None:
-    """A small two-panel line chart drawn with OpenCV (no plotting library needed)."""
-    import cv2
-
-    width, height, margin = 900, 300, 60
-    panels = [
-        ("episode return (mean of 20)", curve["return"]),
-        ("route completion", curve["route"]),
-    ]
-    image = np.full((height * len(panels), width, 3), 255, np.uint8)
-    steps = curve["steps"]
-    for index, (title, values) in enumerate(panels):
-        top = index * height
-        ok = np.isfinite(values) & np.isfinite(steps)
-        cv2.putText(image, title, (margin, top + 25), cv2.FONT_HERSHEY_SIMPLEX, 0.6, 0, 1)
-        x0, y0, x1, y1 = margin, top + 40, width - 20, top + height - 40
-        cv2.rectangle(image, (x0, y0), (x1, y1), (200, 200, 200), 1)
-        if ok.sum() < 2:
-            continue
-        xs, ys = steps[ok], values[ok]
-        lo, hi = float(ys.min()), float(ys.max())
-        hi = hi if hi > lo else lo + 1.0
-        px = x0 + (xs - xs.min()) / max(xs.max() - xs.min(), 1.0) * (x1 - x0)
-        py = y1 - (ys - lo) / (hi - lo) * (y1 - y0)
-        points = np.stack([px, py], axis=1).astype(np.int32)
-        cv2.polylines(image, [points], False, (200, 80, 0), 2)
-        for value, y in ((hi, y0), (lo, y1)):
-            cv2.putText(image, f"{value:.2f}", (5, y + 5), cv2.FONT_HERSHEY_SIMPLEX, 0.4, 0, 1)
-        label = f"env steps 0 .. {int(xs.max()):,}"
-        cv2.putText(image, label, (x0, y1 + 25), cv2.FONT_HERSHEY_SIMPLEX, 0.45, 0, 1)
-    cv2.imwrite(str(path), image)
-
-
-def stats_of(reports: list[EpisodeReport]) -> dict:
-    """The library's summary (completed = truncated by the time limit), plus the example's own
-    failure rate: episodes that ended in a collision or off the road (its end_reason)."""
-    stats = summary(reports)
-    failures = sum(r.end in ("collision", "off_road") for r in reports)
-    stats["collision_or_off_road_rate"] = failures / max(len(reports), 1)
-    return stats
-
-
-def evaluate(args: argparse.Namespace, checkpoint: Path) -> dict:
-    import torch
-
-    from dqn_example.qnet import load_qnet
-    from rllib_integration.carla_env import CarlaEnv
-    from rllib_integration.training.training_file import (
-        apply_overrides,
-        load_training_file,
-        resolved_env_config,
-    )
-
+def env_config_for(args: argparse.Namespace, town: str) -> dict:
     training_file = load_training_file(args.config)
-    apply_overrides(training_file, [o for o in args.overrides if o.startswith("env_config.")])
-    env_config = resolved_env_config(training_file)
-    net = load_qnet(checkpoint / EXPORT_DIR)
+    overrides = [o for o in args.overrides if o.startswith("env_config.")]
+    apply_overrides(training_file, [*overrides, f"env_config.experiment.town={town}"])
+    return resolved_env_config(training_file)
 
-    @torch.no_grad()
-    def policy(observation: np.ndarray) -> int:
-        return int(net(torch.as_tensor(observation).unsqueeze(0)).argmax(dim=-1).item())
 
-    env = CarlaEnv(env_config, render_mode="rgb_array" if args.video else None)
+def evaluate(
+    args: argparse.Namespace, checkpoint: Path, town: str, targets=None, stream=None
+) -> dict:
+    from rllib_integration.carla_env import CarlaEnv
+
+    env = CarlaEnv(env_config_for(args, town))
     try:
-        print(HEADER)
-        reports = run_episodes(
-            env,
-            policy,
-            args.episodes,
-            video=args.video,
-            seed=1000,
-            stream=sys.stdout,
-            spread_spawn_points=True,
+        stats, _ = report.evaluate(
+            env, report.greedy_policy(checkpoint), args.episodes, targets, stream
         )
     finally:
         env.close()
-    return stats_of(reports)
+    return stats
+
+
+def training_towns(args: argparse.Namespace) -> list[str]:
+    """The towns the config trains on; the first is where the training-town targets apply."""
+    training_file = load_training_file(args.config)
+    apply_overrides(training_file, [o for o in args.overrides if o.startswith("env_config.")])
+    town = resolved_env_config(training_file)["experiment"]["town"]
+    return [str(t) for t in town] if isinstance(town, list) else [str(town)]
+
+
+def run_seed(args: argparse.Namespace, seed: int) -> report.SeedResult:
+    experiment_dir = args.out.resolve() / f"seed{seed}"
+    seconds = train(args, seed, experiment_dir)
+    trial_dir = next(p for p in experiment_dir.iterdir() if (p / "progress.csv").is_file())
+    curve = report.learning_curve(trial_dir)
+    env_steps = int(max(curve["env steps"], default=0))
+    minutes = float(max(curve["minutes"], default=0.0))  # Tune's training time (stop.time_s)
+    town = training_towns(args)[0]
+    print(
+        f"seed {seed}: trained {minutes:.1f} min ({seconds / 60:.1f} min with start-up), "
+        f"{env_steps:,} env steps ({load()})"
+    )
+
+    first = None
+    for entry in report.checkpoint_times(experiment_dir):
+        stats = evaluate(args, entry.path, town, report.TRAINING_TOWN_TARGETS)
+        ok = report.meets(stats, report.TRAINING_TOWN_TARGETS)
+        print(
+            f"seed {seed}: {entry.path.name} at {entry.minutes:.1f} min, {entry.env_steps:,} "
+            f"steps: {report.format_stats(stats)} -> {'targets met' if ok else 'not yet'}",
+            flush=True,
+        )
+        if ok:
+            first = entry
+            break
+
+    final = find_latest(experiment_dir, CHECKPOINT_FILES)
+    if final is None:
+        raise SystemExit(f"seed {seed}: no complete checkpoint under {experiment_dir}")
+    result = report.SeedResult(seed, minutes, env_steps, first, town, {})
+    for name in [town, *args.eval_towns]:
+        print(f"seed {seed}: final checkpoint {final.name} on {name} ({load()})")
+        stats = evaluate(args, final, name, stream=sys.stdout)
+        print(report.format_stats(stats))
+        targets = report.TRAINING_TOWN_TARGETS if name == town else report.UNSEEN_TOWN_TARGETS
+        for (key, op, bound, label), ok in report.check(stats, targets):
+            print(
+                f"  {label:<28} {stats[key]:8.2f}  target {op} {bound}  {'met' if ok else 'MISSED'}"
+            )
+        if name == town:
+            result.training_stats = stats
+        else:
+            result.unseen[name] = stats
+    return result
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", type=Path, default=ROOT / "dqn_example" / "dqn_config.yaml")
-    parser.add_argument("--minutes", type=float, default=60.0, help="training budget (60)")
-    parser.add_argument("--episodes", type=int, default=20, help="evaluation episodes (20)")
+    parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (0,1,2)")
+    parser.add_argument("--minutes", type=float, default=20.0, help="training per seed (20)")
     parser.add_argument(
-        "--out", type=Path, default=Path("/tmp/dqn_learning"), help="results folder"
+        "--eval-towns",
+        default="Roundabout01",
+        help="comma-separated towns the config never trains on (Roundabout01)",
     )
-    parser.add_argument("--video", type=Path, help="MP4 of the evaluation episodes")
-    parser.add_argument("--evaluate-only", type=Path, metavar="CHECKPOINT", help="skip training")
-    parser.add_argument("--set", dest="overrides", action="append", default=[])
+    parser.add_argument("--episodes", type=int, default=20, help="greedy episodes per town (20)")
+    parser.add_argument("--out", type=Path, default=Path("/tmp/dqn_learning"), help="results")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args()
+    try:
+        seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    except ValueError:
+        parser.error(f"--seeds: expected comma-separated integers, got {args.seeds!r}")
+    if not seeds:
+        parser.error("--seeds: no seed given")
+    if args.minutes <= 0 or args.episodes < 1:
+        parser.error("--minutes must be > 0 and --episodes >= 1")
+    args.eval_towns = [t.strip() for t in args.eval_towns.split(",") if t.strip()]
+    trained_on = set(training_towns(args)) & set(args.eval_towns)
+    if trained_on:
+        parser.error(f"--eval-towns: {', '.join(sorted(trained_on))} is a training town")
 
-    experiment_dir = args.out.resolve() / "dqn_learning"
-    if args.evaluate_only is None:
-        seconds = train(args, experiment_dir)
-        print(f"trained for {seconds / 60:.1f} min")
-        checkpoint = find_latest(experiment_dir, CHECKPOINT_FILES)
-        curve = learning_curve(experiment_dir)
-        png = args.out / "dqn_learning_curve.png"
-        plot(curve, png)
-        print(
-            f"learning curve: {png} ({len(curve['steps'])} iterations, "
-            f"{int(np.nanmax(curve['steps'])):,} env steps)"
+    print(f"dqn_learning: seeds {seeds}, {args.minutes:g} min each ({load()})", flush=True)
+    results, curves = [], {}
+    for seed in seeds:
+        results.append(run_seed(args, seed))
+        trial_dir = next(
+            p
+            for p in (args.out.resolve() / f"seed{seed}").iterdir()
+            if (p / "progress.csv").is_file()
         )
-    else:
-        checkpoint = args.evaluate_only
-    if checkpoint is None:
-        raise SystemExit(f"no checkpoint under {experiment_dir}")
-    print(f"evaluating {checkpoint}")
-    stats = evaluate(args, Path(checkpoint))
-    print(format_summary(stats))
-    passed = True
-    for key, op, target, label in TARGETS:
-        value = stats[key]
-        ok = value >= target if op == ">=" else value <= target
-        passed &= ok
-        print(f"  {label:<24} {value:8.3f}  target {op} {target}  {'PASS' if ok else 'FAIL'}")
-    return 0 if passed else 1
+        curves[seed] = report.learning_curve(trial_dir)
+    png = args.out / "dqn_learning_curves.png"
+    report.plot_curves(curves, png)
+    print(f"\nlearning curves: {png}")
+    print(f"finished ({load()})")
+    print(report.format_table(results))
+    print(report.final_line(results))
+    return 0 if all(r.passed for r in results) else 1
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ EPISODE_METRICS = (
     "mean_speed",
     "collisions",
     "lane_invasions",
+    "lane_centre_distance",
     "off_road_time",
     "completed",
 )

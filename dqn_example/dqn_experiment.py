@@ -62,7 +62,8 @@ class Measurement:
     off_road: bool
     wrong_way: bool
     heading_sin: float  # sin of the signed angle hero -> lane (0 in junctions)
-    lane_offset: float  # distance from the lane's centre line / half the lane width
+    lane_distance: float  # metres from the lane's centre line (0 off the road)
+    lane_offset: float  # lane_distance / half the lane width
 
 
 # Terms of the reward, each paid as `reward[name] * term` (the weight's key is the term's name).
@@ -118,8 +119,10 @@ class DQNExperiment(BaseExperiment[np.ndarray, int]):
 
     ## Info
 
-    The episode so far: `distance` (m), `mean_speed` (km/h), `collisions`, `lane_invasions`,
-    `off_road_time` (s), `route_completion` (fraction of the time limit driven), `completed`
+    The episode so far: `distance` (m), `mean_speed` (km/h), `collisions`, `lane_invasions`
+    (events of the lane-invasion sensor: CARLA reports one per tick in which a corner of the
+    hero's box crossed a marking), `lane_centre_distance` (m, mean distance from the centre line
+    of the lane the hero is in, over its steps on the road), `off_road_time` (s), `route_completion` (fraction of the time limit driven), `completed`
     (reached the time limit), `end_reason` (running, collision, off_road, falling, idle,
     time_limit) and `reward_terms` (term -> what it earned this episode, weighted; they sum to
     the episode's return).
@@ -215,6 +218,8 @@ class DQNExperiment(BaseExperiment[np.ndarray, int]):
         self.distance = 0.0
         self.collisions = 0
         self.lane_invasions = 0
+        self.lane_distance_total = 0.0  # metres from the lane centre, summed over on-road steps
+        self.on_road_steps = 0
         self.collided_this_step = False
         self.end_reason = END_RUNNING
         self.reward_totals = dict.fromkeys(REWARD_TERMS, 0.0)
@@ -257,11 +262,11 @@ class DQNExperiment(BaseExperiment[np.ndarray, int]):
             project_to_road=False,
             lane_type=carla.LaneType.Driving | carla.LaneType.Parking,
         )
-        wrong_way, heading_sin, lane_offset = False, 0.0, 0.0
+        wrong_way, heading_sin, lane_distance, half_width = False, 0.0, 0.0, 1.0
         if waypoint is not None:
             centre = waypoint.transform.location
             half_width = max(waypoint.lane_width / 2.0, 0.1)
-            lane_offset = math.hypot(location.x - centre.x, location.y - centre.y) / half_width
+            lane_distance = math.hypot(location.x - centre.x, location.y - centre.y)
         if waypoint is not None and not waypoint.is_junction:
             hero_dir = transform.get_forward_vector()
             lane_dir = waypoint.transform.get_forward_vector()
@@ -279,7 +284,8 @@ class DQNExperiment(BaseExperiment[np.ndarray, int]):
                 off_road=waypoint is None,
                 wrong_way=wrong_way,
                 heading_sin=heading_sin,
-                lane_offset=lane_offset,
+                lane_distance=lane_distance,
+                lane_offset=lane_distance / half_width,
             ),
         )
         return self._current
@@ -293,6 +299,9 @@ class DQNExperiment(BaseExperiment[np.ndarray, int]):
         self.time_idle = self.time_idle + dt if now.speed <= self.config["idle_speed"] else 0.0
         self.time_off_road = self.time_off_road + dt if now.off_road else self.time_off_road
         self.off_road_run = self.off_road_run + dt if now.off_road else 0.0
+        if not now.off_road:
+            self.lane_distance_total += now.lane_distance
+            self.on_road_steps += 1
         if self.collided_this_step:
             self.end_reason = "collision"
         elif now.off_road and self.off_road_run > self.config["max_time_off_road"]:
@@ -356,6 +365,7 @@ class DQNExperiment(BaseExperiment[np.ndarray, int]):
             "mean_speed": mean_speed,
             "collisions": self.collisions,
             "lane_invasions": self.lane_invasions,
+            "lane_centre_distance": self.lane_distance_total / max(self.on_road_steps, 1),
             "off_road_time": self.time_off_road,
             "route_completion": self.route_completion(),
             "completed": self.end_reason == "time_limit",

@@ -75,11 +75,12 @@ class BirdViewDQNModule(TorchRLModule, InferenceOnlyAPI, TargetNetworkAPI, QNetA
 
     def _forward_train(self, batch: dict, **kwargs) -> dict:
         obs, next_obs = batch[Columns.OBS], batch[Columns.NEXT_OBS]
-        out = {QF_TARGET_NEXT_PREDS: self._target_qnet(next_obs)}
-        if self.uses_double_q:
-            out[QF_PREDS], out[QF_NEXT_PREDS] = torch.chunk(
-                self.qnet(torch.cat([obs, next_obs], dim=0)), 2, dim=0
-            )
-        else:
-            out[QF_PREDS] = self.qnet(obs)
+        out = {QF_PREDS: self.qnet(obs)}
+        # The loss takes no gradient through the next observation's Q-values (double-Q only
+        # picks its argmax), so they are computed without autograd: backpropagating through a
+        # batch of [obs, next_obs] cost a third more per update on CPU.
+        with torch.no_grad():
+            out[QF_TARGET_NEXT_PREDS] = self._target_qnet(next_obs)
+            if self.uses_double_q:
+                out[QF_NEXT_PREDS] = self.qnet(next_obs)
         return out

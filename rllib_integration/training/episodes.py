@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -38,6 +38,9 @@ class EpisodeReport:
     lane_invasions: int
     route_completion: float | None  # 0..1, for experiments that report one
     agent: str = ""  # the agent, in a multi-agent env
+    # The experiment's own numeric info at the episode's end (its keys, not the env's), for
+    # what only that experiment measures (e.g. the DQN example's lane_centre_distance).
+    experiment: dict[str, float] = field(default_factory=dict)
 
 
 def report_from(
@@ -65,6 +68,11 @@ def report_from(
         lane_invasions=int(env.get("lane_invasions", 0)),
         route_completion=None if route is None else float(route),
         agent=agent,
+        experiment={
+            key: float(value)
+            for key, value in info.items()
+            if key != ENV_KEY and isinstance(value, (int, float))
+        },
     )
 
 
@@ -86,10 +94,12 @@ def run_episodes(
     seed: int | None = None,
     stream: TextIO | None = None,
     spread_spawn_points: bool = False,
+    stop: Callable[[EpisodeReport], bool] | None = None,
 ) -> list[EpisodeReport]:
     """Run `episodes` episodes; with `spread_spawn_points`, episode i starts at spawn point
     i * N / episodes of the N the env offers (every part of the map and both directions get
-    tested, no start twice when N >= episodes), else wherever the env puts the hero."""
+    tested, no start twice when N >= episodes), else wherever the env puts the hero. `stop`
+    sees each episode's report and ends the run early by returning True."""
     reports = []
     spawn_points = 0  # unknown until the first reset, whose spread position is 0 anyway
     fps = float(getattr(env, "metadata", {}).get("render_fps") or 20.0)
@@ -113,6 +123,8 @@ def run_episodes(
             reports.append(report)
             if stream is not None:
                 print(format_row(report), file=stream, flush=True)
+            if stop is not None and stop(report):
+                break
     return reports
 
 

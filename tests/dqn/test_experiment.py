@@ -124,6 +124,10 @@ def test_episode_ends_rewards_and_info_on_the_embedded_server(tmp_path):
     centred, drifting = out["centred"]["rewards"], out["drifting"]["rewards"]
     assert all(-0.4 < r <= 0.0 for r in centred), centred
     assert min(drifting) < -0.8 and sum(drifting) < sum(centred) - 1.0, drifting
+    # The episode's mean distance from the lane centre, in metres (the evaluation table's).
+    centre_m = out["centred"]["info"]["lane_centre_distance"]
+    assert 0.0 <= centre_m < 0.4
+    assert out["drifting"]["info"]["lane_centre_distance"] > centre_m + 0.3
 
     idle = out["idle"]
     assert (idle["terminated"], idle["truncated"]) == (True, False)
