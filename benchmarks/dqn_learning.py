@@ -47,7 +47,8 @@ def load() -> str:
     return f"load {one:.1f} {five:.1f} {fifteen:.1f} on {os.cpu_count()} cores"
 
 
-def train(args: argparse.Namespace, seed: int, experiment_dir: Path) -> float:
+def train(args: argparse.Namespace, experiment_dir: Path, seed: int | None = None) -> float:
+    """Runs dqn_train.py for args.minutes (every checkpoint kept); its wall-clock seconds."""
     command = [
         sys.executable,
         *(program or (str(ROOT / "dqn_train.py"),)),
@@ -63,12 +64,13 @@ def train(args: argparse.Namespace, seed: int, experiment_dir: Path) -> float:
         "stop.timesteps=100000000",
         "--set",
         "checkpoint.keep=1000",
-        "--set",
-        f"debugging.seed={seed}",
     ]
+    if seed is not None:
+        command += ["--set", f"debugging.seed={seed}"]
     for item in args.overrides:
         command += ["--set", item]
-    print(f"seed {seed}: training ({load()}):", " ".join(command), flush=True)
+    label = experiment_dir.name if seed is None else f"seed {seed}"
+    print(f"{label}: training ({load()}):", " ".join(command), flush=True)
     experiment_dir.parent.mkdir(parents=True, exist_ok=True)
     log_path = experiment_dir.parent / f"{experiment_dir.name}.log"
     started = time.monotonic()
@@ -79,11 +81,9 @@ def train(args: argparse.Namespace, seed: int, experiment_dir: Path) -> float:
         for line in process.stdout:
             log.write(line)
             if line.startswith(("iter", "dqn_train")):
-                print(f"seed {seed}: {line.rstrip()}", flush=True)
+                print(f"{label}: {line.rstrip()}", flush=True)
     if process.wait() != 0:
-        raise SystemExit(
-            f"seed {seed}: training failed (exit {process.returncode}); log: {log_path}"
-        )
+        raise SystemExit(f"{label}: training failed (exit {process.returncode}); log: {log_path}")
     return time.monotonic() - started
 
 
@@ -119,7 +119,7 @@ def training_towns(args: argparse.Namespace) -> list[str]:
 
 def run_seed(args: argparse.Namespace, seed: int) -> report.SeedResult:
     experiment_dir = args.out.resolve() / f"seed{seed}"
-    seconds = train(args, seed, experiment_dir)
+    seconds = train(args, experiment_dir, seed)
     trial_dir = next(p for p in experiment_dir.iterdir() if (p / "progress.csv").is_file())
     curve = report.learning_curve(trial_dir)
     env_steps = int(max(curve["env steps"], default=0))

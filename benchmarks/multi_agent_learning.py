@@ -33,9 +33,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from dqn_learning import TARGETS, stats_of, train  # noqa: E402
+from dqn_learning import train  # noqa: E402
 
 from dqn_example.export import CHECKPOINT_FILES, export_dir  # noqa: E402
+from dqn_example.learning_report import DRIVING_TARGETS as TARGETS  # noqa: E402
+from dqn_example.learning_report import stats_of  # noqa: E402
 from rllib_integration.training.checkpoints import (  # noqa: E402
     is_complete,
     module_ids,

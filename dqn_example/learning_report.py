@@ -30,13 +30,17 @@ from rllib_integration.training.episodes import (
 
 # (summary key, ">=" or "<=", bound, label)
 Target = tuple[str, str, float, str]
-TRAINING_TOWN_TARGETS: tuple[Target, ...] = (
+# Driving: to the time limit, no collision or off-road, not crawling.
+DRIVING_TARGETS: tuple[Target, ...] = (
     ("truncated_rate", ">=", 0.80, "to the time limit"),
     ("collision_or_off_road_rate", "<=", 0.10, "collision or off-road"),
     ("mean_speed_kmh", ">=", 15.0, "mean speed km/h"),
+)
+LANE_TARGETS: tuple[Target, ...] = (
     ("lane_invasions_per_episode", "<=", 10.0, "lane invasions per episode"),
     ("mean_lane_centre_distance", "<=", 0.5, "m from the lane centre"),
 )
+TRAINING_TOWN_TARGETS = DRIVING_TARGETS + LANE_TARGETS
 UNSEEN_TOWN_TARGETS: tuple[Target, ...] = (
     ("truncated_rate", ">=", 0.60, "to the time limit"),
     ("collision_or_off_road_rate", "<=", 0.20, "collision or off-road"),

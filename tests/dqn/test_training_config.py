@@ -44,7 +44,7 @@ def test_sections_reach_the_algorithm_config():
     assert config.model_config["hiddens"] == [64, 32]
     # Dueling is the QNet's own; RLlib's heads are off. Epsilon reaches the module (P6).
     assert config.dueling is False and config.num_atoms == 1
-    assert config.model_config["epsilon"] == [[0, 1.0], [30000, 0.05]]
+    assert config.model_config["epsilon"] == tf.section("training")["epsilon"]
     # env_config is merged over the experiment's defaults (keys the YAML leaves out included).
     experiment = config.env_config["experiment"]
     assert experiment["framestack"] == 2 and experiment["min_fall_height"] == -0.5
@@ -55,8 +55,8 @@ def test_stop_and_checkpoint_settings():
     apply_overrides(tf, ["stop.episode_return=250", "stop.iterations=7", "checkpoint.keep=1"])
     settings = run_settings(tf)
     assert settings.stop == {
-        "num_env_steps_sampled_lifetime": 200000,
-        "time_total_s": 3600,
+        "num_env_steps_sampled_lifetime": tf.section("stop")["timesteps"],
+        "time_total_s": tf.section("stop")["time_s"],
         "env_runners/episode_return_mean": 250,
         "training_iteration": 7,
     }
