@@ -36,6 +36,62 @@ sensor.destroy(); hero.destroy()
     assert_no_unknown_rpc(embedded_server)
 
 
+def test_lane_invasion_is_one_event_per_tick_a_box_side_crosses_not_per_tick_on_it(
+    embedded_server,
+):
+    # CARLA's client-side sensor: every tick it checks whether any of the 4 corners of the
+    # parent's box crossed a marking since the last tick, and sends one event listing those
+    # crossings. A lane change sideways is then 2 events (the near side's corners, later the far
+    # side's); sitting astride the marking is none. The episode's lane_invasions counts events.
+    body = """
+events = []
+candidates = [w for w in carla_map.generate_waypoints(5.0)
+              if not w.is_junction and w.get_left_lane() is not None
+              and w.get_left_lane().lane_type == carla.LaneType.Driving]
+wp = candidates[len(candidates) // 2]
+tf = wp.transform
+tf.location.z += 0.3
+hero = world.spawn_actor(library.find("vehicle.lincoln.mkz_2017"), tf)
+sensor = world.spawn_actor(library.find("sensor.other.lane_invasion"), carla.Transform(), attach_to=hero)
+sensor.listen(lambda e: events.append((e.frame, len(e.crossed_lane_markings))))
+hero.set_simulate_physics(False)
+world.tick()
+right = tf.get_right_vector()
+def at(offset):  # metres to the left of the lane centre
+    loc = carla.Location(tf.location.x - right.x * offset, tf.location.y - right.y * offset,
+                         tf.location.z)
+    hero.set_transform(carla.Transform(loc, tf.rotation))
+    return world.tick()
+half = wp.lane_width / 2.0
+phases = {}
+for name, start, end in (("straight", 0.0, 0.0), ("to_astride", 0.0, half),
+                         ("astride", half, half), ("to_left_lane", half, wp.lane_width),
+                         ("in_left_lane", wp.lane_width, wp.lane_width)):
+    first = None
+    for i in range(1, 31):
+        frame = at(start + (end - start) * i / 30.0)
+        first = first or frame
+    phases[name] = (first, frame)
+import time; time.sleep(0.3)
+result(events=events, phases=phases, half_width=hero.bounding_box.extent.y, lane=wp.lane_width)
+sensor.destroy(); hero.destroy()
+"""
+    r, _ = run_on_server(embedded_server, body)
+    assert r["half_width"] < r["lane"] / 2.0, r  # the car fits in the lane: a clean start
+
+    def events_in(phase: str) -> list:
+        first, last = r["phases"][phase]
+        return [e for e in r["events"] if first <= e[0] <= last]
+
+    assert events_in("straight") == [] and events_in("astride") == [], r
+    assert events_in("in_left_lane") == [], r
+    # One event when the left side crosses (both left corners, the same tick), one when the
+    # right side does: 2 for the lane change, however many ticks it spent on the marking.
+    for phase in ("to_astride", "to_left_lane"):
+        assert [n for _, n in events_in(phase)] == [2], (phase, r)
+    assert len(r["events"]) == 2, r
+
+
 def test_load_world_repeatedly_gives_new_episodes(embedded_server):
     body = """
 maps = client.get_available_maps()
