@@ -2,25 +2,34 @@
 
 from tests.embedded.helpers import assert_no_unknown_rpc, run_on_server
 
-
-def test_lane_invasion_reports_the_marking_crossed(embedded_server):
-    body = """
-events = []
-# A straight-ish driving waypoint whose left neighbour is a driving lane.
+# A hero (physics off) at a straight-ish driving waypoint whose left neighbour is a driving lane,
+# with a lane-invasion sensor; `on_event` receives its events.
+HERO_BESIDE_A_LANE = """
 candidates = [w for w in carla_map.generate_waypoints(5.0)
               if not w.is_junction and w.get_left_lane() is not None
               and w.get_left_lane().lane_type == carla.LaneType.Driving]
 wp = candidates[len(candidates) // 2]
-expected = str(wp.left_lane_marking.type)
 tf = wp.transform
 tf.location.z += 0.3
 hero = world.spawn_actor(library.find("vehicle.lincoln.mkz_2017"), tf)
 sensor = world.spawn_actor(library.find("sensor.other.lane_invasion"), carla.Transform(), attach_to=hero)
-sensor.listen(lambda e: events.extend(str(m.type) for m in e.crossed_lane_markings))
-world.tick()
-# Slide the car sideways across its left marking, a little each tick.
-right = tf.get_right_vector()
+sensor.listen(on_event)
 hero.set_simulate_physics(False)
+world.tick()
+right = tf.get_right_vector()
+"""
+
+
+def test_lane_invasion_reports_the_marking_crossed(embedded_server):
+    body = (
+        """
+events = []
+on_event = lambda e: events.extend(str(m.type) for m in e.crossed_lane_markings)
+"""
+        + HERO_BESIDE_A_LANE
+        + """
+expected = str(wp.left_lane_marking.type)
+# Slide the car sideways across its left marking, a little each tick.
 for i in range(1, 40):
     loc = carla.Location(tf.location.x - right.x * 0.15 * i, tf.location.y - right.y * 0.15 * i,
                          tf.location.z)
@@ -30,6 +39,7 @@ import time; time.sleep(0.2)
 result(events=sorted(set(events)), expected=expected)
 sensor.destroy(); hero.destroy()
 """
+    )
     r, _ = run_on_server(embedded_server, body)
     assert r["expected"] in ("Broken", "Solid", "SolidSolid", "BrokenSolid", "SolidBroken")
     assert r["expected"] in r["events"], r
@@ -43,20 +53,13 @@ def test_lane_invasion_is_one_event_per_tick_a_box_side_crosses_not_per_tick_on_
     # parent's box crossed a marking since the last tick, and sends one event listing those
     # crossings. A lane change sideways is then 2 events (the near side's corners, later the far
     # side's); sitting astride the marking is none. The episode's lane_invasions counts events.
-    body = """
+    body = (
+        """
 events = []
-candidates = [w for w in carla_map.generate_waypoints(5.0)
-              if not w.is_junction and w.get_left_lane() is not None
-              and w.get_left_lane().lane_type == carla.LaneType.Driving]
-wp = candidates[len(candidates) // 2]
-tf = wp.transform
-tf.location.z += 0.3
-hero = world.spawn_actor(library.find("vehicle.lincoln.mkz_2017"), tf)
-sensor = world.spawn_actor(library.find("sensor.other.lane_invasion"), carla.Transform(), attach_to=hero)
-sensor.listen(lambda e: events.append((e.frame, len(e.crossed_lane_markings))))
-hero.set_simulate_physics(False)
-world.tick()
-right = tf.get_right_vector()
+on_event = lambda e: events.append((e.frame, len(e.crossed_lane_markings)))
+"""
+        + HERO_BESIDE_A_LANE
+        + """
 def at(offset):  # metres to the left of the lane centre
     loc = carla.Location(tf.location.x - right.x * offset, tf.location.y - right.y * offset,
                          tf.location.z)
@@ -76,6 +79,7 @@ import time; time.sleep(0.3)
 result(events=events, phases=phases, half_width=hero.bounding_box.extent.y, lane=wp.lane_width)
 sensor.destroy(); hero.destroy()
 """
+    )
     r, _ = run_on_server(embedded_server, body)
     assert r["half_width"] < r["lane"] / 2.0, r  # the car fits in the lane: a clean start
 
