@@ -47,8 +47,15 @@ def load() -> str:
     return f"load {one:.1f} {five:.1f} {fifteen:.1f} on {os.cpu_count()} cores"
 
 
-def train(args: argparse.Namespace, experiment_dir: Path, seed: int | None = None) -> float:
-    """Runs dqn_train.py for args.minutes (every checkpoint kept); its wall-clock seconds."""
+def train(
+    args: argparse.Namespace,
+    experiment_dir: Path,
+    program: tuple[str, ...] | None = None,
+    seed: int | None = None,
+) -> float:
+    """Train args.config for args.minutes (every checkpoint kept) with `program` (dqn_train.py by
+    default; any trainer with the generic trainer's options); its log beside `experiment_dir`,
+    progress printed. Returns the wall-clock seconds."""
     command = [
         sys.executable,
         *(program or (str(ROOT / "dqn_train.py"),)),
@@ -80,7 +87,7 @@ def train(args: argparse.Namespace, experiment_dir: Path, seed: int | None = Non
         )
         for line in process.stdout:
             log.write(line)
-            if line.startswith(("iter", "dqn_train")):
+            if line.startswith(("iter", "dqn_train", "carla-rllib-train")):
                 print(f"{label}: {line.rstrip()}", flush=True)
     if process.wait() != 0:
         raise SystemExit(f"{label}: training failed (exit {process.returncode}); log: {log_path}")
@@ -119,7 +126,7 @@ def training_towns(args: argparse.Namespace) -> list[str]:
 
 def run_seed(args: argparse.Namespace, seed: int) -> report.SeedResult:
     experiment_dir = args.out.resolve() / f"seed{seed}"
-    seconds = train(args, experiment_dir, seed)
+    seconds = train(args, experiment_dir, seed=seed)
     trial_dir = next(p for p in experiment_dir.iterdir() if (p / "progress.csv").is_file())
     curve = report.learning_curve(trial_dir)
     env_steps = int(max(curve["env steps"], default=0))

@@ -34,8 +34,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from dqn_learning import learning_curve, plot, train  # noqa: E402
+from dqn_learning import train  # noqa: E402
 
+from dqn_example.learning_report import learning_curve, plot_curves  # noqa: E402
 from rllib_integration.training.checkpoints import find_latest  # noqa: E402
 
 CONFIG = ROOT / "examples" / "routes" / "dqn_config.yaml"
@@ -91,11 +92,11 @@ def main() -> int:
     if args.evaluate_only is None:
         seconds = train(args, experiment_dir, TRAINER)
         print(f"trained for {seconds / 60:.1f} min")
-        curve = learning_curve(experiment_dir)
+        curve = learning_curve(next(experiment_dir.glob("*/progress.csv")).parent)
         png = out / "route_learning_curve.png"
-        plot(curve, png)
-        steps = int(np.nanmax(curve["steps"])) if len(curve["steps"]) else 0
-        print(f"learning curve: {png} ({len(curve['steps'])} iterations, {steps:,} env steps)")
+        plot_curves({0: curve}, png)
+        steps = int(np.nanmax(curve["env steps"])) if len(curve["env steps"]) else 0
+        print(f"learning curve: {png} ({len(curve['env steps'])} iterations, {steps:,} env steps)")
         checkpoint = find_latest(experiment_dir)
     else:
         checkpoint = args.evaluate_only

@@ -236,18 +236,22 @@ def final_line(results: list[SeedResult]) -> str:
 
 def learning_curve(trial_dir: Path) -> dict[str, np.ndarray]:
     """Per iteration: env steps, minutes, mean return and route completion (of the last
-    episodes), from the trial's progress.csv."""
+    episodes), from the trial's progress.csv (of dqn_train.py or the generic trainer)."""
     with (Path(trial_dir) / "progress.csv").open() as handle:
         rows = list(csv.DictReader(handle))
 
     def column(name: str, scale: float = 1.0) -> np.ndarray:
         return np.array([float(r.get(name) or "nan") * scale for r in rows], dtype=np.float64)
 
+    # The DQN callbacks' metric, else the generic trainer's (from info["env"]).
+    route = "env_runners/route_completion"
+    if not any(r.get(route) for r in rows):
+        route = "env_runners/env/route_completion"
     return {
         "env steps": column("num_env_steps_sampled_lifetime"),
         "minutes": column("time_total_s", 1.0 / 60.0),
         "return": column("env_runners/episode_return_mean"),
-        "route completion": column("env_runners/route_completion"),
+        "route completion": column(route),
     }
 
 

@@ -184,3 +184,19 @@ def test_curves_png_has_every_seed(tmp_path, seeds):
     colours = {tuple(int(v) for v in c) for c in report.COLOURS[:seeds]}
     present = {tuple(int(v) for v in px) for px in image.reshape(-1, 3)[::7]}
     assert colours <= present
+
+
+@pytest.mark.parametrize(
+    "route_column", ["env_runners/route_completion", "env_runners/env/route_completion"]
+)
+def test_learning_curve_of_dqn_train_and_of_the_generic_trainer(tmp_path, route_column):
+    rows = [
+        f"num_env_steps_sampled_lifetime,time_total_s,env_runners/episode_return_mean,{route_column}"
+    ]
+    rows += ["2000,60,-80.5,0.1", "4000,120,-20.0,0.35"]
+    (tmp_path / "progress.csv").write_text("\n".join(rows) + "\n")
+    curve = report.learning_curve(tmp_path)
+    assert curve["env steps"].tolist() == [2000, 4000]
+    assert curve["minutes"].tolist() == [1.0, 2.0]
+    assert curve["return"].tolist() == [-80.5, -20.0]
+    assert curve["route completion"].tolist() == [0.1, 0.35]
