@@ -124,18 +124,31 @@ def training_towns(args: argparse.Namespace) -> list[str]:
     return [str(t) for t in town] if isinstance(town, list) else [str(town)]
 
 
+def finished_run(experiment_dir: Path, minutes: float) -> Path | None:
+    """The trial folder of a run in `experiment_dir` that trained its `minutes` and left a
+    complete checkpoint, else None."""
+    for progress in experiment_dir.glob("*/progress.csv"):
+        curve = report.learning_curve(progress.parent)
+        trained = float(max(curve["minutes"], default=0.0))
+        if trained >= minutes - 0.05 and find_latest(experiment_dir, CHECKPOINT_FILES):
+            return progress.parent
+    return None
+
+
 def run_seed(args: argparse.Namespace, seed: int) -> report.SeedResult:
     experiment_dir = args.out.resolve() / f"seed{seed}"
-    seconds = train(args, experiment_dir, seed=seed)
+    if args.reuse and finished_run(experiment_dir, args.minutes) is not None:
+        print(f"seed {seed}: reusing the finished run in {experiment_dir}", flush=True)
+        started_up = ""
+    else:
+        seconds = train(args, experiment_dir, seed=seed)
+        started_up = f" ({seconds / 60:.1f} min with start-up)"
     trial_dir = next(p for p in experiment_dir.iterdir() if (p / "progress.csv").is_file())
     curve = report.learning_curve(trial_dir)
     env_steps = int(max(curve["env steps"], default=0))
     minutes = float(max(curve["minutes"], default=0.0))  # Tune's training time (stop.time_s)
     town = training_towns(args)[0]
-    print(
-        f"seed {seed}: trained {minutes:.1f} min ({seconds / 60:.1f} min with start-up), "
-        f"{env_steps:,} env steps ({load()})"
-    )
+    print(f"seed {seed}: trained {minutes:.1f} min{started_up}, {env_steps:,} env steps ({load()})")
 
     first = None
     for entry in report.checkpoint_times(experiment_dir):
@@ -182,6 +195,11 @@ def main() -> int:
     )
     parser.add_argument("--episodes", type=int, default=20, help="greedy episodes per town (20)")
     parser.add_argument("--out", type=Path, default=Path("/tmp/dqn_learning"), help="results")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="evaluate a seed's finished run already in --out instead of training it again",
+    )
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args()
     try:
