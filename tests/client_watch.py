@@ -138,6 +138,7 @@ class LostWakeup:
         if GDB is None:
             raise RuntimeError("gdb is not installed")
         self.lines: list[str] = []
+        self.finished_at: float | None = None  # time.monotonic() when gdb let the process go
         self._armed = threading.Event()
         self.gdb = subprocess.Popen(
             [GDB, "-q", "-batch", "-nx", "-p", str(pid), "-x", str(LOSE_WAKEUP_SCRIPT)],
@@ -158,10 +159,19 @@ class LostWakeup:
             print(f"[gdb] {line}", end="", file=sys.stderr, flush=True)
             if line.strip() == "ARMED":
                 self._armed.set()
+        self.gdb.wait()
+        self.finished_at = time.monotonic()
 
     def done(self) -> bool:
         """gdb has finished (the worker was held and let go, or it gave up)."""
-        return self.gdb.poll() is not None
+        return self.finished_at is not None
+
+    def waited_after(self, started: float, ended: float) -> float:
+        """How long a call from `started` to `ended` went on once gdb had let the process go:
+        what recovering the lost wake-up took, without gdb's own time (seconds when loaded)."""
+        if self.finished_at is None or ended <= self.finished_at:
+            return 0.0
+        return ended - max(started, self.finished_at)
 
     def outcome(self, timeout: float = 120.0) -> str:
         """LOST (the worker waits with its flag set), MISSED (no tick came) or gdb's output."""

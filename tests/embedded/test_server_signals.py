@@ -329,6 +329,7 @@ def test_agent_like_driver_stops_at_red_and_goes_at_green(grid_server, mode):
 
 
 TOWNS = """
+client.set_timeout(120.0)  # loading a CARLA town takes seconds, more on a loaded machine
 out = dict()
 for town in {towns!r}:
     world = client.load_world(town)
