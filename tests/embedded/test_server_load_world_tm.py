@@ -28,9 +28,14 @@ for v in old:
     if v is not None:
         v.set_autopilot(True, tm_port)
 time.sleep(0.5)
+# load_world returns once the new episode id is visible, which the 0.9.16 client stores before it
+# marks its cached map stale (Episode::Listen: the light callbacks, an RPC, run in between), so
+# get_map() right away may give the old map. The next state comes after that marking.
 world = client.load_world("Grid01", reset_settings=False)
+world.wait_for_tick()
 first = world.get_map().name
 world = client.load_world("Roundabout01")
+world.wait_for_tick()
 carla_map = world.get_map()
 settings = world.get_settings()
 settings.synchronous_mode = True
