@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -137,7 +138,7 @@ class EmbeddedServer:
                 self.tick_failures.exception("asynchronous tick failed")
         self._schedule_async_tick()
 
-    async def serve(self, ready: callable = print) -> None:
+    async def serve(self, ready: Callable[[str], object] = print) -> None:
         loop = asyncio.get_running_loop()
         self._stopping = asyncio.Event()
         host = self.config.host
@@ -169,7 +170,8 @@ class EmbeddedServer:
             await self._stopping.wait()
         finally:
             self.world.on_settings.remove(self._schedule_async_tick)
-            self._async_timer.cancel()
+            if self._async_timer is not None:
+                self._async_timer.cancel()
             self.api.recorder.close()
             rpc.close()
             stream.close()

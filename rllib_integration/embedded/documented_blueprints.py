@@ -46,7 +46,15 @@ def _fixed(id_: str, type_: str) -> DocAttribute:
     return DocAttribute(id_, type_, modifiable=False)
 
 
-SENSOR_ROLES = ("front", "back", "left", "right", "front_left", "front_right", "back_left")
+SENSOR_ROLES: tuple[str, ...] = (
+    "front",
+    "back",
+    "left",
+    "right",
+    "front_left",
+    "front_right",
+    "back_left",
+)
 SENSOR_ROLES += ("back_right",)
 
 

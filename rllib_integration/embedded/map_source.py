@@ -91,4 +91,4 @@ def _serve(name: str, xodr: str) -> ServerMap:
         raise MapError(f"map {name!r} has no driving lane to spawn vehicles on")
     mesh = navigation.prepare(name, xodr, ground.height)
     layout = signal_layout(name, xodr)
-    return ServerMap(name, xodr, points, ground, tuple(ground.bounds), mesh, layout)
+    return ServerMap(name, xodr, points, ground, ground.bounds, mesh, layout)

@@ -270,7 +270,7 @@ class Contact:
     depth: float
 
 
-def _footprints(bodies: list[Body]) -> list[tuple[float, ...]]:
+def _footprints(bodies: list[Body]) -> list[tuple[float, float, float, float, float, float]]:
     """Per body: centre x, y, half length, half width, cos(yaw), sin(yaw)."""
     out = []
     for b in bodies:

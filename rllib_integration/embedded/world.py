@@ -31,6 +31,7 @@ from rllib_integration.embedded.signals.actors import SignalActors
 
 log = logging.getLogger(__name__)
 
+Vec3 = tuple[float, float, float]
 EPISODE_STREAM_ID = 1  # the episode state's stream; sensors get the ids after it
 WORLD_EDGE_MARGIN = 20.0  # metres beyond the map bounds where the world ends
 ASYNC_DEFAULT_DELTA = 0.05
@@ -123,7 +124,8 @@ class Actor:
     speed_limit: float = DEFAULT_SPEED_LIMIT  # km/h, of the road under a vehicle
     speed_limit_at: tuple[float, float] | None = None  # where it was last looked up
     semantic_tag: int = 0
-    box: tuple | None = None  # (location, extent, rotation) when not the blueprint's: a sign's
+    # (location, extent, rotation) when not the blueprint's: a sign's
+    box: tuple[Vec3, Vec3, Vec3] | None = None
     _next_measure: float = 0.0
 
     def pose(self) -> tuple[float, float, float, float, float, float]:
@@ -434,10 +436,13 @@ class World:
         self._stop(actor.body)
 
     def _remove_dead_walkers(self) -> None:
-        dead = [a for a in self.actors.values() if a.dead_at is not None]
-        for actor in dead:
-            if self.elapsed - actor.dead_at >= DEAD_WALKER_LIFESPAN_S:
-                self.destroy(actor.id)
+        expired = [
+            a.id
+            for a in self.actors.values()
+            if a.dead_at is not None and self.elapsed - a.dead_at >= DEAD_WALKER_LIFESPAN_S
+        ]
+        for actor_id in expired:
+            self.destroy(actor_id)
 
     def _resolve_collisions(self, movers: list[Actor]) -> list:
         """Stop overlapping movers, push them apart, and report (self, other, impulse) events."""

@@ -32,11 +32,13 @@ def _limit_resources() -> None:
 
 def _number(el: ET.Element, attr: str, default: float | None = None) -> float:
     raw = el.get(attr)
-    if raw is None and default is not None:
-        return default
+    if raw is None:
+        if default is not None:
+            return default
+        raise Invalid(f"<{el.tag}> has a bad {attr}={raw!r}")
     try:
         value = float(raw)
-    except (TypeError, ValueError):
+    except ValueError:
         raise Invalid(f"<{el.tag}> has a bad {attr}={raw!r}") from None
     if not math.isfinite(value):
         raise Invalid(f"<{el.tag}> has a non-finite {attr}={raw!r}")
@@ -129,7 +131,11 @@ def main() -> int:
         except UnicodeDecodeError as error:
             raise Invalid(f"not UTF-8 text ({error})") from None
         roads, junctions = check_structure(text)
-        report = {"roads": roads, "junctions": junctions} | check_with_libcarla(name, text)
+        report: dict[str, object] = {
+            "roads": roads,
+            "junctions": junctions,
+            **check_with_libcarla(name, text),
+        }
     except Invalid as error:
         report = {"error": str(error)}
     except MemoryError:

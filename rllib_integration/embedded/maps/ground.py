@@ -191,7 +191,11 @@ class GroundModel:
         shift, res = 4, self.resolution
         surface = np.zeros(self._shape(res), np.uint8)
         # Paint order: shoulders and sidewalks first, roads over them (junction areas overlap).
-        layers = [(SURFACE_SIDEWALK, []), (SURFACE_SHOULDER, []), (SURFACE_ROAD, [])]
+        layers: list[tuple[int, list[np.ndarray]]] = [
+            (SURFACE_SIDEWALK, []),
+            (SURFACE_SHOULDER, []),
+            (SURFACE_ROAD, []),
+        ]
         for lane in geometry.lanes:
             cls = _SURFACE_OF_KIND.get(lane.kind)
             if cls is None and lane.lane_type in _ROADLIKE_OTHER:

@@ -253,7 +253,7 @@ class Junction:
     ) -> list[Road]:
         """Create a one-lane connecting road for every ordered pair of arms (or those ``allowed``,
         as (incoming road id, outgoing road id)). Returns the new roads."""
-        roads = []
+        roads: list[Road] = []
         for road_in, contact_in in self.arms:
             for road_out, contact_out in self.arms:
                 if road_in is road_out or (

@@ -68,9 +68,12 @@ def _close_ring(roads: list[Road]) -> None:
         link_roads(road, roads[(k + 1) % len(roads)])
 
 
-def _curve_marks(geometries: list[Geometry], straight: RoadMark, curve: RoadMark):
+def _curve_marks(
+    geometries: list[Geometry], straight: RoadMark, curve: RoadMark
+) -> tuple[tuple[float, RoadMark], ...]:
     """Centre line: ``straight`` on lines, ``curve`` (no overtaking) on arcs."""
-    marks, s = [], 0.0
+    marks: list[tuple[float, RoadMark]] = []
+    s = 0.0
     for geometry in geometries:
         mark = straight if geometry.curvature == 0 else curve
         if not marks or marks[-1][1] != mark:

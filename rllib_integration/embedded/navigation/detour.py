@@ -140,7 +140,7 @@ def _tile_data(vertices, polygons, neighbours, areas, flags, agent: AgentSetting
     verts = carla_xyz[:, [0, 2, 1]].astype(np.float32)
     polys = np.zeros(count, _POLY)
     detail = np.zeros(count, _POLY_DETAIL)
-    triangles = []
+    triangles: list[tuple[int, int, int, int]] = []
     for p, (poly, neis) in enumerate(zip(polygons, neighbours, strict=True)):
         n = len(poly)
         if not 3 <= n <= VERTS_PER_POLYGON:

@@ -20,6 +20,7 @@ import heapq
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import shapely
@@ -67,7 +68,7 @@ def build_polymesh(
     gives the ground elevation of the vertices."""
     faces, face_areas = _partition(surfaces)
     simple = shapely.coverage_simplify(faces, SIMPLIFY_M, simplify_boundary=True)
-    pieces = [
+    pieces: list[tuple[int, shapely.Polygon]] = [
         (area, part)
         for area, geom in zip(face_areas, simple, strict=True)
         for part in getattr(geom, "geoms", [geom])
@@ -83,17 +84,20 @@ def build_polymesh(
         ).geoms:
             # Keyed by the float32 coordinates the file will hold, so that no two vertices
             # coincide and no triangle turns degenerate when stored.
-            corners = [index.setdefault(_f32(xy), len(index)) for xy in tri.exterior.coords[:3]]
+            outline = cast(shapely.Polygon, tri).exterior.coords[:3]  # Delaunay: triangles
+            corners = [index.setdefault(_f32(xy), len(index)) for xy in outline]
             if len(set(corners)) == 3:
                 triangles.append(corners)
                 areas.append(area)
     xy = np.array(list(index), np.float64).reshape(-1, 2)
     wound = [(_clockwise(t, xy), a) for t, a in zip(triangles, areas, strict=True)]
     kept = [(t, a) for t, a in wound if t is not None]
-    polygons, areas = _merge([t for t, _ in kept], np.array([a for _, a in kept], np.uint8), xy)
+    polygons, polygon_areas = _merge(
+        [t for t, _ in kept], np.array([a for _, a in kept], np.uint8), xy
+    )
     z = np.asarray(height(xy[:, 0], xy[:, 1]), np.float64)
     vertices = np.column_stack([xy, z])
-    return PolyMesh(vertices, polygons, _neighbours(polygons), areas)
+    return PolyMesh(vertices, polygons, _neighbours(polygons), polygon_areas)
 
 
 def _partition(surfaces: list[Surface]) -> tuple[list[shapely.Polygon], list[int]]:
@@ -119,10 +123,10 @@ def _partition(surfaces: list[Surface]) -> tuple[list[shapely.Polygon], list[int
     faces, areas = [], []
     for face in shapely.get_parts(shapely.polygonize(shapely.get_parts(lines))):
         inside = shapely.point_on_surface(face)
-        kind = next((k for k, r in zip(kinds, regions, strict=True) if r.contains(inside)), None)
-        if kind is not None:  # faces in no region are holes (city blocks, road medians)
+        owner = next((k for k, r in zip(kinds, regions, strict=True) if r.contains(inside)), None)
+        if owner is not None:  # faces in no region are holes (city blocks, road medians)
             faces.append(face)
-            areas.append(kind)
+            areas.append(owner)
     return faces, areas
 
 
@@ -155,7 +159,7 @@ class _EdgeSplitter:
         return out
 
 
-def _f32(xy: tuple[float, float]) -> tuple[float, float]:
+def _f32(xy: tuple[float, ...]) -> tuple[float, float]:
     return float(np.float32(xy[0])), float(np.float32(xy[1]))
 
 
@@ -191,17 +195,17 @@ def _merge(
     heapq.heapify(heap)
     while heap:
         _, a, b = heapq.heappop(heap)
-        p, q = owner.get((a, b)), owner.get((b, a))
-        if p is None or q is None or p == q:
+        kept, gone = owner.get((a, b)), owner.get((b, a))
+        if kept is None or gone is None or kept == gone:
             continue
-        merged = _joined(alive[p], alive[q], a, b)
+        merged = _joined(alive[kept], alive[gone], a, b)
         if len(merged) > MAX_POLYGON_VERTICES or not _convex(merged, xy):
             continue
-        del alive[q]
+        del alive[gone]
         del owner[(a, b)], owner[(b, a)]
-        alive[p] = merged
+        alive[kept] = merged
         for edge in _edges(merged):
-            owner[edge] = p
+            owner[edge] = kept
     keys = sorted(alive)
     return [alive[k] for k in keys], areas[keys]
 

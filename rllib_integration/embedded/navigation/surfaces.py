@@ -19,9 +19,11 @@ from __future__ import annotations
 import math
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import shapely
+from shapely.geometry.base import BaseGeometry
 
 from rllib_integration.map_geometry import LaneStrip, MapGeometry
 
@@ -77,7 +79,8 @@ def walkable_surfaces(
 def crosswalk_outlines(points: list) -> list[np.ndarray]:
     """Split ``carla.Map.get_crosswalks()`` (closed loops, each repeating its first point) into
     (K, 2) x-y outlines."""
-    loops, current = [], []
+    loops: list[np.ndarray] = []
+    current: list[tuple[float, float]] = []
     for p in points:
         xy = (float(p.x), float(p.y))
         if len(current) >= 3 and math.dist(xy, current[0]) < 1e-3:
@@ -218,20 +221,25 @@ def _along(line: np.ndarray, distance: float) -> np.ndarray | None:
     return np.array([np.interp(distance, along, line[:, i]) for i in range(2)])
 
 
-def _lengthened(outline: np.ndarray, walkable) -> shapely.Geometry:
+def _lengthened(outline: np.ndarray, walkable) -> BaseGeometry:
     """A declared crosswalk stretched along its long axis, kept on the road and sidewalks."""
     polygon = shapely.make_valid(shapely.Polygon(outline))
     return _stretched(polygon, CROSSWALK_REACH_M).intersection(walkable)
 
 
-def _stretched(polygon: shapely.Geometry, reach: float) -> shapely.Geometry:
+def _stretched(polygon: BaseGeometry, reach: float) -> BaseGeometry:
     """The convex hull of ``polygon`` lengthened by ``reach`` at both ends of its long axis."""
-    rect = np.asarray(polygon.minimum_rotated_rectangle.exterior.coords)[:4]
+    rect = _outline(polygon.minimum_rotated_rectangle)[:4]
     sides = np.diff(np.vstack([rect, rect[:1]]), axis=0)
     long_side = sides[np.argmax(np.linalg.norm(sides, axis=1))]
     length = float(np.linalg.norm(long_side))
     if length < 1e-6:
         return polygon
     shift = long_side / length * reach
-    points = np.asarray(polygon.convex_hull.exterior.coords)
+    points = _outline(polygon.convex_hull)
     return shapely.MultiPoint(np.vstack([points + shift, points - shift])).convex_hull
+
+
+def _outline(area: BaseGeometry) -> np.ndarray:
+    """The exterior ring's points of a hull or rectangle of an area (a polygon)."""
+    return np.asarray(cast(shapely.Polygon, area).exterior.coords)

@@ -17,7 +17,7 @@ import weakref
 from collections.abc import Callable
 from dataclasses import fields
 from operator import attrgetter
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -82,7 +82,7 @@ def transform(t: tuple[float, ...] | list | np.ndarray) -> list:
 def parse_vec3(v: object, field: str = "vector") -> tuple[float, float, float]:
     """Vector3D / Location [x, y, z], each a physical magnitude (limits.py)."""
     x, y, z = limits.array(v, field, 3)
-    return limits.reals((x, y, z), field, _XYZ)
+    return cast("tuple[float, float, float]", limits.reals((x, y, z), field, _XYZ))
 
 
 def parse_transform(t: object) -> tuple[float, float, float, float, float, float]:
@@ -90,8 +90,11 @@ def parse_transform(t: object) -> tuple[float, float, float, float, float, float
     location, rotation = limits.array(t, "transform", 2)
     return (
         *parse_vec3(location, "transform.location"),
-        *limits.reals(
-            limits.array(rotation, "transform.rotation", 3), "transform.rotation", _ROTATION
+        *cast(
+            "tuple[float, float, float]",
+            limits.reals(
+                limits.array(rotation, "transform.rotation", 3), "transform.rotation", _ROTATION
+            ),
         ),
     )
 
@@ -219,12 +222,14 @@ def settings_to_wire(settings: EpisodeSettings) -> list:
 def settings_from_wire(v: object) -> EpisodeSettings:
     if not isinstance(v, list) or len(v) < len(_SETTINGS):
         raise ValueError(f"EpisodeSettings must be an array of {len(_SETTINGS)} fields")
-    values = {name: _SETTING_CHECKS[kind](v[i], name) for i, name, kind in _PLAIN_SETTINGS}
+    values: dict[str, Any] = {  # field name -> its checked bool, int or float
+        name: _SETTING_CHECKS[kind](v[i], name) for i, name, kind in _PLAIN_SETTINGS
+    }
     values["fixed_delta_seconds"] = _fixed_delta(v[_FIXED_DELTA])
     return EpisodeSettings(**values)
 
 
-_SETTING_CHECKS = {
+_SETTING_CHECKS: dict[type, Callable[[object, str], object]] = {
     bool: limits.flag,
     int: lambda value, name: limits.integer(value, name, limits.I32_MIN, limits.I32_MAX),
     float: limits.wire_float,  # stored and echoed only
@@ -275,7 +280,7 @@ _CONTROL_RANGES = {"throttle": (0.0, 1.0), "steer": (-1.0, 1.0), "brake": (0.0, 
 _control_values = attrgetter(*_CONTROL)  # VehicleControl -> its fields, in wire order
 
 
-_CONTROL_CHECKS = {
+_CONTROL_CHECKS: dict[type, Callable[[object, str], object]] = {
     float: limits.real,
     bool: limits.flag,
     int: lambda value, name: limits.integer(value, name, limits.I32_MIN, limits.I32_MAX),
@@ -329,7 +334,7 @@ def _control_decoder() -> Callable[[list], VehicleControl]:
 
 def _explain_control(v: list) -> VehicleControl:
     """The slow path: raise WireValueError naming the first bad field (or decode, e.g. gear 3.0)."""
-    values = {
+    values: dict[str, Any] = {  # field name -> its checked float, bool or int
         name: _CONTROL_CHECKS[kind](value, name)
         for name, kind, value in zip(_CONTROL, _CONTROL_KINDS, v, strict=False)
     }

@@ -122,7 +122,7 @@ class LoadShield:
         self._later(QUIET_S, self._send_load_reply)
         self._later(HOLD_CAP_S, self.release)
 
-    def route(self, method: str, reply: bytes) -> list[bytes]:
+    def route(self, method: object, reply: bytes) -> list[bytes]:
         """The replies to write now, in order, for a request's `reply`."""
         if self._held is None:
             return [reply]

@@ -46,6 +46,7 @@ from rllib_integration.embedded.protocol.recorder_rpc import recorder_handlers
 from rllib_integration.embedded.protocol.rpc_server import Handler, Offload
 from rllib_integration.embedded.protocol.world_streams import WorldStreams
 from rllib_integration.embedded.recorder.service import Recorder, RecorderConfig
+from rllib_integration.embedded.signals.runtime import TrafficSignals
 from rllib_integration.embedded.world import SpawnError, World
 
 log = logging.getLogger(__name__)
@@ -98,7 +99,7 @@ class RpcApi:
         value, void = "value", "void"
         w = self.world
 
-        def lights():  # the current episode's
+        def lights() -> TrafficSignals:  # the current episode's
             return w.signals.traffic
 
         table: dict[str, tuple[Callable[..., object], str]] = {
@@ -519,7 +520,7 @@ class RpcApi:
     def get_traffic_manager_running(self, port: int) -> list:
         return list(self.traffic_managers.get(int(port), ("", 0)))
 
-    def add_traffic_manager_running(self, address: list) -> bool:
+    def add_traffic_manager_running(self, address: list) -> bool | Offload:
         host, port = limits.array(address, "address", 2)
         host, port = (
             limits.ip_address(host, "host"),

@@ -24,6 +24,7 @@ import ipaddress
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast, overload
 
 import numpy as np
 
@@ -66,7 +67,7 @@ def real(value: object, field: str, bound: float = MAX_MAGNITUDE) -> float:
     """`value` as a float, finite and within +-bound."""
     if type(value) not in _NUMBER_TYPES:  # bool is not a number here
         raise WireValueError(f"{field} must be a number, not {type(value).__name__}")
-    x = float(value)
+    x = float(cast(float, value))  # int or float, checked above
     if -bound <= x <= bound:
         return x
     if not math.isfinite(x):
@@ -151,6 +152,10 @@ class Many:
 Shape = Callable[[object, str], object] | tuple | Many
 
 
+@overload
+def conform(value: object, shape: tuple | Many, field: str) -> list: ...
+@overload
+def conform(value: object, shape: Shape, field: str) -> object: ...
 def conform(value: object, shape: Shape, field: str) -> object:
     """`value` checked against `shape` and normalised (floats as float, bools as bool)."""
     if isinstance(shape, Many):

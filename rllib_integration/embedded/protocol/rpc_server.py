@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
+from typing import Generic, TypeVar, cast
 
 import msgpack
 
@@ -39,13 +40,16 @@ class Handler:
     kind: str  # "value": Response<T>; "void": Response<void>; "raw": bare result
 
 
+T = TypeVar("T")
+
+
 @dataclass(frozen=True)
-class Offload:
+class Offload(Generic[T]):
     """What a handler returns when its work would block: `work()` runs in a worker thread, then
     `then(its result)`, back on the event loop, gives the handler's value."""
 
-    work: Callable[[], object]
-    then: Callable[[object], object] = lambda result: result
+    work: Callable[[], T]
+    then: Callable[[T], object] = lambda result: result
 
 
 @dataclass(frozen=True)
@@ -210,7 +214,7 @@ class RpcProtocol(asyncio.Protocol):
         self._closed = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        self.transport = cast(asyncio.Transport, transport)  # a stream server's transports
         if self.episodes is not None:
             self.shield = LoadShield(self._write, self.episodes.client_ready)
         if self.tm_shield is not None:
@@ -271,6 +275,7 @@ class RpcProtocol(asyncio.Protocol):
                 if loading:  # slow: never hold replies computed before it behind it
                     self._write(b"".join(replies))
                     replies = []
+                    assert self.episodes is not None  # a shield exists only with episodes
                     requests = self.episodes.requests
                 reply = self.dispatcher.handle(message)
                 if self.tm is not None:
@@ -377,6 +382,7 @@ class RpcProtocol(asyncio.Protocol):
         """load_new_episode's reply: a successful load's goes through the shield."""
         if reply is None:
             return
+        assert self.episodes is not None and self.shield is not None  # only after a load
         if self.episodes.requests != requests:
             self.shield.loaded(reply)
         else:
@@ -411,6 +417,7 @@ class RpcProtocol(asyncio.Protocol):
             logging.WARNING, reason, "closing RPC connection %s: %s", self._peer(), reason
         )
         self._closed = True
+        assert self.transport is not None  # only a connected protocol receives data to refuse
         self.transport.close()
 
     def _route(self, message: list, reply: bytes) -> list[bytes]:

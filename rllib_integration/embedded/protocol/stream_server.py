@@ -22,6 +22,7 @@ import logging
 import struct
 import time
 from collections.abc import Callable
+from typing import cast
 
 from rllib_integration.embedded.log_limit import RateLimitedLog
 from rllib_integration.embedded.protocol.limits import PARTIAL_MESSAGE_TIMEOUT_S
@@ -115,7 +116,7 @@ class StreamProtocol(asyncio.Protocol):
         self._unsubscribed: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        self.transport = cast(asyncio.Transport, transport)  # a stream server's transports
         # A client sends its stream id at once; a connection that never does is closed.
         self._unsubscribed = asyncio.get_running_loop().call_later(
             PARTIAL_MESSAGE_TIMEOUT_S, self._never_subscribed
@@ -127,6 +128,7 @@ class StreamProtocol(asyncio.Protocol):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def data_received(self, data: bytes) -> None:
+        assert self.transport is not None  # connection_made ran
         if self.stream_id is not None:
             _lines.log(
                 logging.WARNING, "unexpected", "stream client sent %d unexpected bytes; closing",
@@ -151,6 +153,7 @@ class StreamProtocol(asyncio.Protocol):
 
     def _never_subscribed(self) -> None:
         self._unsubscribed = None
+        assert self.transport is not None  # the timer starts in connection_made
         _lines.log(
             logging.WARNING, "no subscription",
             "stream client sent no stream id in %.0f s (%d bytes); closing",

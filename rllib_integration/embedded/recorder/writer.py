@@ -22,7 +22,7 @@ import math
 import os
 import struct
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import partial
 
 import numpy as np
@@ -257,24 +257,17 @@ class RecordingWriter:
         speeds of walkers; velocities with additional data. `clamp` packs out-of-range values
         (slower; only after the plain packing failed)."""
         positions, vehicles, walkers, lights, kinematics = [], [], [], [], []
-        if clamp:
-            position, anim_vehicle, anim_walker, light, kinematic = (
-                partial(pack, s)
-                for s in (
-                    fmt.POSITION,
-                    fmt.ANIM_VEHICLE,
-                    fmt.ANIM_WALKER,
-                    fmt.VEHICLE_LIGHT,
-                    fmt.KINEMATICS,
-                )
-            )
-        else:
-            position, anim_vehicle, anim_walker = (
-                fmt.POSITION.pack,
-                fmt.ANIM_VEHICLE.pack,
-                fmt.ANIM_WALKER.pack,
-            )
-            light, kinematic = fmt.VEHICLE_LIGHT.pack, fmt.KINEMATICS.pack
+        formats = (
+            fmt.POSITION,
+            fmt.ANIM_VEHICLE,
+            fmt.ANIM_WALKER,
+            fmt.VEHICLE_LIGHT,
+            fmt.KINEMATICS,
+        )
+        packers: list[Callable[..., bytes]] = (
+            [partial(pack, s) for s in formats] if clamp else [s.pack for s in formats]
+        )
+        position, anim_vehicle, anim_walker, light, kinematic = packers
         with_kinematics = self.additional_data
         for a in world.actors.values():
             if a.kind in _NOT_RECORDED_KINDS:

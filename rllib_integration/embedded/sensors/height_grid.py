@@ -53,9 +53,10 @@ class HeightGrid:
             flat = float(upper.flat[0]) if upper.size else 0.0
             return cls((float(xmin), float(ymin)), resolution, upper, flat)
         lower = _sample(ground, xs, ys, -1e9)
-        if np.allclose(lower, upper, atol=FLAT_TOLERANCE):
-            lower = None
-        grid = cls((float(xmin), float(ymin)), resolution, upper, None, lower)
+        one_level = np.allclose(lower, upper, atol=FLAT_TOLERANCE)
+        grid = cls(
+            (float(xmin), float(ymin)), resolution, upper, None, None if one_level else lower
+        )
         return dataclasses.replace(
             grid, max_slope=grid.road_grade(ground), max_height=float(upper.max())
         )

@@ -165,8 +165,8 @@ def intersect_ground(
     h0 = float(np.asarray(heights(np.array([ox]), np.array([oy])), dtype=np.float64)[0])
     t_b = (np.float32(h0 - oz)) / d[:, 2]
     if not (grid is not None and grid.flat_height is not None):
-        t_a = np.zeros(len(d), np.float32)
-        g_a = np.full(len(d), np.float32(oz - h0))
+        t_a: np.ndarray = np.zeros(len(d), np.float32)
+        g_a: np.ndarray = np.full(len(d), np.float32(oz - h0))
         for _ in range(iterations):
             tq = np.clip(t_b, 0.0, 2.0 * t_max)  # keep queries near the map for grazing rays
             h = np.asarray(heights(ox + tq * d[:, 0], oy + tq * d[:, 1]), dtype=np.float32)
@@ -389,7 +389,7 @@ def cast_rays(
     box[(box < 0) & ~on_ground] = HIT_NOTHING
     surface = np.zeros(len(dirs), np.uint8)
     g = np.flatnonzero(on_ground)
-    if len(g):
+    if ground is not None and len(g):  # rays meet the ground only where there is one
         p = origin[:2].astype(np.float32) + t[g, None] * dirs[g, :2]
         surface[g] = np.asarray(ground.surface(p[:, 0], p[:, 1]), dtype=np.uint8)
     return RayHits(t=t, box=box, surface=surface, normal=normal)

@@ -24,7 +24,7 @@ class SignalActors:
     """The signals of the world's current map, as actors of ``world``."""
 
     def __init__(self, world: Any, world_map: Any) -> None:
-        layout = getattr(world_map, "signals", None)  # a ServerMap's, built with the map
+        layout: SignalLayout | None = getattr(world_map, "signals", None)  # a ServerMap's
         if layout is None:
             xodr = getattr(world_map, "xodr", None)
             layout = signal_layout(world_map.name, xodr) if xodr else SignalLayout([], [])

@@ -20,6 +20,7 @@ import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -162,7 +163,7 @@ def _gets_actor(info: SignalInfo, kind: SignKind, tables: SignalTables) -> bool:
 def _signal_transforms(carla_map, name: str, xodr: str, ids: list[str]) -> dict:
     """Each signal's transform (the landmark pose). A signal whose references were all dropped
     (validity 0..0 only) has no landmark; a second map, with those signals made valid, has."""
-    found = {}
+    found: dict[str, Any] = {}  # carla.Transform by signal id
     for landmark in carla_map.get_all_landmarks():
         found.setdefault(landmark.id, landmark.transform)
     missing = set(ids) - set(found)
@@ -210,14 +211,14 @@ def _groups(signs: list[SignSpec], tables: SignalTables) -> list[GroupSpec]:
     for junction_id in sorted(by_junction):
         members = by_junction[junction_id]
         order = sorted(members, key=lambda c: (tables.controllers[c].sequence, c))
-        controllers = []
+        specs = []
         for controller_id in order:
             listed = tables.controllers[controller_id].signal_ids
             lights = sorted(
                 members[controller_id], key=lambda k: listed.index(signs[k].opendrive_id)
             )
-            controllers.append(ControllerSpec(controller_id, lights))
-        groups.append(GroupSpec(junction_id, controllers))
+            specs.append(ControllerSpec(controller_id, lights))
+        groups.append(GroupSpec(junction_id, specs))
     for n, k in enumerate(lone):
         times = (GREEN_TIME, YELLOW_TIME, LONE_LIGHT_RED_TIME)
         groups.append(GroupSpec(-2 - n, [ControllerSpec(str(-1 - n), [k], times)]))
@@ -244,7 +245,8 @@ def merged_trigger_volume(boxes: list[Box], pose: tuple) -> tuple[Vec3, Vec3, Ve
         -dx * math.sin(yaw) + dy * math.cos(yaw),
         dz,
     )
-    return (local, tuple(float(v) for v in extent), (0.0, -pose[4], 0.0))
+    size = (float(extent[0]), float(extent[1]), float(extent[2]))
+    return (local, size, (0.0, -pose[4], 0.0))
 
 
 def _rotate(rotation: Vec3, vector: Vec3) -> np.ndarray:
@@ -269,7 +271,7 @@ class _LaneGraph:
 
         return wp is not None and wp.lane_type == carla.LaneType.Driving
 
-    def _lanes(self, references) -> Iterable[tuple[object, int]]:
+    def _lanes(self, references) -> Iterable[tuple[Any, int]]:  # (carla.Landmark, lane id)
         """(reference, lane id) for every lane of every validity range, 0 skipped."""
         for ref in references:
             for lo, hi in ref.get_lane_validities():

@@ -6,6 +6,7 @@ vehicles stand in a cell with none."""
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 from .layout import Box
 
@@ -56,6 +57,7 @@ class BoxSet:
         """Indices of the boxes the vehicle at ``pose`` overlaps."""
         x, y, z, yaw = pose
         ox, oy, oz, ex, ey, ez, reach = shape
+        candidates: Sequence[int] | None
         if reach <= REACH_M:
             candidates = self._grid.get((math.floor(x / CELL_M), math.floor(y / CELL_M)))
             if not candidates:

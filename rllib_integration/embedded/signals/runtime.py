@@ -20,7 +20,7 @@ import numpy as np
 
 from .cycle import GREEN, RED, Controller, Group
 from .kinds import SignKind
-from .layout import SignalLayout
+from .layout import SignalLayout, Vec3
 from .overlap import BoxSet, Pose, Shape
 
 STOP_WAIT_S, STOP_RETRY_S = 2.0, 1.0
@@ -142,6 +142,7 @@ class TrafficSignals:
 
     def _give_way(self, v: VehicleSignal, actor_id: int, now: float, vehicles: Vehicles) -> None:
         k = v.waiting_at
+        assert k is not None  # called only while the vehicle waits at a sign
         checks = self._checks.get(k)
         occupied = checks is not None and any(
             other != actor_id and checks.touched(pose, shape) for other, pose, shape in vehicles
@@ -210,7 +211,7 @@ class TrafficSignals:
         group, _ = self._controller_of[self.light(actor_id)]
         return [self.actor_ids[k] for c in group.controllers for k in c.lights]
 
-    def light_box(self, actor_id: int) -> tuple[tuple, tuple, tuple]:
+    def light_box(self, actor_id: int) -> tuple[Vec3, Vec3, Vec3]:
         """World box of the lamp head (get_light_boxes): centre, half-size, rotation."""
         pose = self.signs[self.light(actor_id)].pose
         (ox, oy, oz), extent = LAMP_HEAD
@@ -220,4 +221,5 @@ class TrafficSignals:
         """(green, yellow, red, elapsed, frozen, state) of light ``k`` for its record."""
         group, controller = self._controller_of[k]
         green, yellow, red = controller.times
-        return (green, yellow, red, controller.elapsed, group.frozen, self.states[k])
+        elapsed = float(controller.elapsed)
+        return (float(green), float(yellow), float(red), elapsed, group.frozen, self.states[k])
