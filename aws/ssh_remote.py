@@ -160,7 +160,7 @@ class RemoteSession:
                 attributes = sftp.stat(remote)
             except FileNotFoundError:
                 raise HelperError(f"remote path {remote}: no such file or directory") from None
-            if not stat.S_ISDIR(attributes.st_mode):
+            if not stat.S_ISDIR(attributes.st_mode or 0):  # no mode sent: not a directory
                 local.parent.mkdir(parents=True, exist_ok=True)
                 sftp.get(remote, str(local))
                 return 1
@@ -170,7 +170,7 @@ class RemoteSession:
                 local_dir.mkdir(parents=True, exist_ok=True)
                 for entry in sftp.listdir_attr(remote_dir):
                     source = _join(remote_dir, entry.filename)
-                    if stat.S_ISDIR(entry.st_mode):
+                    if stat.S_ISDIR(entry.st_mode or 0):
                         pending.append((source, local_dir / entry.filename))
                     else:
                         sftp.get(source, str(local_dir / entry.filename))

@@ -34,6 +34,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -76,8 +77,10 @@ def trajectories(carla_map, vehicles: int, frames: int, seed: int = 0) -> np.nda
     locations = np.array([[w.transform.location.x, w.transform.location.y] for w in waypoints])
     centre = locations.mean(axis=0)
     hero = waypoints[int(np.argmin(np.linalg.norm(locations - centre, axis=1)))]
-    near = np.flatnonzero(np.linalg.norm(locations - locations[waypoints.index(hero)], axis=1) < 40)
-    near = [i for i in near if waypoints[i].id != hero.id]
+    close = np.flatnonzero(
+        np.linalg.norm(locations - locations[waypoints.index(hero)], axis=1) < 40
+    )
+    near = [i for i in close if waypoints[i].id != hero.id]
     chosen = rng.choice(near, size=vehicles, replace=len(near) < vehicles)
     current = [hero] + [waypoints[i] for i in chosen]
     out = np.zeros((frames, len(current), 3))
@@ -131,11 +134,16 @@ def ours(static, poses: np.ndarray, mode: str):
 # ---------------------------------------------------------------- carla-birdeye-view
 
 
-def birdeye(carla_map, poses: np.ndarray, crop: str, workdir: Path):
+def alias_cv2_cv2() -> None:
+    """carla-birdeye-view imports cv2.cv2 (OpenCV < 4.5.4): make that name the cv2 module."""
     import cv2
 
-    sys.modules.setdefault("cv2.cv2", cv2)  # the package imports cv2.cv2 (OpenCV < 4.5.4)
-    cv2.cv2 = cv2
+    sys.modules.setdefault("cv2.cv2", cv2)
+    vars(cv2)["cv2"] = cv2
+
+
+def birdeye(carla_map, poses: np.ndarray, crop: str, workdir: Path):
+    alias_cv2_cv2()
     from carla_birdeye_view import BirdViewCropType, BirdViewProducer, PixelDimensions
 
     class Snap:
@@ -281,7 +289,7 @@ def live(map_name: str, vehicles: int, frames: int, cache_dir: Path, birdeye_dir
         hero_bp.set_attribute("role_name", "hero")
         hero = world.spawn_actor(hero_bp, start)
         order = np.argsort(np.linalg.norm(where - [start.location.x, start.location.y], axis=1))
-        npcs = []
+        npcs: list[Any] = []  # carla.Actor
         for index in order[1:]:
             if len(npcs) == vehicles:
                 break
@@ -305,10 +313,7 @@ def live(map_name: str, vehicles: int, frames: int, cache_dir: Path, birdeye_dir
             route.append(route[-1].next(STEP_M)[0])
         producer = None
         try:
-            import cv2
-
-            sys.modules.setdefault("cv2.cv2", cv2)
-            cv2.cv2 = cv2
+            alias_cv2_cv2()
             from carla_birdeye_view import BirdViewCropType, BirdViewProducer, PixelDimensions
 
             # its cache file name embeds map.name ('Carla/Maps/Town03'): make those folders
@@ -328,7 +333,7 @@ def live(map_name: str, vehicles: int, frames: int, cache_dir: Path, birdeye_dir
             pass
         names = ["ours: sensor tick, rgb", "ours: sensor tick, masks"]
         names += ["carla-birdeye-view produce()"] if producer else []
-        times = {name: [] for name in names}
+        times: dict[str, list[float]] = {name: [] for name in names}
         seen = []
         # one pass per renderer along the same drive, as in an env process that has only one:
         # interleaving them would let carla-birdeye-view's 77 MB of masks evict our raster
@@ -341,7 +346,8 @@ def live(map_name: str, vehicles: int, frames: int, cache_dir: Path, birdeye_dir
                     # the snapshot read is counted: CarlaCore reads one per tick for all sensors
                     sensor = sensors[name.rsplit(" ", 1)[-1]]
                     image = sensor.tick(frame, world.get_snapshot())
-                else:
+                else:  # listed only with a producer
+                    assert producer is not None
                     producer.produce(agent_vehicle=hero)
                 if i >= 10:
                     times[name].append((time.perf_counter() - started) * 1e3)
@@ -383,8 +389,8 @@ def main() -> int:
         f"{SIZE}x{SIZE} px at {PPM} px/m; cv2 threads {__import__('cv2').getNumThreads()}"
     )
 
-    with tempfile.TemporaryDirectory(prefix="bev-bench-") as tmp:
-        tmp = Path(tmp)
+    with tempfile.TemporaryDirectory(prefix="bev-bench-") as tmp_name:
+        tmp = Path(tmp_name)
         print("\nfirst use (static layers of the whole map):")
         cold = static_map_for_xodr(name, xodr, PPM, tmp / "ours")
         cache.clear_memory()
@@ -438,10 +444,10 @@ def main() -> int:
                 print(f"  skipped: {error}")
             else:
                 live_rows = dict(summary(n, values) for n, values in live_times.items())
-                other = live_rows.get("carla-birdeye-view produce()")
-                if other:
+                theirs = live_rows.get("carla-birdeye-view produce()")
+                if theirs:
                     for n in ("ours: sensor tick, rgb", "ours: sensor tick, masks"):
-                        print(f"  speed-up of {n}: {other / live_rows[n]:.1f}x")
+                        print(f"  speed-up of {n}: {theirs / live_rows[n]:.1f}x")
 
     medians = dict(rows)
     ours_rgb, ours_masks = (

@@ -13,6 +13,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -34,7 +35,7 @@ def env_config(sensors: dict, n_vehicles: int = 0) -> dict:
 
 
 def measure(label: str, sensors: dict, steps: int, resets: int, n_vehicles: int = 0) -> None:
-    env = CarlaEnv(env_config(sensors, n_vehicles))
+    env: CarlaEnv[Any, Any] = CarlaEnv(env_config(sensors, n_vehicles))
     try:
         started = time.perf_counter()
         env.reset(seed=0)

@@ -28,6 +28,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -108,7 +109,7 @@ def greedy_evaluation(
     def policy(observation: np.ndarray) -> int:
         return int(net(torch.as_tensor(observation).unsqueeze(0)).argmax(dim=-1).item())
 
-    env = CarlaEnv(env_config)
+    env: CarlaEnv[Any, Any] = CarlaEnv(env_config)
     try:
         print(HEADER, flush=True)
         reports = run_episodes(

@@ -83,6 +83,7 @@ def in_process(args: argparse.Namespace, folder: Path) -> None:
     world.settings = EpisodeSettings(synchronous_mode=True, fixed_delta_seconds=0.05)
     for point in world_map.spawn_points[: args.vehicles + 1]:
         car = world.spawn("vehicle.audi.a2", {}, point)
+        assert car.vehicle is not None  # a vehicle blueprint
         car.vehicle.control = VehicleControl(throttle=0.3)
     recorder = Recorder(world, RecorderConfig(RecorderPaths(folder)))
     block = max(args.frames // 10, 1)

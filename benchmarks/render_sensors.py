@@ -19,6 +19,7 @@ import queue
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -139,7 +140,8 @@ def server_ticks(ticks: int) -> None:
         mount = carla.Transform(carla.Location(x=1.5, z=2.4), carla.Rotation(pitch=-10))
         results = {}
         for name, spec in SERVER_SENSORS.items():
-            sensor, data = None, queue.Queue()
+            sensor = None
+            data: queue.Queue[Any] = queue.Queue()
             if spec is not None:
                 bp = library.find(spec[0])
                 for key, value in spec[1].items():

@@ -7,7 +7,7 @@ side is configured with `dueling=False, num_atoms=1` and keeps double-Q and targ
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import torch
 from ray.rllib.algorithms.dqn.default_dqn_rl_module import (
@@ -37,12 +37,13 @@ def qnet_spec_from(observation_space: Any, action_space: Any, model_config: dict
 
 class BirdViewDQNModule(TorchRLModule, InferenceOnlyAPI, TargetNetworkAPI, QNetAPI):
     def setup(self) -> None:
-        self.qnet = QNet(
-            qnet_spec_from(self.observation_space, self.action_space, self.model_config)
-        )
-        self.uses_double_q = bool(self.model_config.get("double_q", True))
+        # RLModuleSpec.build hands a module its model_config as a dict (RLlib's own annotation
+        # also allows its DefaultModelConfig dataclass, which it converts before).
+        model_config = cast(dict, self.model_config)
+        self.qnet = QNet(qnet_spec_from(self.observation_space, self.action_space, model_config))
+        self.uses_double_q = bool(model_config.get("double_q", True))
         self.epsilon_schedule = Scheduler(
-            fixed_value_or_schedule=self.model_config.get("epsilon", 0.05), framework="torch"
+            fixed_value_or_schedule=model_config.get("epsilon", 0.05), framework="torch"
         )
 
     # --- QNetAPI / TargetNetworkAPI -------------------------------------------------------
@@ -68,8 +69,8 @@ class BirdViewDQNModule(TorchRLModule, InferenceOnlyAPI, TargetNetworkAPI, QNetA
     def _forward_exploration(self, batch: dict, t: int = 0, **kwargs) -> dict:
         greedy = self.qnet(batch[Columns.OBS]).argmax(dim=-1)
         self.epsilon_schedule.update(t)
-        epsilon = self.epsilon_schedule.get_current_value()
-        random = torch.randint_like(greedy, 0, int(self.action_space.n))
+        epsilon = cast(torch.Tensor, self.epsilon_schedule.get_current_value())  # torch framework
+        random = torch.randint_like(greedy, 0, self.qnet.spec.num_actions)
         explore = torch.rand(greedy.shape, device=greedy.device) < epsilon
         return {Columns.ACTIONS: torch.where(explore, random, greedy)}
 

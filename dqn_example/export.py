@@ -9,6 +9,7 @@ Importing this module does not import Ray.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from dqn_example.qnet import SPEC_FILE, STATE_FILE, save_qnet
 from rllib_integration.training.checkpoints import (
@@ -18,6 +19,9 @@ from rllib_integration.training.checkpoints import (
     module_path,
     resolve_checkpoint,
 )
+
+if TYPE_CHECKING:
+    from dqn_example.dqn_module import BirdViewDQNModule
 
 EXPORT_DIR = "qnet"
 # Per module ({module}: nothing for a single-agent run, the policy id for a multi-agent one).
@@ -35,7 +39,8 @@ def export_qnet(checkpoint: Path) -> list[Path]:
 
     exported = []
     for module_id in module_ids(checkpoint):
-        module = RLModule.from_checkpoint(str(module_dir(checkpoint, module_id)))
+        loaded = RLModule.from_checkpoint(str(module_dir(checkpoint, module_id)))
+        module = cast("BirdViewDQNModule", loaded)  # the module dqn_train.py trains
         exported.append(save_qnet(module.qnet, export_dir(checkpoint, module_id)))
     return exported
 

@@ -34,7 +34,8 @@ class QNetSpec:
     dueling: bool = True
 
     def __post_init__(self) -> None:
-        self.obs_shape = tuple(int(v) for v in self.obs_shape)
+        height, width, channels = (int(v) for v in self.obs_shape)
+        self.obs_shape = (height, width, channels)
         self.conv_filters = [[int(v) for v in layer] for layer in self.conv_filters]
         self.hiddens = [int(v) for v in self.hiddens]
 

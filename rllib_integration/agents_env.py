@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -142,7 +142,7 @@ class CarlaAgentsEnv(gym.Env):
     agents included: both agents get theirs).
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"]}
+    metadata: dict[str, Any] = {"render_modes": ["rgb_array"]}
     # Per agent: `observation_spaces` / `action_spaces` (these stay None, as RLlib's
     # MultiAgentEnv has them).
     observation_space: gym.Space | None = None  # type: ignore[assignment]
@@ -160,7 +160,7 @@ class CarlaAgentsEnv(gym.Env):
         self.spread_index = CarlaEnv.spread_of(worker_index, 0, sub_index)
         self._agents = {agent_id: _Agent(agent_id, c) for agent_id, c in agent_configs.items()}
         self.possible_agents = list(self._agents)
-        self.agents = []
+        self.agents: list[str] = []
         self.observation_spaces = {a.id: a.observation_space for a in self._agents.values()}
         self.action_spaces = {a.id: a.action_space for a in self._agents.values()}
         self.render_mode = render_mode
@@ -226,8 +226,12 @@ class CarlaAgentsEnv(gym.Env):
             observations[agent.id], infos[agent.id] = observation, agent.info(info, env_info)
         return observations, infos
 
+    # Per-agent dicts, as RLlib's MultiAgentEnv (also a gym.Env) returns: gymnasium's
+    # single-agent signature cannot be met.
     @reports_fatal_errors
-    def step(self, action_dict: Mapping[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
+    def step(  # type: ignore[override]
+        self, action_dict: Mapping[str, Any]
+    ) -> tuple[dict, dict, dict, dict, dict]:
         if self._needs_recovery:
             # The previous step already truncated everyone; RLlib should have reset.
             return self._truncate_all({"simulator_failure": True})
@@ -275,7 +279,8 @@ class CarlaAgentsEnv(gym.Env):
         truncateds[ALL] = over and not terminateds[ALL]
         return observations, rewards, terminateds, truncateds, infos
 
-    def render(self) -> np.ndarray | None:
+    # gymnasium types render() with a TypeVar bound nowhere, which no concrete type matches.
+    def render(self) -> np.ndarray | None:  # type: ignore[override]
         """rgb_array: each agent's bird's-eye view (else first RGB camera) side by side, in
         `possible_agents` order, the last frame of agents that are done."""
         if self.render_mode != "rgb_array" or self._core is None:
@@ -284,11 +289,11 @@ class CarlaAgentsEnv(gym.Env):
             rgb_frame(agent.config["hero"]["sensors"], agent.last_sensor_data)
             for agent in self._agents.values()
         ]
-        frames = [frame for frame in frames if frame is not None]
-        if not frames:
+        shown = [frame for frame in frames if frame is not None]
+        if not shown:
             return None
-        height = max(frame.shape[0] for frame in frames)
-        padded = [np.pad(f, ((0, height - f.shape[0]), (0, 0), (0, 0))) for f in frames]
+        height = max(frame.shape[0] for frame in shown)
+        padded = [np.pad(f, ((0, height - f.shape[0]), (0, 0), (0, 0))) for f in shown]
         return np.concatenate(padded, axis=1)
 
     def close(self) -> None:

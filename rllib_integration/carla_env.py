@@ -320,7 +320,8 @@ class CarlaEnv(gym.Env[ObsType, ActType]):
         info = self._info(info, env_info)
         return observation, float(reward), bool(terminated), bool(truncated), info
 
-    def render(self) -> np.ndarray | None:
+    # gymnasium types render() with a TypeVar bound nowhere, which no concrete type matches.
+    def render(self) -> np.ndarray | None:  # type: ignore[override]
         """With `render_mode="rgb_array"`: this step's H x W x 3 uint8 frame of the hero's
         bird's-eye view (`sensor.birdview`), else of its first RGB camera; None without a
         render mode. `metadata["render_fps"]` is the env's step rate (1 / timestep), so

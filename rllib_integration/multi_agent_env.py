@@ -16,6 +16,8 @@ from rllib_integration.agents_env import ALL, CarlaAgentsEnv
 __all__ = ["ALL", "MultiAgentCarlaEnv"]
 
 
-class MultiAgentCarlaEnv(CarlaAgentsEnv, MultiAgentEnv):
+# RLlib's MultiAgentEnv declares the per-agent attributes and methods with its own looser types
+# (Optional spaces, untyped dicts, render() -> None); CarlaAgentsEnv's are the precise ones.
+class MultiAgentCarlaEnv(CarlaAgentsEnv, MultiAgentEnv):  # type: ignore[misc]
     """`CarlaAgentsEnv` as an RLlib `MultiAgentEnv`: `possible_agents`, `agents`,
     `observation_spaces`, `action_spaces`, and per-agent dicts with "__all__"."""

@@ -32,7 +32,7 @@ class CarlaParallelEnv(ParallelEnv):
         self.render_mode = render_mode
 
     @property
-    def agents(self) -> list[str]:  # type: ignore[override]
+    def agents(self) -> list[str]:
         """The agents still driving in this episode."""
         return list(self.env.agents)
 

@@ -18,14 +18,19 @@ T = TypeVar("T")
 
 
 class _Simulator(Protocol):
-    """What the view reads from (the core); attributes are None while not connected."""
+    """What the view reads from (the core); attributes are None while not connected. Read-only
+    here, so plain attributes and properties both fit."""
 
-    client: carla.Client | None
-    world: carla.World | None
-    map: carla.Map | None
-    hero: carla.Actor | None
-    frame: int
-
+    @property
+    def client(self) -> carla.Client | None: ...
+    @property
+    def world(self) -> carla.World | None: ...
+    @property
+    def map(self) -> carla.Map | None: ...
+    @property
+    def hero(self) -> carla.Actor | None: ...
+    @property
+    def frame(self) -> int: ...
     @property
     def timestep(self) -> float: ...
 

@@ -76,8 +76,8 @@ def non_finite_problem(value: Any, path: str = "") -> str | None:
         return None
     bad = np.argwhere(~np.isfinite(array))
     if len(bad):
-        index = tuple(int(i) for i in bad[0])
-        return f"{_at(path, index)} is {array[index]}, not a finite number"
+        first = tuple(int(i) for i in bad[0])
+        return f"{_at(path, first)} is {array[first]}, not a finite number"
     return None
 
 

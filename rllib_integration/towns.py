@@ -13,6 +13,7 @@ On CarlaUE4 the server itself knows its towns; a wrong one is an error at the fi
 from __future__ import annotations
 
 import difflib
+from collections.abc import Sequence
 from pathlib import Path
 
 from rllib_integration.defaults import CarlaSettings, ConfigError, find_carla_root, server_kind
@@ -42,7 +43,7 @@ def xodr_files(towns: list[str]) -> list[str]:
     return [t for t in towns if is_xodr_file(t)]
 
 
-def available_towns(settings: CarlaSettings, files: list[str] = ()) -> dict[str, str] | None:
+def available_towns(settings: CarlaSettings, files: Sequence[str] = ()) -> dict[str, str] | None:
     """Town name -> where it comes from, on the server `settings` launch; None when only the
     server can say (CarlaUE4, or a server someone else runs)."""
     if server_kind(settings) != "embedded":  # the config loader has checked `server: carla`

@@ -122,8 +122,9 @@ def step_vehicle(v: Vehicle, dt: float) -> None:
         kinematic_motion(b, dt)  # moved by set_transform (e.g. the TM's hybrid mode)
         return
     old_vx, old_vy, old_vz = b.velocity
-    if b.constant_velocity is not None or b.target_velocity is not None:
-        vx, vy, _ = b.constant_velocity or b.target_velocity  # type: ignore[misc]
+    given = b.constant_velocity or b.target_velocity  # a constant velocity wins
+    if given is not None:
+        vx, vy, _ = given
         b.target_velocity = None
         yaw = math.radians(b.yaw)
         b.speed = vx * math.cos(yaw) + vy * math.sin(yaw)

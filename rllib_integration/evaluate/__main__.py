@@ -22,6 +22,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from rllib_integration.carla_env import CarlaEnv
 from rllib_integration.config import ConfigError, add_override_argument
@@ -77,7 +78,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2
     try:
-        env = CarlaEnv(env_config, render_mode="rgb_array" if args.video else None)
+        env: CarlaEnv[Any, Any] = CarlaEnv(
+            env_config, render_mode="rgb_array" if args.video else None
+        )
     except ValueError as error:  # --video with nothing to film: CarlaEnv says what to add
         print(f"{PROG}: error: --video films what env.render() shows: {error}", file=sys.stderr)
         return 2

@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from rllib_integration.training.observations import AdaptObservations, adapted_space
 from rllib_integration.training.training_file import TrainingFile
@@ -97,8 +97,10 @@ def rllib_policy(checkpoint: Path) -> Policy:
     import tree
     from ray.rllib.core.columns import Columns
     from ray.rllib.core.rl_module.rl_module import RLModule
+    from ray.rllib.core.rl_module.torch.torch_rl_module import TorchRLModule
 
-    module = RLModule.from_checkpoint(str(folder))
+    # The project trains with the torch framework: its modules are TorchRLModules.
+    module = cast(TorchRLModule, RLModule.from_checkpoint(str(folder)))
     module.eval()
     # One observation at a time: a second intra-op thread only spins. On the loaded 2-core VM
     # the route example's Q-network took 12.9 ms of CPU (76 ms wall) per forward with 2 threads,

@@ -73,6 +73,7 @@ class RouteRunner:
             if writer is not None:
                 writer.close()
         tracker = self.env.route_tracker
+        assert tracker is not None  # the episode was reset with a route
         return route_record(
             index,
             spec.route_id,

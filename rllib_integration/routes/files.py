@@ -84,9 +84,7 @@ def read_routes(path: str | Path) -> list[RouteSpec]:
 
 def _read_route(path: Path, index: int, element: ET.Element) -> RouteSpec:
     where = f"route file {str(path)!r}, route {element.get('id', f'#{index + 1}')!r}"
-    for attribute in ("id", "town"):
-        if not element.get(attribute):
-            raise RouteFileError(f"{where}: missing attribute {attribute!r}")
+    route_id, town = _required(element, "id", where), _required(element, "town", where)
     positions = element.find("waypoints")
     if positions is not None:  # leaderboard 2.x
         points = [_keypoint(where, p, ("x", "y", "z"), ()) for p in positions.iter("position")]
@@ -97,7 +95,14 @@ def _read_route(path: Path, index: int, element: ET.Element) -> RouteSpec:
         ]
     if len(points) < 2:
         raise RouteFileError(f"{where}: needs at least 2 waypoints, has {len(points)}")
-    return RouteSpec(element.get("id"), element.get("town"), tuple(points))
+    return RouteSpec(route_id, town, tuple(points))
+
+
+def _required(element: ET.Element, attribute: str, where: str) -> str:
+    value = element.get(attribute)
+    if not value:
+        raise RouteFileError(f"{where}: missing attribute {attribute!r}")
+    return value
 
 
 def _keypoint(

@@ -66,7 +66,7 @@ class LaneGraph:
             raise ValueError(f"resolution must be positive, got {resolution}")
         self.map = carla_map
         self.resolution = resolution
-        self.graph = nx.DiGraph()
+        self.graph: nx.DiGraph[LaneKey] = nx.DiGraph()
         self.segments: dict[LaneKey, LaneSegment] = {}
         pairs = carla_map.get_topology()
         if not pairs:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import carla
 import networkx as nx
@@ -99,7 +100,11 @@ class RoutePlanner:
             if start_key != end_key:
                 return nx.dijkstra_path(graph, start_key, end_key)
             # Destination behind the origin on the same lane: drive round and come back.
-            distances, paths = nx.single_source_dijkstra(graph, start_key)
+            # Without a target the result is the two dicts (the stub does not overload on it).
+            distances, paths = cast(
+                "tuple[dict[LaneKey, float], dict[LaneKey, list[LaneKey]]]",
+                nx.single_source_dijkstra(graph, start_key),
+            )
             loops = [
                 (distances[p] + graph.edges[p, end_key]["weight"], paths[p] + [end_key])
                 for p in graph.predecessors(end_key)
@@ -241,12 +246,13 @@ class RoutePlanner:
                 hi = exit_ if key == run[-1] else float(seg.offsets[seg.nearest_index(*leave_xy)])
                 if n == 0:
                     lo = entry
-                a = lo + (hi - lo) * n / len(run)
-                b = lo + (hi - lo) * (n + 1) / len(run) if n < len(run) - 1 else hi
+                leg_start = lo + (hi - lo) * n / len(run)
+                leg_end = lo + (hi - lo) * (n + 1) / len(run) if n < len(run) - 1 else hi
                 option = (
                     _CHANGE_OPTION[self.lanes.kind(run[n - 1], key)] if n else RoadOption.LANEFOLLOW
                 )
-                legs.append(_Leg(seg, a, b - (1e-3 if n < len(run) - 1 else 0.0), option))
+                leg_end -= 1e-3 if n < len(run) - 1 else 0.0
+                legs.append(_Leg(seg, leg_start, leg_end, option))
         return legs
 
 

@@ -95,11 +95,14 @@ class Route:
         for first, last in runs(self.junction_ids < 0):
             s = self.cumulative[first : last + 1]
             marks = np.arange(s[0] + spacing / 2.0, s[-1], spacing)
-            marks = marks if len(marks) else [(s[0] + s[-1]) / 2.0]
+            if not len(marks):
+                marks = np.array([(s[0] + s[-1]) / 2.0])
             chosen.update(first + int(np.searchsorted(s, mark)) for mark in marks)
-        return [
-            (*(float(v) for v in self.positions[i]), float(self.yaws[i])) for i in sorted(chosen)
-        ]
+        points = []
+        for i in sorted(chosen):
+            x, y, z = (float(v) for v in self.positions[i])
+            points.append((x, y, z, float(self.yaws[i])))
+        return points
 
 
 def runs(mask: np.ndarray) -> list[tuple[int, int]]:

@@ -74,7 +74,7 @@ def agent_policies(section: Mapping, env_config: Mapping, where: Where) -> dict[
     if chosen is None:
         if len(policies) != 1:
             raise ConfigError(f"{at}: missing; with several policies say which drives which agent")
-        return dict.fromkeys(agents, policies[0])
+        return {agent: policies[0] for agent in agents}
     if isinstance(chosen, str):
         function: Callable = import_path(chosen, at)
         mapping = {agent: function(agent, None) for agent in agents}

@@ -14,8 +14,8 @@ With your own RLModule (`rl_module.module_class`) nothing is adapted. Ray-free.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, cast
 
 import gymnasium as gym
 import numpy as np
@@ -61,7 +61,8 @@ def _float32_box(space: spaces.Box) -> spaces.Box:
 def adapted_space(space: spaces.Space) -> spaces.Space | None:
     """The space the default network sees, or None when `space` needs no adapting."""
     if isinstance(space, spaces.Dict | spaces.Tuple):
-        return _float32_box(spaces.flatten_space(_scaled_space(space)))
+        # A Dict or Tuple of boxes and discrete spaces flattens to a Box.
+        return _float32_box(cast(spaces.Box, spaces.flatten_space(_scaled_space(space))))
     if _is_image(space):
         return _scaled_space(space)
     if isinstance(space, spaces.Box) and space.dtype != np.float32:
@@ -91,7 +92,7 @@ class AdaptObservations(gym.ObservationWrapper):
 
 
 def make_training_env(
-    env_config: Mapping, env_class: type[gym.Env], adapt: bool, **env_kwargs: Any
+    env_config: Mapping, env_class: Callable[..., gym.Env], adapt: bool, **env_kwargs: Any
 ) -> gym.Env:
     """`env_class(env_config)`, wrapped in AdaptObservations when `adapt` and it needs it.
 

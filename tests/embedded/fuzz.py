@@ -20,6 +20,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import msgpack
 
@@ -31,7 +32,7 @@ from rllib_integration.embedded.protocol.world_streams import WorldStreams
 from rllib_integration.embedded.world import EpisodeSettings, World
 
 NAN, INF = math.nan, math.inf
-HOSTILE = [
+HOSTILE: list[object] = [
     NAN, INF, -INF, 1e39, -1e39, 3.4e38, 1e308, -0.0, 2**63 - 1, -(2**63), 2**64 - 1, 2**31,
     -1, 0, True, None, "", "1.0", "nan", "x" * 5000, b"\x00\xff" * 8, [], [[]], {"a": 1},
 ]  # fmt: skip
@@ -85,6 +86,7 @@ class ProbeMaker:
         self.methods = server_methods()
         self.msgid = 0
         car = default_library().get("vehicle.audi.a2")
+        assert car is not None  # a blueprint of the default library
         self.physics = codec.default_physics_control(car)
 
     def __iter__(self) -> Iterator[Probe]:
@@ -199,7 +201,7 @@ class ProbeMaker:
             [[codec.CMD_LIGHT_STATE, [actor, [3]]]],
             [[codec.CMD_TARGET_VELOCITY, [actor, vector]]],
         ]
-        calls = [
+        calls: list[tuple[str, list[Any]]] = [
             ("spawn_actor", [r.choice([vehicle, walker]), self._pose()]),
             ("set_actor_transform", [actor, self._pose()]),
             ("set_actor_location", [actor, vector]),

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from imageio.core.format import Format
 
 FORMATS = (".gif", ".mp4")
 
@@ -37,7 +41,7 @@ class FrameRecorder:
         self.fps = float(fps)
         self.frames = 0
         self.closed = False
-        self._writer = None
+        self._writer: Format.Writer | None = None
 
     def append(self, frame: np.ndarray) -> None:
         if self.closed:
@@ -62,7 +66,7 @@ class FrameRecorder:
     def __exit__(self, *exc_info) -> None:
         self.close()
 
-    def _open(self):
+    def _open(self) -> Format.Writer:
         import imageio
 
         self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -82,7 +82,8 @@ class BirdViewRenderer:
         s = self.settings
         yaw = math.radians(anchor_yaw)
         c, n = math.cos(yaw), math.sin(yaw)
-        center = np.array([anchor_xy[0] + s.offset * c, anchor_xy[1] + s.offset * n])
+        offset = s.centre_offset
+        center = np.array([anchor_xy[0] + offset * c, anchor_xy[1] + offset * n])
         rotation = s.pixels_per_meter * np.array([[-n, c], [-c, -n]])  # heading -> up
         half = (s.size - 1) / 2.0
         return np.hstack([rotation, (np.array([half, half]) - rotation @ center)[:, None]])
@@ -167,14 +168,15 @@ class BirdViewRenderer:
         """Polygons by kind (HERO, VEHICLE, TWO_WHEELER, WALKER), from one vectorised pass."""
         n = len(actors.centers)
         kinds = actors.kinds if actors.kinds is not None else np.zeros(n, np.uint8)
+        all_kinds = np.concatenate([np.full(len(hero.centers), HERO, np.uint8), kinds])
         both = Boxes(
             np.concatenate([hero.centers, actors.centers]),
             np.concatenate([hero.yaws, actors.yaws]),
             np.concatenate([hero.extents, actors.extents]),
-            np.concatenate([np.full(len(hero.centers), HERO, np.uint8), kinds]),
+            all_kinds,
         )
         polygons, index = self._polygons(both, world_to_px)
-        chosen = both.kinds[index]
+        chosen = all_kinds[index]
         return {kind: polygons[chosen == kind] for kind in (HERO, VEHICLE, TWO_WHEELER, WALKER)}
 
     def _route_points(self, world_to_px: np.ndarray) -> np.ndarray | None:

@@ -141,7 +141,8 @@ class BirdViewSensor(PseudoSensor):
 
     def tick(self, frame: int, snapshot: carla.WorldSnapshot) -> np.ndarray:
         hero_tf = None
-        ids, poses = [], []  # poses: x, y, yaw of each drawn actor, flat
+        ids: list[int] = []
+        poses: list[float] = []  # x, y, yaw of each drawn actor, flat
         unknown = []
         infos = self._infos
         for actor_snapshot in snapshot:
@@ -219,7 +220,7 @@ class BirdViewSensor(PseudoSensor):
     def _traffic_lights(self, anchor: tuple[float, float]) -> TrafficLights | None:
         if not self._lights:
             return None
-        reach = self.settings.radius * math.sqrt(2) + self.settings.offset + 30.0
+        reach = self.settings.radius * math.sqrt(2) + self.settings.centre_offset + 30.0
         near = [
             entry
             for entry in self._lights

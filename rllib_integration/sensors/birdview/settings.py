@@ -53,7 +53,12 @@ class BirdViewSettings:
             default = palette.ALL_LAYERS if self.mode == "rgb" else palette.DEFAULT_MASK_LAYERS
             object.__setattr__(self, "layers", tuple(default))
         if self.offset is None:
-            object.__setattr__(self, "offset", self.radius / 2)
+            object.__setattr__(self, "offset", self.centre_offset)
+
+    @property
+    def centre_offset(self) -> float:
+        """Metres from the hero forward to the image centre: `offset`, or radius/2 by default."""
+        return self.radius / 2 if self.offset is None else self.offset
 
     @property
     def radius(self) -> float:
