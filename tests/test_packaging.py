@@ -97,3 +97,10 @@ def test_the_package_declares_every_runtime_dependency_the_checkout_installs():
     assert pinned == declared | aws_extra
     # Training logs, MP4 video (imageio's ffmpeg) and gymnasium's RecordVideo (moviepy).
     assert {"tensorboard", "imageio-ffmpeg", "moviepy"} <= declared
+
+
+def test_the_dev_extra_lists_the_tools_requirements_dev_installs():
+    dev_extra = _requirement_names(PYPROJECT["project"]["optional-dependencies"]["dev"])
+    tools = _requirement_names((ROOT / "requirements-dev.txt").read_text().splitlines())
+    assert dev_extra == tools
+    assert {"ruff", "mypy"} <= tools
