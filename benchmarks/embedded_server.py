@@ -17,6 +17,7 @@ import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import IO, Any
 
 ROOT = Path(__file__).resolve().parents[1]
 READY_MARKER = "embedded CARLA server ready"
@@ -47,6 +48,7 @@ def embedded_server(
     file); SIGINT (clean exit, writes --profile stats), then SIGKILL, to its process group on
     exit."""
     port = free_port_block(3)
+    log: IO[Any]
     if log_path is None:
         log = tempfile.NamedTemporaryFile(prefix="bench-server-", suffix=".log", delete=False)
     else:

@@ -26,9 +26,11 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import psutil
+from gymnasium.spaces import Discrete
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -89,7 +91,7 @@ def soak(steps: int, warmup: int, every: int, vehicles: int, seed: int) -> tuple
     """Run the env; return the samples, the failures and the episodes."""
     env_config = load_config(CONFIG)["env_config"]
     env_config["experiment"]["background_activity"]["n_vehicles"] = vehicles
-    env = CarlaEnv(env_config)
+    env: CarlaEnv[Any, Any] = CarlaEnv(env_config)
     rng = np.random.default_rng(seed)
     samples: list[Sample] = []
     failures = episodes = 0
@@ -104,7 +106,8 @@ def soak(steps: int, warmup: int, every: int, vehicles: int, seed: int) -> tuple
                 if done:
                     env.reset(seed=seed if episodes == 0 else None)
                     episodes += 1
-                action = int(rng.integers(env.action_space.n))
+                actions = int(cast(Discrete, env.action_space).n)  # the DQN example's
+                action = int(rng.integers(actions))
                 _, _, terminated, truncated, info = env.step(action)
                 done = terminated or truncated
                 if info["env"].get("simulator_failure"):

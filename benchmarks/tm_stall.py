@@ -34,8 +34,10 @@ import sys
 import textwrap
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from embedded_server import embedded_server, free_port_block
 
@@ -145,6 +147,11 @@ def busy_processes(count: int):
             proc.wait()
 
 
+def _pump(stream: IO[str], keep: Callable[[str], object]) -> None:
+    for line in stream:
+        keep(line)
+
+
 def run_client(port: int, run: Run, ticks: int, seed: int, stall_after: float) -> None:
     """One client run; fills `run` (ticks done, seconds ticking, stalled or error)."""
     args = [str(port), str(free_port_block(1)), run.scenario, str(ticks), str(seed)]
@@ -157,10 +164,11 @@ def run_client(port: int, run: Run, ticks: int, seed: int, stall_after: float) -
         start_new_session=True,
     )
     lines: queue.Queue = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
     stderr: list[str] = []
-    threading.Thread(target=lambda: stderr.extend(proc.stderr), daemon=True).start()
-    started = changed = None
+    for stream, keep in ((proc.stdout, lines.put), (proc.stderr, stderr.append)):
+        threading.Thread(target=_pump, args=(stream, keep), daemon=True).start()
+    started: float | None = None
+    changed = 0.0  # set with `started`
     setup_deadline = time.monotonic() + 300.0
     try:
         while True:

@@ -75,8 +75,11 @@ def run_watched_client(
     err: list[str] = []
     progress: dict = {"ticks": 0, "changed": time.monotonic()}  # ticks None: paused
 
+    stdout, stderr = process.stdout, process.stderr
+    assert stdout is not None and stderr is not None  # start_command's pipes
+
     def read_out() -> None:
-        for line in process.stdout:
+        for line in stdout:
             if line.startswith(PROGRESS_PREFIX):
                 value = line[len(PROGRESS_PREFIX) :].strip()
                 ticks = None if value == "-" else int(value)
@@ -86,7 +89,7 @@ def run_watched_client(
                 out.append(line)
 
     def read_err() -> None:
-        err.extend(process.stderr)
+        err.extend(stderr)
 
     readers = [threading.Thread(target=f, daemon=True) for f in (read_out, read_err)]
     for reader in readers:
@@ -154,6 +157,7 @@ class LostWakeup:
             raise RuntimeError("gdb could not arm the lost wake-up:\n" + "".join(self.lines))
 
     def _read(self) -> None:
+        assert self.gdb.stdout is not None  # a pipe
         for line in self.gdb.stdout:
             self.lines.append(line)
             print(f"[gdb] {line}", end="", file=sys.stderr, flush=True)

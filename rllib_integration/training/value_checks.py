@@ -10,7 +10,7 @@ A keyword's other forms that RLlib accepts (None, "auto", a schedule list) pass 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,7 +80,7 @@ def check_values(raw: Mapping, where: Any) -> None:
 def _check_finite(node: Any, dotted: str, where: Any) -> None:
     if isinstance(node, float) and not math.isfinite(node):
         raise ConfigError(f"{where(dotted)}: must be a finite number, got {node}")
-    items = node.items() if isinstance(node, Mapping) else []
+    items: Iterable[tuple[Any, Any]] = node.items() if isinstance(node, Mapping) else []
     if isinstance(node, list):
         items = enumerate(node)
     for key, item in items:

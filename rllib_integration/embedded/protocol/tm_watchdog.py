@@ -27,6 +27,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
 
 import msgpack
 
@@ -140,7 +141,7 @@ class TmConnection:
         if self.step_calls and self._watching_lag():  # a tick while its TM is mid-step
             self._report_lag()
         if shield.poke_after and self.tm_ports and shield.synchronous():
-            self._arm()
+            self._arm(shield.poke_after)
 
     def close(self) -> None:
         self._cancel()
@@ -203,7 +204,7 @@ class TmConnection:
         if port not in self.tm_ports:
             self.tm_ports.append(port)
 
-    def _forget(self, port: object) -> None:
+    def _forget(self, port: Any) -> None:  # as the client sent it
         try:
             self.tm_ports.remove(int(port))
         except (TypeError, ValueError):
@@ -211,13 +212,13 @@ class TmConnection:
 
     # ------------------------------------------------------------ the poke
 
-    def _arm(self) -> None:
+    def _arm(self, delay: float) -> None:
         self._cancel()
         self._pokes = 0
         self._armed_at = time.monotonic()
         self._tick_frame = self.shield.frame()
         loop = asyncio.get_running_loop()
-        self._timer = loop.call_later(self.shield.poke_after, self._fire)
+        self._timer = loop.call_later(delay, self._fire)
 
     def _cancel(self) -> None:
         if self._timer is not None:
