@@ -61,6 +61,7 @@ def evaluate(
     print("evaluating:", " ".join(command), flush=True)
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
     lines = []
+    assert process.stdout is not None  # stdout=PIPE
     for line in process.stdout:  # a row per route as it ends
         print(line, end="", flush=True)
         lines.append(line.strip())

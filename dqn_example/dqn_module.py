@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 import torch
+from gymnasium.spaces import Discrete
 from ray.rllib.algorithms.dqn.default_dqn_rl_module import (
     QF_NEXT_PREDS,
     QF_PREDS,
@@ -20,6 +21,7 @@ from ray.rllib.core.learner.utils import make_target_network
 from ray.rllib.core.rl_module.apis import InferenceOnlyAPI, QNetAPI, TargetNetworkAPI
 from ray.rllib.core.rl_module.torch import TorchRLModule
 from ray.rllib.utils.schedules.scheduler import Scheduler
+from torch import nn
 
 from dqn_example.qnet import QNet, QNetSpec
 
@@ -36,6 +38,8 @@ def qnet_spec_from(observation_space: Any, action_space: Any, model_config: dict
 
 
 class BirdViewDQNModule(TorchRLModule, InferenceOnlyAPI, TargetNetworkAPI, QNetAPI):
+    qnet: nn.Module  # a QNet here; a subclass may hold another network of the same interface
+
     def setup(self) -> None:
         # RLModuleSpec.build hands a module its model_config as a dict (RLlib's own annotation
         # also allows its DefaultModelConfig dataclass, which it converts before).
@@ -70,7 +74,8 @@ class BirdViewDQNModule(TorchRLModule, InferenceOnlyAPI, TargetNetworkAPI, QNetA
         greedy = self.qnet(batch[Columns.OBS]).argmax(dim=-1)
         self.epsilon_schedule.update(t)
         epsilon = cast(torch.Tensor, self.epsilon_schedule.get_current_value())  # torch framework
-        random = torch.randint_like(greedy, 0, self.qnet.spec.num_actions)
+        actions = int(cast(Discrete, self.action_space).n)
+        random = torch.randint_like(greedy, 0, actions)
         explore = torch.rand(greedy.shape, device=greedy.device) < epsilon
         return {Columns.ACTIONS: torch.where(explore, random, greedy)}
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
-from dqn_example.qnet import SPEC_FILE, STATE_FILE, save_qnet
+from dqn_example.qnet import SPEC_FILE, STATE_FILE, QNet, save_qnet
 from rllib_integration.training.checkpoints import (
     SINGLE_MODULE,
     module_dir,
@@ -41,7 +41,7 @@ def export_qnet(checkpoint: Path) -> list[Path]:
     for module_id in module_ids(checkpoint):
         loaded = RLModule.from_checkpoint(str(module_dir(checkpoint, module_id)))
         module = cast("BirdViewDQNModule", loaded)  # the module dqn_train.py trains
-        exported.append(save_qnet(module.qnet, export_dir(checkpoint, module_id)))
+        exported.append(save_qnet(cast(QNet, module.qnet), export_dir(checkpoint, module_id)))
     return exported
 
 

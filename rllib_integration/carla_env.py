@@ -391,7 +391,11 @@ class CarlaEnv(gym.Env[ObsType, ActType]):
         return [event for name in self._route_collisions for event in sensor_data[name][1]]
 
     def _set_up(
-        self, town: str | None, spawn_point: int | None, route: Route | None, seed: int
+        self,
+        town: str | None,
+        spawn_point: int | np.integer | None,
+        route: Route | None,
+        seed: int,
     ) -> tuple[dict, Mapping]:
         """The world of the next episode: its first sensor data, and its experiment section."""
         town = town or (route.town if route is not None else None) or self._choose_town()

@@ -197,7 +197,9 @@ def _resolve_route_source(experiment: dict, carla: dict, where: Where) -> None:
     folder = source.resolve().parent if source.is_file() else None
     routes["source"] = absolute_source(routes["source"], folder)
     try:
-        towns = RouteSource.from_config(routes).towns
+        route_source = RouteSource.from_config(routes)
+        assert route_source is not None  # routes["source"] is set (checked above)
+        towns = route_source.towns
     except ValueError as error:
         raise ConfigError(f"{where.child('source')}: {error}") from None
     check_towns(towns, CarlaSettings(**carla), [where.child("source")] * len(towns))

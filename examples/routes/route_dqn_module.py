@@ -8,7 +8,7 @@ autograd (the loss takes no gradient through them).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import torch
 from ray.rllib.algorithms.dqn.default_dqn_rl_module import (
@@ -41,12 +41,11 @@ def spec_from(observation_space: Any, action_space: Any, model_config: dict) -> 
 
 class RouteDQNModule(BirdViewDQNModule):
     def setup(self) -> None:
-        self.qnet = RouteQNet(
-            spec_from(self.observation_space, self.action_space, self.model_config)
-        )
-        self.uses_double_q = bool(self.model_config.get("double_q", True))
+        model_config = cast(dict, self.model_config)  # a dict, as in BirdViewDQNModule.setup
+        self.qnet = RouteQNet(spec_from(self.observation_space, self.action_space, model_config))
+        self.uses_double_q = bool(model_config.get("double_q", True))
         self.epsilon_schedule = Scheduler(
-            fixed_value_or_schedule=self.model_config.get("epsilon", 0.05), framework="torch"
+            fixed_value_or_schedule=model_config.get("epsilon", 0.05), framework="torch"
         )
 
     def _forward_train(self, batch: dict, **kwargs) -> dict:

@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from rllib_integration.routes.progress import RouteProgress
+from rllib_integration.routes.route import Route
 from rllib_integration.sensors.base import PseudoSensor
 from rllib_integration.sensors.birdview import palette
 from rllib_integration.sensors.birdview.maps import static_map_for_carla_map
@@ -62,7 +63,6 @@ if TYPE_CHECKING:
     import carla
     import gymnasium
 
-    from rllib_integration.routes.route import Route
     from rllib_integration.sim_view import SimulatorView
 
 _LIGHT = 3  # kind of a traffic light in the actor table
@@ -136,8 +136,12 @@ class BirdViewSensor(PseudoSensor):
         hero's `routes.Route`: then only the route ahead of the hero is drawn, from the last
         route point it passed (a route that crosses a junction twice shows the way to take
         now). Plain (M, 2 or 3) world points in driving order are drawn whole."""
-        self.renderer.set_route(getattr(route, "positions", route))
-        self._progress = RouteProgress(route) if hasattr(route, "positions") else None
+        if isinstance(route, Route):
+            self.renderer.set_route(route.positions)
+            self._progress = RouteProgress(route)
+        else:
+            self.renderer.set_route(route)
+            self._progress = None
 
     def tick(self, frame: int, snapshot: carla.WorldSnapshot) -> np.ndarray:
         hero_tf = None
@@ -168,7 +172,7 @@ class BirdViewSensor(PseudoSensor):
         hero_location, hero_yaw = hero_tf.location, hero_tf.rotation.yaw
         anchor = (hero_location.x, hero_location.y)
         if self._progress is not None:
-            self._draw_route_ahead(anchor)
+            self._draw_route_ahead(self._progress, anchor)
         hero_pose = np.array([[anchor[0], anchor[1], hero_yaw]])
         hero = _boxes(hero_pose, *self._hero_arrays)
         actors = _boxes(np.array(poses).reshape(-1, 3), *self._arrays_of(ids))
@@ -178,12 +182,11 @@ class BirdViewSensor(PseudoSensor):
             self._recorder.append(rgb)
         return image
 
-    def _draw_route_ahead(self, anchor: tuple[float, float]) -> None:
+    def _draw_route_ahead(self, progress: RouteProgress, anchor: tuple[float, float]) -> None:
         """The route from the last point the hero passed to as far as the view reaches."""
-        progress = self._progress
         progress.advance(anchor[0], anchor[1], True)
         along = progress.route.cumulative
-        reach = self.settings.radius * math.sqrt(2) + self.settings.offset
+        reach = self.settings.radius * math.sqrt(2) + self.settings.centre_offset
         last = int(np.searchsorted(along, along[progress.index] + reach))
         self.renderer.set_route_span(progress.index, last)
 
