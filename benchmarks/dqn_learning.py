@@ -28,6 +28,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -85,6 +86,7 @@ def train(
         process = subprocess.Popen(
             command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
         )
+        assert process.stdout is not None  # stdout=PIPE
         for line in process.stdout:
             log.write(line)
             if line.startswith(("iter", "dqn_train", "carla-rllib-train")):
@@ -106,7 +108,7 @@ def evaluate(
 ) -> dict:
     from rllib_integration.carla_env import CarlaEnv
 
-    env = CarlaEnv(env_config_for(args, town))
+    env: CarlaEnv[Any, Any] = CarlaEnv(env_config_for(args, town))
     try:
         stats, _ = report.evaluate(
             env, report.greedy_policy(checkpoint), args.episodes, targets, stream

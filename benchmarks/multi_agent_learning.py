@@ -38,7 +38,7 @@ from dqn_learning import train  # noqa: E402
 
 from dqn_example.export import CHECKPOINT_FILES, export_dir  # noqa: E402
 from dqn_example.learning_report import DRIVING_TARGETS as TARGETS  # noqa: E402
-from dqn_example.learning_report import stats_of  # noqa: E402
+from dqn_example.learning_report import Stats, meets, stats_of  # noqa: E402
 from rllib_integration.training.checkpoints import (  # noqa: E402
     is_complete,
     module_ids,
@@ -85,9 +85,7 @@ def network_of(checkpoint: Path) -> Path:
     return export_dir(checkpoint, modules[0])
 
 
-def greedy_evaluation(
-    network: Path, episodes: int, overrides: list[str] | None = None
-) -> dict[str, float]:
+def greedy_evaluation(network: Path, episodes: int, overrides: list[str] | None = None) -> Stats:
     """The single-agent example's greedy evaluation of one exported network (no Ray)."""
     import numpy as np
     import torch
@@ -120,15 +118,12 @@ def greedy_evaluation(
     return stats_of(reports)
 
 
-def meets_targets(stats: dict[str, float]) -> bool:
-    return all(
-        stats[key] >= target if op == ">=" else stats[key] <= target
-        for key, op, target, _ in TARGETS
-    )
+def meets_targets(stats: Stats) -> bool:
+    return meets(stats, TARGETS)
 
 
 def time_to_targets(
-    checkpoints: list[Checkpoint], evaluate: Callable[[Path], dict[str, float]], every: int = 1
+    checkpoints: list[Checkpoint], evaluate: Callable[[Path], Stats], every: int = 1
 ) -> Checkpoint | None:
     """The first checkpoint (of every `every`-th, the last always included) whose greedy
     evaluation meets the targets, or None."""

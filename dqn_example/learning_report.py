@@ -46,6 +46,8 @@ UNSEEN_TOWN_TARGETS: tuple[Target, ...] = (
     ("collision_or_off_road_rate", "<=", 0.20, "collision or off-road"),
 )
 FAILED_ENDS = ("collision", "off_road")
+# The library's summary (mean_route_completion None without routes) and the rates added here.
+Stats = dict[str, float | None]
 # The evaluation table: the library's columns and the metres from the lane centre.
 EVAL_HEADER = f"{HEADER} {'ctr m':>5}"
 
@@ -55,7 +57,7 @@ def centre_distance(report: EpisodeReport) -> float:
     return report.experiment.get("lane_centre_distance", 0.0)
 
 
-def stats_of(reports: list[EpisodeReport]) -> dict[str, float]:
+def stats_of(reports: list[EpisodeReport]) -> Stats:
     """The library's summary (truncated = drove to the time limit) and what the targets need
     besides: the share ending in a collision or off the road (the experiment's end_reason),
     lane invasions per episode and the mean distance from the lane centre."""
@@ -67,7 +69,7 @@ def stats_of(reports: list[EpisodeReport]) -> dict[str, float]:
     return stats
 
 
-def format_stats(stats: dict[str, float]) -> str:
+def format_stats(stats: Stats) -> str:
     return (
         f"{stats['episodes']} episodes | to the time limit {stats['truncated_rate']:.0%} | "
         f"collision/off-road {stats['collision_or_off_road_rate']:.0%} | "
@@ -77,17 +79,18 @@ def format_stats(stats: dict[str, float]) -> str:
     )
 
 
-def check(stats: dict[str, float], targets: Iterable[Target]) -> list[tuple[Target, bool]]:
+def check(stats: Stats, targets: Iterable[Target]) -> list[tuple[Target, bool]]:
     """Each target with whether `stats` meets it."""
     results = []
     for target in targets:
         key, op, bound, _ = target
         value = stats[key]
+        assert value is not None, key  # the targets are rates and means every run has
         results.append((target, value >= bound if op == ">=" else value <= bound))
     return results
 
 
-def meets(stats: dict[str, float], targets: Iterable[Target]) -> bool:
+def meets(stats: Stats, targets: Iterable[Target]) -> bool:
     return all(ok for _, ok in check(stats, targets))
 
 
@@ -126,7 +129,7 @@ def evaluate(
     episodes: int,
     targets: Iterable[Target] | None = None,
     stream: TextIO | None = None,
-) -> tuple[dict[str, float], list[EpisodeReport]]:
+) -> tuple[Stats, list[EpisodeReport]]:
     """`episodes` greedy episodes from spawn points spread over the env's town; with `targets`,
     stops as soon as they can no longer be met. Returns the summary and the episodes run."""
     reports: list[EpisodeReport] = []
@@ -170,8 +173,8 @@ class SeedResult:
     env_steps: int
     first_pass: CheckpointTime | None  # first checkpoint meeting the training-town targets
     training_town: str
-    training_stats: dict[str, float]
-    unseen: dict[str, dict[str, float]] = field(default_factory=dict)  # town -> stats
+    training_stats: Stats
+    unseen: dict[str, Stats] = field(default_factory=dict)  # town -> stats
 
     @property
     def steps_per_second(self) -> float:
@@ -184,7 +187,7 @@ class SeedResult:
         )
 
 
-def _greedy(stats: dict[str, float]) -> str:
+def _greedy(stats: Stats) -> str:
     return (
         f"{stats['truncated_rate']:4.0%} {stats['collision_or_off_road_rate']:4.0%} "
         f"{stats['mean_speed_kmh']:5.1f}"
