@@ -200,3 +200,20 @@ def test_learning_curve_of_dqn_train_and_of_the_generic_trainer(tmp_path, route_
     assert curve["minutes"].tolist() == [1.0, 2.0]
     assert curve["return"].tolist() == [-80.5, -20.0]
     assert curve["route completion"].tolist() == [0.1, 0.35]
+
+
+def test_reuse_takes_only_a_run_that_trained_its_minutes(tmp_path, monkeypatch):
+    """dqn_learning.py --reuse: a seed's run is evaluated again, not retrained, only when it
+    trained the minutes asked and left a complete checkpoint."""
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    learning = __import__("dqn_learning")
+    experiment = tmp_path / "seed0"
+    trial = experiment / "trial"
+    trial.mkdir(parents=True)
+    rows = ["num_env_steps_sampled_lifetime,time_total_s", "2000,600.0", "4000,1201.5"]
+    (trial / "progress.csv").write_text("\n".join(rows) + "\n")
+    assert learning.finished_run(experiment, 20.0) is None  # no checkpoint yet
+    tiny_checkpoint(trial / "checkpoint_000000")
+    assert learning.finished_run(experiment, 20.0) == trial
+    assert learning.finished_run(experiment, 30.0) is None  # stopped short of 30 minutes
+    assert learning.finished_run(tmp_path / "seed1", 20.0) is None
