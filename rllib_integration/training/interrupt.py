@@ -5,7 +5,9 @@ with "final checkpoint") and saves no checkpoint of the trial. The trainer turns
 off (`TUNE_DISABLE_SIGINT_HANDLER`) and installs `Interrupt`: the first SIGINT only sets a
 flag, which `RunStopper` turns into the trial's stop at the next result, so Tune's
 `checkpoint_at_end` saves where the run got to and the trainer exits 130; a second SIGINT
-raises KeyboardInterrupt at once. A SIGINT that was ignored when the trainer started (nohup, a
+raises KeyboardInterrupt at once. SIGTERM (`kill`, a batch system ending a job, which sends
+SIGKILL soon after) stops at once too, as `Terminated`, so the trainer still names the latest
+checkpoint and shuts Ray down. A signal that was ignored when the trainer started (nohup, a
 background job) stays ignored.
 """
 
@@ -33,6 +35,10 @@ def interrupt_requested() -> bool:
     return _REQUESTED.is_set()
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM during training: unwinds the trainer at once, as a second Ctrl-C does."""
+
+
 class Interrupt:
     """The first SIGINT of a run: a flag, and one line saying what happens next."""
 
@@ -50,18 +56,25 @@ class Interrupt:
             flush=True,
         )
 
+    def _on_sigterm(self, signum: int, frame: Any) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the next one ends the process
+        raise Terminated
+
     @contextlib.contextmanager
     def installed(self) -> Iterator[Interrupt]:
-        """Handle SIGINT inside the block (unless it is ignored), as it was before after it."""
+        """Handle SIGINT and SIGTERM inside the block (those not ignored), as before after it."""
         _REQUESTED.clear()
-        previous = signal.getsignal(signal.SIGINT)
-        if previous is not signal.SIG_IGN:
-            signal.signal(signal.SIGINT, self._on_sigint)
+        handlers = {signal.SIGINT: self._on_sigint, signal.SIGTERM: self._on_sigterm}
+        previous = {sig: signal.getsignal(sig) for sig in handlers}
+        # An ignored signal stays ignored; one set outside Python (None) is left alone.
+        taken = [sig for sig in handlers if previous[sig] not in (signal.SIG_IGN, None)]
+        for sig in taken:
+            signal.signal(sig, handlers[sig])
         try:
             yield self
         finally:
-            if previous is not signal.SIG_IGN:
-                signal.signal(signal.SIGINT, previous)
+            for sig in taken:
+                signal.signal(sig, previous[sig])
 
 
 class RunStopper(Stopper):

@@ -18,10 +18,11 @@ import argparse
 import functools
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ from rllib_integration.training.python_path import (
     import_roots,
     worker_python_path,
 )
+from rllib_integration.training.ray_start import keep_local_ray_on_loopback, start_ray
 from rllib_integration.training.training_file import (
     RunSettings,
     TrainingFile,
@@ -163,44 +165,6 @@ def _set_nested(tf: TrainingFile, dotted: str, value: Any) -> Any:
     return node.setdefault(last, value)
 
 
-def start_ray(address: str | None, num_cpus_needed: int, python_path: str) -> None:
-    import ray
-
-    # Workers import the experiment's code from where the driver found it.
-    runtime_env = {"env_vars": {"PYTHONPATH": python_path}}
-    if address:
-        # `ray start` enables token auth in Ray 2.60; drivers must say so too (rllib.md P12).
-        if (Path.home() / ".ray" / "auth_token").is_file():
-            os.environ.setdefault("RAY_AUTH_MODE", "token")
-        ray.init(address=address, runtime_env=runtime_env)
-    else:
-        warning = local_ray_warning(os.environ)
-        if warning:
-            print(warning, file=sys.stderr, flush=True)
-        # Each env runner and the Tune trial actor take a logical CPU (rllib.md P11).
-        ray.init(
-            num_cpus=max(os.cpu_count() or 1, num_cpus_needed),
-            include_dashboard=False,
-            runtime_env=runtime_env,
-        )
-
-
-def local_ray_warning(environ: Mapping[str, str]) -> str | None:
-    """What to say before starting a local Ray whose token authentication is turned off.
-
-    Ray 2.60's GCS, raylet and workers listen on every network interface, and no setting binds
-    them to 127.0.0.1 (`_node_ip_address="127.0.0.1"` does not); the token (on by default for a
-    local `ray.init`) is what keeps others out.
-    """
-    if environ.get("RAY_AUTH_MODE", "").strip().lower() != "disabled":
-        return None
-    return (
-        "warning: RAY_AUTH_MODE=disabled: this run's Ray listens on every network interface "
-        "without authentication, so anyone who can reach this machine can run code as you; "
-        "unset it unless the network is yours alone"
-    )
-
-
 def cpus_needed(config) -> int:
     runners = max(config.num_env_runners, 0)
     per_runner = config.num_cpus_per_env_runner
@@ -325,7 +289,7 @@ def train(args: argparse.Namespace, extras: Extras) -> int:
 
 
 def fit(config: Any, settings: RunSettings, name: str, experiment_dir: Path, extras: Extras) -> int:
-    """Run Tune; the exit status: 0 done, 1 failed, 130 interrupted (with a checkpoint)."""
+    """Run Tune; the exit status: 0 done, 1 failed, 130 interrupted, 143 terminated."""
     from ray import tune
 
     from rllib_integration.training.fatal_errors import fatal_message
@@ -333,6 +297,7 @@ def fit(config: Any, settings: RunSettings, name: str, experiment_dir: Path, ext
         TUNE_SIGINT_VARIABLE,
         Interrupt,
         RunStopper,
+        Terminated,
         interrupt_requested,
     )
     from rllib_integration.training.monitor import ExperimentTensorBoard, TrainingMonitor
@@ -360,13 +325,15 @@ def fit(config: Any, settings: RunSettings, name: str, experiment_dir: Path, ext
     try:
         with interrupt.installed():
             results = tuner.fit()
-    except KeyboardInterrupt:  # the second Ctrl-C: no checkpoint of this moment
+    except KeyboardInterrupt as stop:  # a second Ctrl-C, or SIGTERM: no checkpoint of now
+        terminated = isinstance(stop, Terminated)
         latest = find_latest(experiment_dir, extras.checkpoint_files)
         print(
-            f"{program}: interrupted; latest checkpoint {latest or 'none'}; resume with --auto",
+            f"{program}: {'terminated' if terminated else 'interrupted'}; latest checkpoint "
+            f"{latest or 'none'}; resume with --auto",
             file=sys.stderr,
         )
-        return 130
+        return 128 + signal.SIGTERM if terminated else 130
     if results.errors:
         for error in results.errors:
             print(f"{program}: training failed: {fatal_message(error) or error}", file=sys.stderr)
@@ -408,6 +375,8 @@ def main(
 ) -> int:
     extras = extras or Extras()
     args = parse_args(argv, description or __doc__.splitlines()[0], extras)
+    if not args.address:
+        keep_local_ray_on_loopback(os.environ)
     try:
         return train(args, extras)
     except (ConfigError, CheckpointError, EnvCheckError) as error:

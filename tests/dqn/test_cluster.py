@@ -20,7 +20,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.conftest import free_port_block
+from tests.conftest import free_port_block, python_command
 from tests.dqn.helpers import (
     CONFIG,
     ROOT,
@@ -105,9 +105,11 @@ def test_training_spreads_env_runners_over_two_nodes(tmp_path):
         )  # fmt: skip
         # 3 CPUs in all: the Tune trial (1) and two env runners (1 each) -> both nodes used.
         training = subprocess.Popen(
-            [sys.executable, str(ROOT / "dqn_train.py"), str(CONFIG), "--name", "cluster",
-             "--directory", str(tmp_path / "results"), "--address", f"127.0.0.1:{port}",
-             "--set", "env_runners.num_env_runners=2", *tiny_overrides(logs, iterations=2)],
+            python_command(
+                str(ROOT / "dqn_train.py"), str(CONFIG), "--name", "cluster",
+                "--directory", str(tmp_path / "results"), "--address", f"127.0.0.1:{port}",
+                "--set", "env_runners.num_env_runners=2", *tiny_overrides(logs, iterations=2),
+            ),
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             start_new_session=True,
         )  # fmt: skip

@@ -1,5 +1,6 @@
 """Ctrl-C during training: the run stops after its current iteration with a checkpoint of
-where it got to, exits 130 (not 0 with "final checkpoint"), and --auto goes on from there."""
+where it got to, exits 130 (not 0 with "final checkpoint"), and --auto goes on from there;
+SIGTERM stops at once with status 143, naming the latest checkpoint."""
 
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ from rllib_integration.training.checkpoints import LATEST_FILE, is_complete
 from tests.dqn.helpers import (
     CONFIG,
     assert_no_servers_left,
-    run_script,
     start_script,
     tiny_overrides,
     wait_until,
@@ -23,7 +23,7 @@ from tests.dqn.helpers import (
 ITERATION = re.compile(r"^iter +(\d+) \|", re.MULTILINE)
 
 
-def test_ctrl_c_checkpoints_where_training_stopped_and_auto_resumes_there(tmp_path):
+def test_ctrl_c_checkpoints_where_it_stopped_auto_resumes_there_sigterm_stops_at_once(tmp_path):
     logs, results = tmp_path / "server_logs", tmp_path / "results"
     # No periodic checkpoint: the one there is afterwards is the interrupt's.
     overrides = [*tiny_overrides(logs, iterations=50), "--set", "checkpoint.frequency=1000"]
@@ -51,11 +51,25 @@ def test_ctrl_c_checkpoints_where_training_stopped_and_auto_resumes_there(tmp_pa
     assert pointer["training_iteration"] == iteration
     assert_no_servers_left(logs)
 
-    resumed = run_script(
+    # --auto goes on from that checkpoint; SIGTERM to the trainer alone (`kill PID`, a batch
+    # system ending the job) stops it at once, naming the latest checkpoint.
+    resumed = start_script(
         "dqn_train.py", str(CONFIG), "--name", "stopped", "-d", str(results), "--auto",
-        *tiny_overrides(logs, iterations=iteration + 1),
+        *tiny_overrides(logs, iterations=iteration + 50),
     )  # fmt: skip
-    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
-    assert f"continuing from {checkpoint}" in resumed.stdout
-    assert [int(i) for i in ITERATION.findall(resumed.stdout)] == [iteration + 1]
+    try:
+        assert wait_until(lambda: ITERATION.findall(resumed.output), 240), resumed.output[-5000:]
+        resumed.process.send_signal(signal.SIGTERM)
+        status = resumed.process.wait(120)
+    finally:
+        out = resumed.finish()
+    assert f"continuing from {checkpoint}" in out, out[-5000:]
+    assert int(ITERATION.findall(out)[0]) == iteration + 1
+    assert status == 128 + signal.SIGTERM, out[-5000:]
+    terminated = re.search(r"terminated; latest checkpoint (\S+); resume with --auto", out)
+    assert terminated, out[-5000:]
+    latest = Path(terminated[1])
+    assert is_complete(latest, CHECKPOINT_FILES)
+    assert Path(json.loads((results / "stopped" / LATEST_FILE).read_text())["checkpoint"]) == latest
+    assert "listens on every network interface" not in out  # the local Ray is on 127.0.0.1
     assert_no_servers_left(logs)

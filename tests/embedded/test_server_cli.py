@@ -7,15 +7,16 @@ import time
 
 import pytest
 
-from tests.conftest import CARLA_TOWNS, ROOT, free_port_block, start_embedded_server
+from tests.conftest import CARLA_TOWNS, ROOT, free_port_block, python_command, start_embedded_server
 from tests.embedded.helpers import run_on_server
 
 CARLA_MAPS = CARLA_TOWNS
 
 
 def _start(*args: str) -> subprocess.Popen:
+    # SIGINT/SIGTERM at their defaults even when this test runs with SIGINT ignored (nohup).
     return subprocess.Popen(
-        [sys.executable, "-m", "rllib_integration.embedded", *args],
+        python_command("-m", "rllib_integration.embedded", *args),
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         start_new_session=True,
     )  # fmt: skip
