@@ -3,9 +3,12 @@
 RLlib restarts a failed env runner whatever failed, which is right for a crashed process or a
 lost node and loops forever on a bad town, blueprint or sensor (a `FatalError`, see
 `rllib_integration.fatal`). `StopOnFatalError` creates the run's registry, a named actor that
-the envs report such errors to; whenever RLlib has restored failed env runners it asks the
-registry, and on a reported error raises `FatalEnvRunnerError`, which ends the trial (and the
-trainer exits with that one message). A simulator that died or hung is not a FatalError: the env
+the envs report such errors to; at the end of every iteration (before its result can be
+checkpointed) and whenever RLlib has restored failed env runners it asks the registry, and on a
+reported error raises `FatalEnvRunnerError`, which ends the trial (and the trainer exits with that
+one message). Checking at the end of the iteration matters: with its only env runner failed an
+iteration ends with 0 steps, and a slow restart of the runner would otherwise let iterations of
+nothing run and be checkpointed. A simulator that died or hung is not a FatalError: the env
 restarts it itself and training goes on.
 """
 
@@ -48,13 +51,18 @@ class StopOnFatalError(RLlibCallback):
             name=REGISTRY_NAME, get_if_exists=True
         ).remote()
 
+    def on_train_result(self, *, algorithm: Any, result: dict, **kwargs: Any) -> None:
+        self._stop_if_reported()
+
     def on_env_runners_recreated(self, *, env_runner_indices: list[int], **kwargs: Any) -> None:
+        self._stop_if_reported()
+
+    def _stop_if_reported(self) -> None:
         registry = getattr(self, "_registry", None)
         message = ray.get(registry.first.remote()) if registry is not None else None
         if message:
             raise FatalEnvRunnerError(
-                f"an env runner failed with an error that restarting it cannot fix "
-                f"(restarted: {sorted(env_runner_indices)}): {message}"
+                f"an env runner failed with an error that restarting it cannot fix: {message}"
             )
 
 
