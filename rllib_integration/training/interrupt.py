@@ -1,4 +1,5 @@
-"""Ctrl-C during training: stop at the end of the current iteration with a checkpoint.
+"""Ctrl-C and SIGTERM during training: Ctrl-C stops at the end of the current iteration with a
+checkpoint; SIGTERM stops at once.
 
 Tune's own SIGINT handler ends `fit()` as if the run had finished (the trainer then exited 0
 with "final checkpoint") and saves no checkpoint of the trial. The trainer turns Tune's handler
