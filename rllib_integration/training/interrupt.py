@@ -7,9 +7,9 @@ off (`TUNE_DISABLE_SIGINT_HANDLER`) and installs `Interrupt`: the first SIGINT o
 flag, which `RunStopper` turns into the trial's stop at the next result, so Tune's
 `checkpoint_at_end` saves where the run got to and the trainer exits 130; a second SIGINT
 raises KeyboardInterrupt at once. SIGTERM (`kill`, a batch system ending a job, which sends
-SIGKILL soon after) stops at once too, as `Terminated`, so the trainer still names the latest
-checkpoint and shuts Ray down. A signal that was ignored when the trainer started (nohup, a
-background job) stays ignored.
+SIGKILL soon after) stops at once too (a KeyboardInterrupt, with `Interrupt.terminated` set),
+so the trainer still names the latest checkpoint and shuts Ray down. A signal that was ignored
+when the trainer started (nohup, a background job) stays ignored.
 """
 
 from __future__ import annotations
@@ -36,16 +36,15 @@ def interrupt_requested() -> bool:
     return _REQUESTED.is_set()
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM during training: unwinds the trainer at once, as a second Ctrl-C does."""
-
-
 class Interrupt:
     """The first SIGINT of a run: a flag, and one line saying what happens next."""
 
     def __init__(self, program: str, stream: TextIO = sys.stderr) -> None:
         self.program = program
         self.stream = stream
+        # A flag, not an exception type: Ray re-raises a KeyboardInterrupt that arrives while it
+        # waits (ray.get) as a new plain one.
+        self.terminated = False
 
     def _on_sigint(self, signum: int, frame: Any) -> None:
         _REQUESTED.set()
@@ -58,8 +57,9 @@ class Interrupt:
         )
 
     def _on_sigterm(self, signum: int, frame: Any) -> None:
+        self.terminated = True
         signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the next one ends the process
-        raise Terminated
+        raise KeyboardInterrupt
 
     @contextlib.contextmanager
     def installed(self) -> Iterator[Interrupt]:

@@ -297,7 +297,6 @@ def fit(config: Any, settings: RunSettings, name: str, experiment_dir: Path, ext
         TUNE_SIGINT_VARIABLE,
         Interrupt,
         RunStopper,
-        Terminated,
         interrupt_requested,
     )
     from rllib_integration.training.monitor import ExperimentTensorBoard, TrainingMonitor
@@ -325,8 +324,8 @@ def fit(config: Any, settings: RunSettings, name: str, experiment_dir: Path, ext
     try:
         with interrupt.installed():
             results = tuner.fit()
-    except KeyboardInterrupt as stop:  # a second Ctrl-C, or SIGTERM: no checkpoint of now
-        terminated = isinstance(stop, Terminated)
+    except KeyboardInterrupt:  # a second Ctrl-C, or SIGTERM: no checkpoint of now
+        terminated = interrupt.terminated
         latest = find_latest(experiment_dir, extras.checkpoint_files)
         print(
             f"{program}: {'terminated' if terminated else 'interrupted'}; latest checkpoint "
