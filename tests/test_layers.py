@@ -62,21 +62,25 @@ RULES: dict[str, tuple[str, ...]] = {
     # Client-side sensors: built from a SimulatorView, never from the core.
     f"{RI}.sensors": (),
     f"{RI}.sensors.parsing": (),
-    f"{RI}.sensors.base": (f"{RI}.defaults", f"{RI}.sim_view"),
+    f"{RI}.sensors.base": (f"{RI}.defaults", f"{RI}.routes.route", f"{RI}.sim_view"),
     f"{RI}.sensors.collector": (f"{RI}.sensors.base",),
     f"{RI}.sensors.carla_sensors": (f"{RI}.sensors.base", f"{RI}.sensors.parsing"),
     f"{RI}.sensors.birdview*": (f"{RI}.sensors.birdview.*", f"{RI}.map_geometry"),
     f"{RI}.sensors.birdview.sensor": (
         f"{RI}.sensors.base",
         f"{RI}.sensors.birdview.*",
+        f"{RI}.routes.*",
         f"{RI}.sim_view",
     ),
     f"{RI}.sensors.lane_state": (f"{RI}.sensors.base", f"{RI}.sim_view"),
+    # The hero's progress along its route, as a vector (the route is below the sensors).
+    f"{RI}.sensors.route_state": (f"{RI}.sensors.base", f"{RI}.routes.*", f"{RI}.sim_view"),
     # CARLA 0.9.16's sensor attributes: the embedded server's blueprint table, as data.
     f"{RI}.sensors.attributes": (f"{RI}.defaults", f"{RI}.embedded.blueprints"),
     f"{RI}.sensors.registry": (
         f"{RI}.defaults",
         f"{RI}.sensors.lane_state",
+        f"{RI}.sensors.route_state",
         f"{RI}.sim_view",
         f"{RI}.sensors.base",
         f"{RI}.sensors.carla_sensors",
@@ -84,17 +88,24 @@ RULES: dict[str, tuple[str, ...]] = {
         f"{RI}.sensors.birdview.sensor",
     ),
     f"{RI}.sensors.bird_view": (f"{RI}.sensors.birdview.sensor",),  # the old path, an alias
-    # Routes: planning, route files and scoring on the plain `carla` API, read through the view.
+    # Routes sit below the sensors and the core: planning, route files and scoring on the plain
+    # `carla` API, read through the view.
     f"{RI}.routes*": (f"{RI}.routes.*", f"{RI}.defaults", f"{RI}.sim_view"),
     # The simulator side of one env.
     f"{RI}.core": (),
     f"{RI}.core.control_path": (f"{RI}.traffic.host_client",),
-    f"{RI}.core.heroes": (f"{RI}.sensors.base", f"{RI}.sensors.collector", f"{RI}.sim_view"),
+    f"{RI}.core.heroes": (
+        f"{RI}.routes.route",
+        f"{RI}.sensors.base",
+        f"{RI}.sensors.collector",
+        f"{RI}.sim_view",
+    ),
     f"{RI}.core.carla_core": (
         f"{RI}.fatal",
         f"{RI}.core.control_path",
         f"{RI}.core.heroes",
         f"{RI}.defaults",
+        f"{RI}.routes.route",
         f"{RI}.sim_view",
         f"{RI}.sensors.base",
         f"{RI}.sensors.collector",
@@ -103,11 +114,12 @@ RULES: dict[str, tuple[str, ...]] = {
         f"{RI}.traffic.background",
     ),
     # The RL face: experiments see the simulator through the view only.
-    f"{RI}.base_experiment": (f"{RI}.defaults", f"{RI}.sim_view"),
+    f"{RI}.base_experiment": (f"{RI}.defaults", f"{RI}.routes.tracker", f"{RI}.sim_view"),
     f"{RI}.yaml_loader": (f"{RI}.defaults",),
     f"{RI}.config": (
         f"{RI}.defaults",
         f"{RI}.base_experiment",
+        f"{RI}.routes.source",
         f"{RI}.sensors.attributes",
         f"{RI}.sensors.base",
         f"{RI}.sensors.registry",
@@ -119,6 +131,7 @@ RULES: dict[str, tuple[str, ...]] = {
         f"{RI}.fatal",
         f"{RI}.base_experiment",
         f"{RI}.routes.route",
+        f"{RI}.routes.source",
         f"{RI}.routes.tracker",
         f"{RI}.config",
         f"{RI}.core.carla_core",
@@ -128,9 +141,11 @@ RULES: dict[str, tuple[str, ...]] = {
         f"{RI}.supervisor.simulator",
         f"{RI}.towns",
     ),
-    # Evaluation on routes: the env, its config, and the routes' planner and results.
+    # Evaluation on routes: the env, its config, the routes' planner and results, and the
+    # trainer's own reading of its training file and checkpoints (evaluation sits above it).
     f"{RI}.evaluate*": (
         f"{RI}.evaluate.*",
+        f"{RI}.training.*",
         f"{RI}.carla_env",
         f"{RI}.config",
         f"{RI}.core.carla_core",
@@ -163,7 +178,6 @@ RULES: dict[str, tuple[str, ...]] = {
         f"{RI}.space_checks",
         f"{RI}.supervisor.simulator",
         f"{RI}.training.*",
-        f"{RI}.evaluate.agents",
         f"{RI}.video",
     ),
     f"{RI}.train": (f"{RI}.training.trainer",),
@@ -182,7 +196,17 @@ RULES: dict[str, tuple[str, ...]] = {
         f"{RI}.sensors.birdview.settings",
     ),
     # Other examples: a user's own experiment, written against the library's public face.
-    "examples*": (f"{RI}.base_experiment", f"{RI}.sensors.lane_state", f"{RI}.sim_view"),
+    # An example may build on the DQN example (the route example reuses its experiment and nets).
+    "examples*": (
+        "examples*",
+        "dqn_example*",
+        f"{RI}.base_experiment",
+        f"{RI}.routes.*",
+        f"{RI}.sensors.birdview.settings",
+        f"{RI}.sensors.lane_state",
+        f"{RI}.sensors.route_state",
+        f"{RI}.sim_view",
+    ),
     "dqn_train": ("dqn_example*", f"{RI}.training.*"),
     "dqn_inference": ("dqn_example*", f"{RI}.training.*"),
     "dqn_inference_ray": ("dqn_example*", f"{RI}.training.*"),

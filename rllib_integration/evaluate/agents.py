@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from rllib_integration.training.observations import AdaptObservations, adapted_space
 from rllib_integration.training.training_file import TrainingFile
@@ -74,14 +74,14 @@ def trained_policy(checkpoint: Path, env: Any, training_file: TrainingFile | Non
     action space as the file's algorithm config says (RLlib's defaults without one)."""
     from rllib_integration.training.policy import load_policy
 
-    module_dir(checkpoint)  # a clear error before RLlib is imported
+    folder = module_dir(checkpoint)  # a clear error before RLlib is imported
     normalize, clip = True, False  # RLlib's defaults
     if training_file is not None and training_file.raw.get("algorithm") is not None:
         from rllib_integration.training.algorithm_config import build_algorithm_config
 
         config = build_algorithm_config(training_file)
         normalize, clip = config.normalize_actions, config.clip_actions
-    act = load_policy(checkpoint, env.action_space, normalize, clip)
+    act = load_policy(folder, env.action_space, normalize, clip)
     own_module = training_file is not None and training_file.section("rl_module").get(
         "module_class"
     )
@@ -89,44 +89,3 @@ def trained_policy(checkpoint: Path, env: Any, training_file: TrainingFile | Non
         return act
     adapt = AdaptObservations(env).observation
     return lambda observation: act(adapt(observation))
-
-
-def rllib_policy(checkpoint: Path) -> Policy:
-    folder = module_dir(checkpoint)
-    import torch
-    import tree
-    from ray.rllib.core.columns import Columns
-    from ray.rllib.core.rl_module.rl_module import RLModule
-    from ray.rllib.core.rl_module.torch.torch_rl_module import TorchRLModule
-
-    # The project trains with the torch framework: its modules are TorchRLModules.
-    module = cast(TorchRLModule, RLModule.from_checkpoint(str(folder)))
-    module.eval()
-    # One observation at a time: a second intra-op thread only spins. On the loaded 2-core VM
-    # the route example's Q-network took 12.9 ms of CPU (76 ms wall) per forward with 2 threads,
-    # 0.35 ms (2.4 ms) with 1.
-    torch.set_num_threads(1)
-    distribution = None
-
-    @torch.no_grad()
-    def policy(observation: Any) -> Any:
-        nonlocal distribution
-        # A batch of one; Dict and Tuple observations batched leaf by leaf.
-        batch = {Columns.OBS: tree.map_structure(_batch_of_one, observation)}
-        output = module.forward_inference(batch)
-        if Columns.ACTIONS in output:
-            action = output[Columns.ACTIONS][0]
-        else:  # e.g. PPO: the greedy action of the action distribution
-            distribution = distribution or module.get_inference_action_dist_cls()
-            logits = output[Columns.ACTION_DIST_INPUTS]
-            action = distribution.from_logits(logits).to_deterministic().sample()[0]
-        action = action.cpu().numpy()
-        return action.item() if action.ndim == 0 else action
-
-    return policy
-
-
-def _batch_of_one(value: Any) -> Any:
-    import torch
-
-    return torch.as_tensor(value).unsqueeze(0)
