@@ -92,10 +92,13 @@ def test_map_validation_runs_off_the_event_loop(server):
         print(
             f"{nodes}x{nodes}: load {loading:.2f} s, slowest ping during it {during * 1000:.0f} ms"
         )
-        if loading > 1.0:
+        if loading > 1.5:
             break
-    assert loading > 1.0, f"even a 16x16 grid loaded in {loading:.2f} s"
-    assert during < loading / 3
+    assert loading > 1.5, f"even a 16x16 grid loaded in {loading:.2f} s"
+    # A blocked event loop answers nothing until the load is done (the ping takes all of it);
+    # off the loop, the ping waits only for the GIL between the worker's C calls (0.05-0.4 of
+    # the load seen on 2 cores; the XML parse of the whole map is one such call).
+    assert during < loading / 2
     body = """
 from rllib_integration.embedded.maps import towns
 world = client.generate_opendrive_world(towns.grid01(nodes=8).to_xml())
