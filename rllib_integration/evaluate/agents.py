@@ -15,13 +15,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from rllib_integration.training import checkpoints
 from rllib_integration.training.observations import AdaptObservations, adapted_space
 from rllib_integration.training.training_file import TrainingFile
 
 Policy = Callable[[Any], Any]
 AUTOPILOT, RLLIB = "autopilot", "rllib"
-# Where an RLlib algorithm checkpoint keeps the module of its default policy.
-MODULE_PATH = ("learner_group", "learner", "rl_module", "default_policy")
 _MODULE_FILE = "class_and_ctor_args.pkl"  # what every saved RLModule folder has
 
 
@@ -58,12 +57,13 @@ def make_policy(
 
 def module_dir(checkpoint: Path) -> Path:
     """The RLModule folder of an algorithm checkpoint, or the checkpoint if it is one."""
-    for candidate in (checkpoint.joinpath(*MODULE_PATH), checkpoint):
+    default_policy = checkpoints.module_dir(checkpoint)  # absolute, as RLlib needs
+    for candidate in (default_policy, checkpoint.resolve()):
         if (candidate / _MODULE_FILE).is_file():
-            return candidate.resolve()  # RLlib fails on relative paths
+            return candidate
     raise AgentError(
         f"no RLModule in {str(checkpoint)!r}: expected an RLlib checkpoint folder (with "
-        f"{'/'.join(MODULE_PATH)}) or a saved RLModule"
+        f"{checkpoints.RL_MODULES / checkpoints.SINGLE_MODULE}) or a saved RLModule"
     )
 
 
