@@ -345,7 +345,7 @@ class CarlaCore:
             points.insert(0, wanted)
         candidates = [p for p in points if all(p.location.distance(t) > SAME_SPOT for t in taken)]
         for transform in candidates:
-            actor = self.view.world.try_spawn_actor(blueprint, transform)
+            actor = self._try_spawn(blueprint, transform)
             if actor is not None:
                 return actor, choices
         who = "the hero" if request.name == SINGLE_HERO else f"the hero of agent '{request.name}'"
@@ -358,13 +358,23 @@ class CarlaCore:
     def _spawn_at(self, blueprint: carla.ActorBlueprint, request: HeroRequest) -> carla.Actor:
         """The hero's vehicle exactly at the request's transform (e.g. a route's start)."""
         assert request.transform is not None
-        actor = self.view.world.try_spawn_actor(blueprint, request.transform)
+        actor = self._try_spawn(blueprint, request.transform)
         if actor is None:
             where = request.transform.location
             raise SetupError(
                 f"could not spawn the hero '{request.config['blueprint']}' at ({where.x:.1f}, "
                 f"{where.y:.1f}, {where.z:.1f}): the place is taken or off the map"
             )
+        return actor
+
+    def _try_spawn(self, blueprint: carla.ActorBlueprint, transform: carla.Transform) -> Any:
+        """The actor at `transform`, or None if the place is taken. The client fails every spawn
+        on a lost server too, each only after its timeout, which would pass for a map whose
+        every spawn point is taken (minutes of silence, then a SetupError): so a failed spawn
+        asks whether the server still answers, and a lost one is a SimulatorFailure."""
+        actor = self.view.world.try_spawn_actor(blueprint, transform)
+        if actor is None:
+            self._fail_if_server_lost("a spawn failed")
         return actor
 
     def _attach_sensors(self, hero: Hero) -> None:
@@ -461,6 +471,8 @@ class CarlaCore:
         try:
             self._destroy(self.heroes[name])
         except RuntimeError as exc:
+            if isinstance(exc, SimulatorFailure):
+                raise
             self._raise_if_server_lost(exc)
             raise
 
@@ -489,6 +501,12 @@ class CarlaCore:
         and `exc` was a real error (the client raises RuntimeError for both)."""
         if not self.server_answers():
             raise SimulatorFailure(f"{exc}; server {self.server}") from exc
+
+    def _fail_if_server_lost(self, what: str) -> None:
+        """SimulatorFailure if the server is lost, after a client call that reports failure
+        without raising (a spawn or destroy that returned nothing)."""
+        if not self.server_answers():
+            raise SimulatorFailure(f"{what} and the server does not answer; server {self.server}")
 
     def server_answers(self) -> bool:
         """True if the server runs and answers a version query within the timeout: False for a
@@ -546,12 +564,16 @@ class CarlaCore:
         if hero.on_autopilot and hero.actor is not None:
             hero.on_autopilot = False
             self.traffic.release(hero.actor.id)  # the TM must not drive a destroyed vehicle
-        hero.destroy()
+        # The client reports a destroy on a lost server only by returning False after its
+        # timeout, once per actor: ask after the first one instead of waiting out every actor.
+        hero.destroy(failed=lambda: self._fail_if_server_lost("a destroy failed"))
 
     def _destroy_heroes(self) -> None:
-        heroes, self.heroes = list(self.heroes.values()), {}
-        for hero in heroes:
-            self._destroy(hero)
+        """Destroy every hero; one the server was lost under stays listed (recover() abandons
+        what is left of it)."""
+        for name in list(self.heroes):
+            self._destroy(self.heroes[name])
+            del self.heroes[name]
 
     def spawned_actor_ids(self) -> list[int]:
         """Ids of every actor this core spawned and still holds (heroes, sensors, NPCs).

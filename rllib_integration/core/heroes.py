@@ -9,7 +9,7 @@ being this hero, so sensors and experiments built from it work unchanged for any
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -98,13 +98,16 @@ class Hero:
             ids += sensor.actor_ids()
         return ids
 
-    def destroy(self) -> None:
-        """Destroy its sensors and its vehicle (the server must be answering)."""
-        self.collector.destroy()
+    def destroy(self, failed: Callable[[], None] | None = None) -> None:
+        """Destroy its sensors and its vehicle (the server must be answering). `failed()` runs
+        after each actor whose destroy failed; if it raises, what is not destroyed yet stays
+        (for `abandon`)."""
+        self.collector.destroy(failed)
         self.pseudo_sensors = []
         if self.actor is not None:
             actor, self.actor = self.actor, None
-            actor.destroy()
+            if not actor.destroy() and failed is not None:
+                failed()
 
     def abandon(self) -> None:
         """Forget everything without a call to the (dead or hung) server."""

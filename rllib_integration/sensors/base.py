@@ -46,8 +46,10 @@ class BaseSensor:
     def abandon(self) -> None:
         """Drop server-side resources without calling the server (it is dead or hung)."""
 
-    def destroy(self) -> None:
-        """Release what the sensor holds; called once when the hero is destroyed."""
+    def destroy(self) -> bool | None:
+        """Release what the sensor holds; called once when the hero is destroyed. False if a
+        server-side actor could not be destroyed (the server may be lost)."""
+        return None
 
 
 class PseudoSensor(BaseSensor):
@@ -145,16 +147,16 @@ class CarlaSensor(BaseSensor):
         if actor is not None and actor.is_listening:
             actor.stop()  # client-side unsubscribe; no RPC to the dead server
 
-    def destroy(self) -> None:
+    def destroy(self) -> bool:
         if self.actor is None:
-            return
+            return True
         actor, self.actor = self.actor, None
         try:
             if actor.is_listening:
                 actor.stop()
-            actor.destroy()
+            return bool(actor.destroy())
         except RuntimeError:
-            pass  # the server is gone; nothing left to release there
+            return False  # the server is gone; nothing left to release there
 
 
 def positive_settings(kind: str, defaults: Mapping[str, float], attributes: dict) -> dict:

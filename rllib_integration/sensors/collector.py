@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from rllib_integration.sensors.base import BaseSensor
@@ -100,12 +101,13 @@ class SensorCollector:
             del store[stale]
         return frame, data
 
-    def destroy(self) -> None:
-        """Destroy every sensor and forget them and their readings."""
-        with self._changed:
-            sensors = list(self._sensors.values())
-            self._sensors.clear()
-            self._readings.clear()
-            self._delivered.clear()
-        for sensor in sensors:
-            sensor.destroy()
+    def destroy(self, failed: Callable[[], None] | None = None) -> None:
+        """Destroy every sensor and forget it and its readings. `failed()` runs after a sensor
+        whose destroy failed; if it raises, the sensors not destroyed yet stay registered."""
+        for name, sensor in list(self._sensors.items()):
+            released = sensor.destroy()
+            with self._changed:
+                del self._sensors[name], self._readings[name]
+                self._delivered.discard(name)
+            if released is False and failed is not None:
+                failed()

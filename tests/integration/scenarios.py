@@ -186,6 +186,110 @@ def multi_agent_server_killed(sig_name: str, n_vehicles: str = "0") -> None:
         env.close()
 
 
+# A street of Grid01 to start a route episode on (as tests/routes/test_env_routes.py does).
+GRID01_STREET = ((-120.0, -148.25), (30.0, -148.25))
+# Sensors enough that destroying them one client timeout each would show (6 actors).
+MANY_SENSORS = {
+    "collision": {"type": "sensor.other.collision"},
+    "lane_invasion": {"type": "sensor.other.lane_invasion"},
+    "gnss": {"type": "sensor.other.gnss"},
+    "imu": {"type": "sensor.other.imu"},
+    "obstacle": {"type": "sensor.other.obstacle"},
+    "camera": {"type": "sensor.camera.rgb", "image_size_x": 32, "image_size_y": 32},
+}
+
+
+def _kill_server(env: CarlaEnv) -> None:
+    """SIGKILL the env's server and wait until it is gone (by PID: the one this env launched)."""
+    process = env.core.server.process
+    assert process is not None
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(10)
+
+
+def server_lost_at_the_spawn(start: str) -> None:
+    """The server dies just before a reset spawns the hero, at a spawn point or at a route's
+    start. The first spawn finds it lost (a SimulatorFailure: the server is restarted and the
+    episode runs), instead of one spawn per spawn point, each waiting out the client's timeout
+    (minutes without a word), and then a SetupError that would stop a training run."""
+    import carla
+
+    from rllib_integration.routes import RoutePlanner
+
+    config = env_config({"timeout": 2.0, "sensor_timeout": 2.0}, town="Grid01", max_steps=1000)
+    env = CarlaEnv(config)
+    try:
+        env.reset(seed=1)
+        drive(env, 2)
+        options = {}
+        if start == "route":
+            planner = RoutePlanner(env.core.map)
+            options["route"] = planner.route([carla.Location(*p) for p in GRID01_STREET])
+        lost_server = env.core.server.process.pid
+        on_lost_server = []
+        original = carla.World.try_spawn_actor
+
+        def spawn_after_killing_the_server(world, *args, **kwargs):
+            if not on_lost_server:
+                _kill_server(env)
+            if env.core.server.process.pid == lost_server:
+                on_lost_server.append(args)
+            return original(world, *args, **kwargs)
+
+        carla.World.try_spawn_actor = spawn_after_killing_the_server
+        started = time.monotonic()
+        try:
+            env.reset(options=options)
+        finally:
+            carla.World.try_spawn_actor = original
+        recovered_in = time.monotonic() - started
+        assert len(on_lost_server) == 1, f"{len(on_lost_server)} spawns on the lost server"
+        assert env.core.restarts == 1 and env.core.server.process.pid != lost_server
+        results = drive(env, 5)
+        assert not any(r[3] for r in results), "the episode after the restart must run"
+        print(f"OK spawns on the lost server: 1; recovered in {recovered_in:.1f} s")
+    finally:
+        env.close()
+
+
+def server_lost_before_the_heroes_are_destroyed() -> None:
+    """The server dies between two episodes: the next reset's first destroy finds it lost, not
+    one destroy per sensor and vehicle, each waiting out the client's timeout."""
+    from rllib_integration.sensors.base import CarlaSensor
+
+    config = env_config({"timeout": 2.0, "sensor_timeout": 2.0}, max_steps=1000)
+    config["experiment"]["hero"] = {"sensors": MANY_SENSORS}
+    env = CarlaEnv(config)
+    try:
+        env.reset(seed=1)
+        drive(env, 2)
+        _kill_server(env)
+        lost_server = env.core.server.process.pid
+        on_lost_server = []
+        original = CarlaSensor.destroy
+
+        def counted(sensor):  # a destroy that calls the server (not one of an abandoned sensor)
+            if sensor.actor is not None and env.core.server.process.pid == lost_server:
+                on_lost_server.append(sensor.name)
+            return original(sensor)
+
+        CarlaSensor.destroy = counted  # type: ignore[method-assign]
+        started = time.monotonic()
+        try:
+            env.reset()
+        finally:
+            CarlaSensor.destroy = original  # type: ignore[method-assign]
+        recovered_in = time.monotonic() - started
+        assert on_lost_server == ["collision"], on_lost_server
+        assert env.core.restarts == 1 and env.core.server.process.pid != lost_server
+        assert sorted(env.core.collector.sensors) == sorted(MANY_SENSORS)
+        results = drive(env, 5)
+        assert not any(r[3] for r in results), "the episode after the restart must run"
+        print(f"OK destroys on the lost server: 1; recovered in {recovered_in:.1f} s")
+    finally:
+        env.close()
+
+
 if __name__ == "__main__":
     name, *args = sys.argv[1:]
     globals()[name](*args)
