@@ -481,9 +481,16 @@ class CarlaCore:
         if not heroes:
             return
         snapshot = self.view.world.get_snapshot()
+        # Sensors of one class render together (`PseudoSensor.tick_all`): the heroes' views
+        # share one read of the snapshot.
+        by_class: dict[type[PseudoSensor], list[tuple[Hero, PseudoSensor]]] = {}
         for hero in heroes:
             for sensor in hero.pseudo_sensors:
-                hero.collector.put(sensor.name, frame, sensor.tick(frame, snapshot))
+                by_class.setdefault(type(sensor), []).append((hero, sensor))
+        for cls, members in by_class.items():
+            readings = cls.tick_all([sensor for _, sensor in members], frame, snapshot)
+            for (hero, sensor), reading in zip(members, readings, strict=True):
+                hero.collector.put(sensor.name, frame, reading)
 
     def _follow_hero_with_spectator(self) -> None:
         """With a window, keep the view 5 m behind and 3 m above the (first live) hero, as the

@@ -8,7 +8,7 @@ frame it belongs to (the registry passes the collector's `put`).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import carla
@@ -74,6 +74,10 @@ class PseudoSensor(BaseSensor):
       thread: keep it fast; it cannot tick the world). `snapshot` is that tick's
       `carla.WorldSnapshot`. What it returns is the experiment's `sensor_data[name] ==
       (frame, reading)` of the same step: at reset, then at every step.
+    - `tick_all(sensors, frame, snapshot)` (classmethod, optional): the readings of several
+      sensors of this class (one per hero of a multi-agent world) for one tick, in their
+      order. The default calls each one's `tick`; override it to share work between heroes
+      (the bird's-eye view reads the snapshot once for all of them).
     - `check_attributes(attributes)` (classmethod, optional): raise ValueError for a bad YAML
       entry; it runs when the config is loaded, so a typo is an error naming the file and line
       before any server starts. The default accepts anything.
@@ -99,6 +103,13 @@ class PseudoSensor(BaseSensor):
 
     def tick(self, frame: int, snapshot: carla.WorldSnapshot) -> Any:
         raise NotImplementedError(f"{type(self).__name__} must define tick()")
+
+    @classmethod
+    def tick_all(
+        cls, sensors: Sequence[PseudoSensor], frame: int, snapshot: carla.WorldSnapshot
+    ) -> list[Any]:
+        """The readings of `sensors` (all of this class, one world) for this tick, in order."""
+        return [sensor.tick(frame, snapshot) for sensor in sensors]
 
 
 class CarlaSensor(BaseSensor):

@@ -91,7 +91,8 @@ def test_traffic_lights_follow_their_state_over_the_lane_they_govern(scene):
 def test_actors_are_looked_up_once_and_classified(scene):
     world, _, sensor = scene
     sensor.tick(1, world.snapshot())
-    assert world.queries == [[2, 7, 9]]  # everything but the hero, in one query
+    # everything, the hero too (the views of other heroes draw it), in one query
+    assert world.queries == [[1, 2, 7, 9]]
     sensor.tick(2, world.snapshot())
     assert len(world.queries) == 1  # known actors cost nothing more
     world.actors[3] = Actor(
@@ -120,3 +121,47 @@ def test_missing_hero_and_bad_record_option_are_clear_errors(scene, tmp_path):
         BirdViewSensor("cam", {"record": str(tmp_path / "x.avi"), "cache_dir": str(tmp_path)}, core)
     with pytest.raises(ValueError, match=r"sensor 'cam': unknown option\(s\) \['zoom'\]"):
         BirdViewSensor("cam", {"zoom": 2}, core)
+
+
+def test_views_of_several_heroes_render_together_as_each_would_alone(tmp_path):
+    """`tick_all` (one snapshot read, one pass over the actors for every view) gives each hero
+    exactly the frame its sensor renders alone, each hero drawn as the hero in its own view and
+    as a vehicle in the others', and every tick shows that tick's world."""
+    heroes = [
+        Actor(1, "vehicle.tesla.model3", 50.0, 1.75),
+        Actor(2, "vehicle.audi.a2", 62.0, 1.75, yaw=10.0),
+        Actor(3, "vehicle.kawasaki.ninja", 40.0, -1.75, yaw=180.0, number_of_wheels="2"),
+    ]
+    world = World([*heroes, Actor(4, "walker.pedestrian.0001", 56.0, 4.5)])
+    carla_map = carla.Map("Straight", STRAIGHT_XODR)
+    attributes = {
+        "type": "sensor.birdview",
+        "mode": "masks",
+        "layers": ["road", "hero", "vehicles", "two_wheelers", "walkers"],
+        "cache_dir": str(tmp_path),
+    }
+
+    def sensors():
+        return [BirdViewSensor("bev", attributes, view_of(world, carla_map, h)) for h in heroes]
+
+    together, alone = sensors(), sensors()
+    for frame in (1, 2, 3):
+        snapshot = world.snapshot()
+        images = BirdViewSensor.tick_all(together, frame, snapshot)
+        # The actors looked up once for all the views together (and once by each lone one).
+        assert len(world.queries) == (1 if frame == 1 else 4)
+        for image, sensor in zip(images, alone, strict=True):
+            np.testing.assert_array_equal(image, sensor.tick(frame, snapshot))
+        first, second, _ = images
+        hero, vehicles, bikes, walkers = (first[..., c] for c in range(1, 5))
+        # The first hero's view: itself as the hero, the car ahead (12 m, then 1 m more each
+        # tick: every frame shows its own tick's world) and the bike 10 m behind as vehicles
+        # (the bike on its own layer too), the walker.
+        assert hero.any() and bikes.any() and walkers.any()
+        assert not (hero & vehicles).any() and (vehicles >= bikes).all()
+        assert second[..., 1].any() and not (second[..., 1] & second[..., 2]).any()
+        ahead = centroid(vehicles & ~bikes)
+        metres = 12.0 + frame - 1
+        np.testing.assert_allclose(ahead[1], centroid(hero)[1] - metres * 5, atol=2.0)
+        heroes[1].transform.location.x += 1.0  # the second hero drives on: 1 m more per tick
+        world.actors[4].transform.location.y -= 0.5

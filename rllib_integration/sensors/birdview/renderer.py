@@ -8,6 +8,7 @@ CARLA's top-down camera gives, rotated), and the image centre lies ``offset`` me
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -98,10 +99,20 @@ class BirdViewRenderer:
     ) -> np.ndarray:
         """The frame for a hero at ``anchor_xy`` heading ``anchor_yaw`` (degrees)."""
         world_to_px = self.view_transform(anchor_xy, anchor_yaw)
+        return self.draw(world_to_px, self._actor_polygons(hero, actors, world_to_px), lights)
+
+    def draw(
+        self,
+        world_to_px: np.ndarray,
+        polygons: dict[int, np.ndarray],
+        lights: TrafficLights | None = None,
+    ) -> np.ndarray:
+        """The frame of the view `world_to_px` (`view_transform`), with the actors' polygons of
+        that view (`view_polygons`)."""
         crop = self._warp_static(world_to_px)
         if self.settings.mode == "rgb":
-            return self._render_rgb(crop, world_to_px, hero, actors, lights)
-        return self._render_masks(crop, world_to_px, hero, actors, lights)
+            return self._render_rgb(crop, world_to_px, polygons, lights)
+        return self._render_masks(crop, world_to_px, polygons, lights)
 
     # -- static ------------------------------------------------------------------------------
 
@@ -126,41 +137,78 @@ class BirdViewRenderer:
 
     # -- dynamic -----------------------------------------------------------------------------
 
+    def view_polygons(
+        self,
+        transforms: Sequence[np.ndarray],
+        boxes: Boxes,
+        shown: np.ndarray | None = None,
+    ) -> list[dict[int, np.ndarray]]:
+        """Per view (one `view_transform` each): the fixed-point pixel polygons (K, 4, 2) of the
+        boxes that can touch its image, by kind (HERO, VEHICLE, TWO_WHEELER, WALKER); `shown`
+        (views x boxes, bool) says which boxes a view draws (default: all). One vectorised pass
+        for every view: the bird's-eye views of several heroes of a tick share it."""
+        kinds = boxes.kinds if boxes.kinds is not None else np.zeros(len(boxes.centers), np.uint8)
+        views = []
+        for polygons, index in self._polygons_many(boxes, transforms, shown):
+            chosen = kinds[index]
+            views.append({kind: polygons[chosen == kind] for kind in _ACTOR_KINDS})
+        return views
+
     def _polygons(self, boxes: Boxes, world_to_px: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Fixed-point pixel corners (K, 4, 2) of the boxes that can touch the image, and
         their indices in ``boxes``; walkers are enlarged by ``walker_scale``."""
+        return self._polygons_many(boxes, [world_to_px])[0]
+
+    def _polygons_many(
+        self,
+        boxes: Boxes,
+        transforms: Sequence[np.ndarray],
+        shown: np.ndarray | None = None,
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """`_polygons` for several views at once (elementwise the same arithmetic, so a view's
+        polygons do not depend on which other views share the pass)."""
         centers, extents = boxes.centers, boxes.extents
         if len(centers) == 0:
-            return _NO_POLYGONS, np.zeros(0, np.intp)
+            return [(_NO_POLYGONS, np.zeros(0, np.intp)) for _ in transforms]
+        ppm, size = self.settings.pixels_per_meter, self.settings.size
         if boxes.kinds is not None and self._walker_scale != 1.0:
             walker = (boxes.kinds == WALKER)[:, None]
             extents = np.where(walker, extents * self._walker_scale, extents)
         # OpenCV fills every pixel a polygon's outline touches: pull the outline in by half a
         # pixel so a box covers its true area (an L-pixel side covers L pixels, not L + 1).
-        extents = np.maximum(extents - 0.5 / self.settings.pixels_per_meter, 0.0)
-        linear = world_to_px[:, :2]
-        pixels = centers @ linear.T + world_to_px[:, 2]
-        reach = (extents[:, 0] + extents[:, 1]) * self.settings.pixels_per_meter  # >= half diagonal
-        low, high = -reach, self.settings.size + reach
-        near = np.flatnonzero(
-            (pixels[:, 0] > low)
-            & (pixels[:, 0] < high)
-            & (pixels[:, 1] > low)
-            & (pixels[:, 1] < high)
+        extents = np.maximum(extents - 0.5 / ppm, 0.0)
+        reach = (extents[:, 0] + extents[:, 1]) * ppm  # >= half diagonal
+        low, high = -reach, size + reach
+        transforms = np.asarray(transforms)  # (V, 2, 3)
+        linear = transforms[:, :, :2]
+        # The centres in each view's pixels: one small matmul per view, as a single view does.
+        pixels = np.stack([centers @ t[:, :2].T + t[:, 2] for t in transforms])  # (V, N, 2)
+        near = (
+            (pixels[:, :, 0] > low)
+            & (pixels[:, :, 0] < high)
+            & (pixels[:, :, 1] > low)
+            & (pixels[:, :, 1] < high)
         )
-        if len(near) == 0:
-            return _NO_POLYGONS, near
-        yaw = np.radians(boxes.yaws[near])
-        cos, sin = np.cos(yaw)[:, None], np.sin(yaw)[:, None]
-        # the box's forward and right half-axes, mapped into pixels
-        forward = (cos * linear[:, 0] + sin * linear[:, 1]) * extents[near, 0:1]
-        right = (cos * linear[:, 1] - sin * linear[:, 0]) * extents[near, 1:2]
+        if shown is not None:
+            near &= shown
+        if not near.any():
+            return [(_NO_POLYGONS, np.zeros(0, np.intp)) for _ in transforms]
+        yaw = np.radians(boxes.yaws)
+        cos, sin = np.cos(yaw)[None, :, None], np.sin(yaw)[None, :, None]
+        # the box's forward and right half-axes, mapped into each view's pixels (V, N, 2)
+        forward = (cos * linear[:, None, :, 0] + sin * linear[:, None, :, 1]) * extents[:, 0:1]
+        right = (cos * linear[:, None, :, 1] - sin * linear[:, None, :, 0]) * extents[:, 1:2]
         corners = (
-            pixels[near, None, :]
-            + _CORNER_SIGNS[None, :, 0:1] * forward[:, None, :]
-            + _CORNER_SIGNS[None, :, 1:2] * right[:, None, :]
+            pixels[:, :, None, :]
+            + _CORNER_SIGNS[None, None, :, 0:1] * forward[:, :, None, :]
+            + _CORNER_SIGNS[None, None, :, 1:2] * right[:, :, None, :]
         )
-        return np.round(corners * SCALE).astype(np.int32), near
+        fixed = np.round(corners * SCALE).astype(np.int32)
+        result = []
+        for view in range(len(transforms)):
+            index = np.flatnonzero(near[view])
+            result.append((fixed[view, index] if len(index) else _NO_POLYGONS, index))
+        return result
 
     def _actor_polygons(
         self, hero: Boxes, actors: Boxes, world_to_px: np.ndarray
@@ -168,16 +216,13 @@ class BirdViewRenderer:
         """Polygons by kind (HERO, VEHICLE, TWO_WHEELER, WALKER), from one vectorised pass."""
         n = len(actors.centers)
         kinds = actors.kinds if actors.kinds is not None else np.zeros(n, np.uint8)
-        all_kinds = np.concatenate([np.full(len(hero.centers), HERO, np.uint8), kinds])
         both = Boxes(
             np.concatenate([hero.centers, actors.centers]),
             np.concatenate([hero.yaws, actors.yaws]),
             np.concatenate([hero.extents, actors.extents]),
-            all_kinds,
+            np.concatenate([np.full(len(hero.centers), HERO, np.uint8), kinds]),
         )
-        polygons, index = self._polygons(both, world_to_px)
-        chosen = all_kinds[index]
-        return {kind: polygons[chosen == kind] for kind in (HERO, VEHICLE, TWO_WHEELER, WALKER)}
+        return self.view_polygons([world_to_px], both)[0]
 
     def _route_points(self, world_to_px: np.ndarray) -> np.ndarray | None:
         if self._route is None:
@@ -191,7 +236,7 @@ class BirdViewRenderer:
     def _route_thickness(self) -> int:
         return max(1, int(round(self.settings.route_width * self.settings.pixels_per_meter)))
 
-    def _render_rgb(self, crop, world_to_px, hero, actors, lights) -> np.ndarray:
+    def _render_rgb(self, crop, world_to_px, polygons, lights) -> np.ndarray:
         layers = self.layers
         image = cv2.merge([cv2.LUT(crop, lut) for lut in self._rgb_luts])
         if "route" in layers:
@@ -199,7 +244,6 @@ class BirdViewRenderer:
             if route is not None:
                 thickness = self._route_thickness()
                 cv2.polylines(image, [route], False, palette.ROUTE, thickness, cv2.LINE_8, SHIFT)
-        polygons = self._actor_polygons(hero, actors, world_to_px)
         for kind, layer, color in (
             (WALKER, "walkers", palette.WALKER),
             (VEHICLE, "vehicles", palette.VEHICLE),
@@ -230,12 +274,11 @@ class BirdViewRenderer:
                 cv2.circle(image, center, r, color, -1, cv2.LINE_8, SHIFT)
                 cv2.circle(image, center, r, palette.LIGHT_OUTLINE, 1, cv2.LINE_8, SHIFT)
 
-    def _render_masks(self, crop, world_to_px, hero, actors, lights) -> np.ndarray:
+    def _render_masks(self, crop, world_to_px, polygons, lights) -> np.ndarray:
         size = self.settings.size
         # Draw each layer into a contiguous plane of a (C, H, W) buffer, then interleave once:
         # cv2.transpose of the (C, H*W) matrix is several times faster than cv2.merge.
         planes = np.zeros((len(self.layers), size, size), np.uint8)
-        polygons = None
         for plane, layer in zip(planes, self.layers, strict=True):
             if layer in self._mask_luts:
                 cv2.LUT(crop, self._mask_luts[layer], dst=plane)
@@ -245,8 +288,6 @@ class BirdViewRenderer:
                     thickness = self._route_thickness()
                     cv2.polylines(plane, [route], False, 1, thickness, cv2.LINE_8, SHIFT)
             elif layer in _KINDS_OF_LAYER:
-                if polygons is None:
-                    polygons = self._actor_polygons(hero, actors, world_to_px)
                 for kind in _KINDS_OF_LAYER[layer]:
                     _fill(plane, polygons[kind], 1)
             elif lights is not None and len(lights.positions):
@@ -277,6 +318,7 @@ class BirdViewRenderer:
 
 
 _NO_POLYGONS = np.zeros((0, 4, 2), np.int32)
+_ACTOR_KINDS = (HERO, VEHICLE, TWO_WHEELER, WALKER)
 _STATE_OF_LAYER = {
     "traffic_lights_red": RED,
     "traffic_lights_yellow": YELLOW,

@@ -37,6 +37,7 @@ from __future__ import annotations
 import itertools
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +50,7 @@ from rllib_integration.sensors.birdview import palette
 from rllib_integration.sensors.birdview.maps import static_map_for_carla_map
 from rllib_integration.sensors.birdview.recorder import FrameRecorder
 from rllib_integration.sensors.birdview.renderer import (
+    HERO,
     OFF,
     TWO_WHEELER,
     VEHICLE,
@@ -65,7 +67,7 @@ if TYPE_CHECKING:
 
     from rllib_integration.sim_view import SimulatorView
 
-_LIGHT = 3  # kind of a traffic light in the actor table
+_LIGHT = 4  # kind of a traffic light in the actor table (not one the renderer draws)
 _TWO_WHEELER_BASE_TYPES = {"motorcycle", "bicycle"}
 _EPISODES = itertools.count()  # numbers the `{episode}` placeholder of `record`
 _LIGHT_STATE_VALUES = {"Red": 0, "Yellow": 1, "Green": 2, "Off": 3}
@@ -78,8 +80,74 @@ class _ActorInfo:
     extent: tuple[float, float] = (0.0, 0.0)
 
 
+class _ActorCatalog:
+    """What the bird's-eye views of one world know of its actors: the kind and box of every
+    actor seen (looked up once, in one batched query), and the traffic lights (they stand
+    still). The views of all heroes of a world share one (`BirdViewSensor.tick_all`)."""
+
+    def __init__(self, world: Any):
+        self.world = world
+        self.infos: dict[int, _ActorInfo] = {}
+        self.lights: list[tuple[Any, np.ndarray, np.ndarray]] = []  # (actor, position, area)
+        self._arrays_key: tuple[int, ...] | None = None
+        self._arrays = _static_arrays([])
+
+    def read(self, snapshot: Any, hero_ids: set[int]) -> tuple[list[int], list[float], dict]:
+        """One pass over a tick's snapshot: the drawn actors' ids and their poses (x, y, yaw,
+        flat), and the transforms of the actors in `hero_ids`."""
+        heroes: dict[int, Any] = {}
+        ids: list[int] = []
+        poses: list[float] = []
+        unknown = []
+        infos = self.infos
+        for actor_snapshot in snapshot:
+            actor_id = actor_snapshot.id
+            info = infos.get(actor_id)
+            if actor_id in hero_ids:
+                heroes[actor_id] = transform = actor_snapshot.get_transform()
+                if info is not None and info.kind is not None and info.kind != _LIGHT:
+                    ids.append(actor_id)
+                    poses += (transform.location.x, transform.location.y, transform.rotation.yaw)
+                    continue
+            if info is None:
+                unknown.append(actor_snapshot)
+            elif info.kind is not None and info.kind != _LIGHT:
+                transform = actor_snapshot.get_transform()
+                location = transform.location
+                ids.append(actor_id)
+                poses += (location.x, location.y, transform.rotation.yaw)
+        if unknown:
+            self._learn(unknown, ids, poses)
+        return ids, poses, heroes
+
+    def _learn(self, snapshots: list, ids: list, poses: list) -> None:
+        """Look up actors seen for the first time (one batched query), then add the drawn ones."""
+        actors = {a.id: a for a in self.world.get_actors([s.id for s in snapshots])}
+        for actor_snapshot in snapshots:
+            actor = actors.get(actor_snapshot.id)
+            if actor is None:
+                continue  # not known to the client yet: ask again next tick
+            info = self.infos[actor_snapshot.id] = _info_of(actor)
+            if info.kind == _LIGHT:
+                self.lights.append(_light_entry(actor))
+            elif info.kind is not None:
+                transform = actor_snapshot.get_transform()
+                ids.append(actor_snapshot.id)
+                poses += (transform.location.x, transform.location.y, transform.rotation.yaw)
+
+    def arrays_of(self, ids: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(offsets, extents, kinds) of these actors; reused while the same actors are seen."""
+        key = tuple(ids)
+        if key != self._arrays_key:
+            self._arrays = _static_arrays([self.infos[i] for i in ids])
+            self._arrays_key = key
+        return self._arrays
+
+
 class BirdViewSensor(PseudoSensor):
-    """Renders one frame per world tick, in the tick's thread: no threads, no display."""
+    """Renders one frame per world tick, in the tick's thread: no threads, no display. The
+    views of several heroes of one tick are rendered together (`tick_all`): one read of the
+    snapshot and one vectorised pass over the actors for all of them."""
 
     def __init__(self, name: str, attributes: dict, view: SimulatorView):
         super().__init__(name, attributes, view)
@@ -94,10 +162,7 @@ class BirdViewSensor(PseudoSensor):
         self._world = view.world
         self._hero_id = view.hero.id
         self._hero_arrays = _static_arrays([_box_of(view.hero)])
-        self._arrays_key: tuple[int, ...] | None = None
-        self._arrays = _static_arrays([])
-        self._infos: dict[int, _ActorInfo] = {}
-        self._lights: list[tuple[Any, np.ndarray, np.ndarray]] = []  # (actor, position, area row)
+        self._catalog = _ActorCatalog(view.world)
         self._progress: RouteProgress | None = None  # where the hero is on its route
         self._recorder = None
         if attributes.get("record"):
@@ -144,43 +209,18 @@ class BirdViewSensor(PseudoSensor):
             self._progress = None
 
     def tick(self, frame: int, snapshot: carla.WorldSnapshot) -> np.ndarray:
-        hero_tf = None
-        ids: list[int] = []
-        poses: list[float] = []  # x, y, yaw of each drawn actor, flat
-        unknown = []
-        infos = self._infos
-        for actor_snapshot in snapshot:
-            actor_id = actor_snapshot.id
-            if actor_id == self._hero_id:
-                hero_tf = actor_snapshot.get_transform()
-                continue
-            info = infos.get(actor_id)
-            if info is None:
-                unknown.append(actor_snapshot)
-            elif info.kind is not None and info.kind != _LIGHT:
-                transform = actor_snapshot.get_transform()
-                location = transform.location
-                ids.append(actor_id)
-                poses += (location.x, location.y, transform.rotation.yaw)
-        if unknown:
-            self._learn(unknown, ids, poses)
-        if hero_tf is None:
-            raise RuntimeError(
-                f"sensor '{self.name}': the hero is not in the world at frame {frame}"
-            )
+        return _render_views([self], frame, snapshot)[0]
 
-        hero_location, hero_yaw = hero_tf.location, hero_tf.rotation.yaw
-        anchor = (hero_location.x, hero_location.y)
-        if self._progress is not None:
-            self._draw_route_ahead(self._progress, anchor)
-        hero_pose = np.array([[anchor[0], anchor[1], hero_yaw]])
-        hero = _boxes(hero_pose, *self._hero_arrays)
-        actors = _boxes(np.array(poses).reshape(-1, 3), *self._arrays_of(ids))
-        image = self.renderer.render(anchor, hero_yaw, hero, actors, self._traffic_lights(anchor))
-        if self._recorder is not None:
-            rgb = image if self.settings.mode == "rgb" else palette.masks_to_rgb(image, self.layers)
-            self._recorder.append(rgb)
-        return image
+    @classmethod
+    def tick_all(
+        cls, sensors: Sequence[PseudoSensor], frame: int, snapshot: carla.WorldSnapshot
+    ) -> list[Any]:
+        if cls.tick is not BirdViewSensor.tick:  # a subclass draws its own way
+            return super().tick_all(sensors, frame, snapshot)
+        views = [sensor for sensor in sensors if isinstance(sensor, BirdViewSensor)]
+        if len(views) != len(sensors) or len({id(view._world) for view in views}) > 1:
+            return super().tick_all(sensors, frame, snapshot)
+        return _render_views(views, frame, snapshot)
 
     def _draw_route_ahead(self, progress: RouteProgress, anchor: tuple[float, float]) -> None:
         """The route from the last point the hero passed to as far as the view reaches."""
@@ -196,37 +236,14 @@ class BirdViewSensor(PseudoSensor):
 
     # -- actors ------------------------------------------------------------------------------
 
-    def _learn(self, snapshots: list, ids: list, poses: list) -> None:
-        """Look up actors seen for the first time (one batched query), then add the drawn ones."""
-        actors = {a.id: a for a in self._world.get_actors([s.id for s in snapshots])}
-        for actor_snapshot in snapshots:
-            actor = actors.get(actor_snapshot.id)
-            if actor is None:
-                continue  # not known to the client yet: ask again next tick
-            info = self._infos[actor_snapshot.id] = _info_of(actor)
-            if info.kind == _LIGHT:
-                self._lights.append(_light_entry(actor))
-            elif info.kind is not None:
-                transform = actor_snapshot.get_transform()
-                ids.append(actor_snapshot.id)
-                poses += (transform.location.x, transform.location.y, transform.rotation.yaw)
-
-    def _arrays_of(self, ids: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(offsets, extents, kinds) of these actors; reused while the same actors are seen."""
-        key = tuple(ids)
-        if key != self._arrays_key:
-            chosen = [self._infos[i] for i in ids]
-            self._arrays = _static_arrays(chosen)
-            self._arrays_key = key
-        return self._arrays
-
     def _traffic_lights(self, anchor: tuple[float, float]) -> TrafficLights | None:
-        if not self._lights:
+        lights = self._catalog.lights
+        if not lights:
             return None
         reach = self.settings.radius * math.sqrt(2) + self.settings.centre_offset + 30.0
         near = [
             entry
-            for entry in self._lights
+            for entry in lights
             if abs(entry[1][0] - anchor[0]) < reach and abs(entry[1][1] - anchor[1]) < reach
         ]
         if not near:
@@ -238,6 +255,66 @@ class BirdViewSensor(PseudoSensor):
             states=states,
             areas=Boxes(areas[:, 0:2], areas[:, 2], areas[:, 3:5]),
         )
+
+
+def _render_views(sensors: Sequence[BirdViewSensor], frame: int, snapshot: Any) -> list[np.ndarray]:
+    """The frames of these views of one world at one tick, in their order: the snapshot read
+    once, each view drawing every actor but its own hero as an actor and its hero as the hero,
+    the polygons of views with the same geometry computed in one pass."""
+    catalog = sensors[0]._catalog
+    for sensor in sensors:
+        sensor._catalog = catalog  # one world: what one view learns, all know
+    ids, poses, hero_transforms = catalog.read(snapshot, {s._hero_id for s in sensors})
+    actors = _boxes(np.array(poses).reshape(-1, 3), *catalog.arrays_of(ids))
+    anchors = []
+    for sensor in sensors:
+        transform = hero_transforms.get(sensor._hero_id)
+        if transform is None:
+            raise RuntimeError(
+                f"sensor '{sensor.name}': the hero is not in the world at frame {frame}"
+            )
+        anchor = (transform.location.x, transform.location.y)
+        if sensor._progress is not None:
+            sensor._draw_route_ahead(sensor._progress, anchor)
+        anchors.append((anchor, transform.rotation.yaw))
+    images: list[np.ndarray | None] = [None] * len(sensors)
+    groups: dict[tuple, list[int]] = {}
+    for index, sensor in enumerate(sensors):
+        s = sensor.settings
+        groups.setdefault((s.size, s.pixels_per_meter, s.walker_scale), []).append(index)
+    for members in groups.values():
+        hero_arrays = [sensors[i]._hero_arrays for i in members]
+        offsets, extents, kinds = (np.concatenate(part) for part in zip(*hero_arrays, strict=True))
+        hero_poses = np.array([[*anchors[i][0], anchors[i][1]] for i in members])
+        heroes = _boxes(hero_poses, offsets, extents, kinds)
+        boxes = Boxes(
+            np.concatenate([actors.centers, heroes.centers]),
+            np.concatenate([actors.yaws, heroes.yaws]),
+            np.concatenate([actors.extents, heroes.extents]),
+            np.concatenate([actors.kinds, heroes.kinds]),
+        )
+        # View k draws every actor but its own hero, and of the heroes' boxes only its own.
+        shown = np.zeros((len(members), len(ids) + len(members)), bool)
+        shown[:, : len(ids)] = True
+        row = {actor_id: r for r, actor_id in enumerate(ids)}
+        for k, i in enumerate(members):
+            own = row.get(sensors[i]._hero_id)
+            if own is not None:
+                shown[k, own] = False
+            shown[k, len(ids) + k] = True
+        transforms = [sensors[i].renderer.view_transform(*anchors[i]) for i in members]
+        polygons = sensors[members[0]].renderer.view_polygons(transforms, boxes, shown)
+        for k, i in enumerate(members):
+            sensor = sensors[i]
+            lights = sensor._traffic_lights(anchors[i][0])
+            image = sensor.renderer.draw(transforms[k], polygons[k], lights)
+            if sensor._recorder is not None:
+                rgb = image
+                if sensor.settings.mode != "rgb":
+                    rgb = palette.masks_to_rgb(image, sensor.layers)
+                sensor._recorder.append(rgb)
+            images[i] = image
+    return images  # type: ignore[return-value]
 
 
 def _info_of(actor) -> _ActorInfo:
@@ -261,7 +338,7 @@ def _info_of(actor) -> _ActorInfo:
 
 def _box_of(actor) -> _ActorInfo:
     box = actor.bounding_box
-    return _ActorInfo(VEHICLE, (box.location.x, box.location.y), (box.extent.x, box.extent.y))
+    return _ActorInfo(HERO, (box.location.x, box.location.y), (box.extent.x, box.extent.y))
 
 
 def _static_arrays(infos: list[_ActorInfo]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
