@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import textwrap
 
+import numpy as np
 import pytest
 
 from dqn_example.dqn_experiment import ACTIONS, REWARD_TERMS, DQNExperiment
@@ -32,6 +33,43 @@ def test_action_table_is_the_originals():
     assert not control.reverse and not control.hand_brake
     assert experiment.get_observation_space().shape == (64, 64, 12)
     assert str(experiment.get_observation_space().dtype) == "uint8"
+
+
+@pytest.mark.parametrize(
+    ("birdview", "framestack"),
+    [
+        ({"size": 64, "pixels_per_meter": 2.0}, 4),  # the example's: RGB, 4 frames
+        ({"size": 16, "mode": "masks", "layers": ["road"]}, 1),  # one channel, one frame
+        ({"size": 16, "mode": "masks"}, 3),
+    ],
+)
+def test_observation_is_the_last_frames_oldest_first_on_the_channel_axis(birdview, framestack):
+    sensors = {"birdview": {"type": "sensor.birdview", **birdview}}
+    experiment = DQNExperiment(
+        {
+            "type": "dqn_example.dqn_experiment:DQNExperiment",
+            "hero": {"sensors": sensors},
+            "framestack": framestack,
+        }
+    )
+    space = experiment.get_observation_space()
+    high = 255 if birdview.get("mode", "rgb") == "rgb" else 2
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, high, experiment.frame_shape, np.uint8) for _ in range(6)]
+    scale = np.uint8(1 if high == 255 else 255)  # masks 0/1 are seen as 0/255
+    observations = []
+    for episode in range(2):
+        experiment.reset()
+        for t, frame in enumerate(frames):
+            observation, _ = experiment.get_observation({"birdview": (t, frame)})
+            seen = [frames[max(0, t - k)] * scale for k in reversed(range(framestack))]
+            expected = np.concatenate(seen, axis=-1)
+            assert observation.shape == space.shape and observation.dtype == np.uint8
+            np.testing.assert_array_equal(observation, expected)
+            observations.append((observation, expected))
+    # Each step's observation is its own array: later steps never change an earlier one.
+    for observation, expected in observations:
+        np.testing.assert_array_equal(observation, expected)
 
 
 SCRIPT = """
