@@ -56,6 +56,13 @@ class SimulatorView:
         return _present(self._simulator.map, "map")
 
     @property
+    def blueprint_library(self) -> carla.BlueprintLibrary:
+        """The world's blueprint library: fetched once per world by a core (it is one RPC that
+        sends every blueprint), else asked of the world. `find` gives a copy to set up."""
+        library = getattr(self._simulator, "blueprint_library", None)
+        return library if library is not None else self.world.get_blueprint_library()
+
+    @property
     def hero(self) -> carla.Actor:
         """The ego vehicle; RuntimeError between episodes (before the hero is spawned)."""
         return _present(self._simulator.hero, "hero")

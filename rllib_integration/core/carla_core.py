@@ -79,6 +79,7 @@ class CarlaCore:
         self.spawn_point_count = 0  # spawn points of the first hero at the last reset
         self._rng = random.Random()
         self._closed = False
+        self._library: tuple[carla.World, carla.BlueprintLibrary] | None = None
         self.server.start()
         try:
             self._connect()
@@ -103,6 +104,15 @@ class CarlaCore:
         if first is None:
             raise RuntimeError("CarlaCore: no hero (reset an episode first)")
         return first.collector
+
+    @property
+    def blueprint_library(self) -> carla.BlueprintLibrary:
+        """The world's blueprint library, fetched once per world: every hero and sensor of a
+        reset finds its blueprint there (`find` returns a copy, which they set up)."""
+        world = self.view.world
+        if self._library is None or self._library[0] is not world:
+            self._library = (world, world.get_blueprint_library())
+        return self._library[1]
 
     def live_heroes(self) -> list[Hero]:
         return [hero for hero in self.heroes.values() if hero.alive]
@@ -324,7 +334,7 @@ class CarlaCore:
         """The hero's vehicle at its wanted or a random free spawn point away from `taken`;
         and how many spawn points it had to choose from."""
         label, hero_config = request.label, request.config
-        library = self.view.world.get_blueprint_library()
+        library = self.blueprint_library
         blueprint_id = hero_config["blueprint"]
         try:
             blueprint = library.find(blueprint_id)
@@ -554,6 +564,7 @@ class CarlaCore:
         self.traffic.forget()
         self._control_path = None
         self.client = self.world = self.map = None
+        self._library = None
 
     def autopilot_hero(
         self, path: list[tuple[float, float, float]], name: str = SINGLE_HERO

@@ -61,6 +61,10 @@ class HeroSimulator:
         return self._core.map
 
     @property
+    def blueprint_library(self) -> carla.BlueprintLibrary:
+        return self._core.blueprint_library
+
+    @property
     def hero(self) -> carla.Actor | None:
         return self._hero.actor
 

@@ -121,7 +121,7 @@ class CarlaSensor(BaseSensor):
 
     def __init__(self, name: str, attributes: dict, view: SimulatorView):
         super().__init__(name)
-        blueprint = view.world.get_blueprint_library().find(attributes["type"])
+        blueprint = view.blueprint_library.find(attributes["type"])
         if blueprint.has_attribute("role_name"):
             blueprint.set_attribute("role_name", name)
         for key, value in attributes.items():

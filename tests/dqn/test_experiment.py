@@ -58,7 +58,7 @@ def test_observation_is_the_last_frames_oldest_first_on_the_channel_axis(birdvie
     frames = [rng.integers(0, high, experiment.frame_shape, np.uint8) for _ in range(6)]
     scale = np.uint8(1 if high == 255 else 255)  # masks 0/1 are seen as 0/255
     observations = []
-    for episode in range(2):
+    for _episode in range(2):
         experiment.reset()
         for t, frame in enumerate(frames):
             observation, _ = experiment.get_observation({"birdview": (t, frame)})
