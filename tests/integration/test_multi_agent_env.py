@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from rllib_integration.multi_agent_env import MultiAgentCarlaEnv
+from rllib_integration.sensors.birdview.sensor import BirdViewSensor
 from tests.integration.scenarios import multi_agent_config
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
@@ -163,3 +164,34 @@ def test_render_shows_every_agents_birds_eye_view_side_by_side(make_env):
     for i, agent in enumerate(env.possible_agents):
         own = env.experiment(agent).last_sensor_data["bev"][1]
         np.testing.assert_array_equal(frame[:, 32 * i : 32 * (i + 1)], own)
+
+
+def test_each_agents_birds_eye_view_is_its_own_heros_of_the_current_tick(make_env):
+    """The heroes' views of a tick are rendered together (one read of the snapshot, one pass
+    over the actors): each agent gets exactly what its hero's view renders alone from that
+    tick's world, its own hero on the hero layer and the others as vehicles."""
+    bev = {
+        "type": "sensor.birdview",
+        "size": 64,
+        "pixels_per_meter": 2.0,  # 24 m ahead of the hero to 8 m behind it
+        "mode": "masks",
+        "layers": ["road", "hero", "vehicles"],
+    }
+    env = make_env(multi_agent_config(3, hero={"sensors": {"bev": bev}}))
+    env.reset(options={"spawn_points": {"car_0": BEHIND, "car_1": AHEAD, "car_2": 30}})
+    agents = ["car_0", "car_1", "car_2"]
+    alone = {a: BirdViewSensor("alone", bev, env.core.heroes[a].view) for a in agents}
+    rows_ahead = []
+    for _ in range(25):
+        env.step({"car_0": 2, "car_1": 0, "car_2": 1})  # car_0 closes in on car_1, 20 m ahead
+        snapshot = env.core.world.get_snapshot()
+        for agent in agents:
+            frame, image = env.experiment(agent).last_sensor_data["bev"]
+            assert frame == snapshot.frame
+            np.testing.assert_array_equal(image, alone[agent].tick(frame, snapshot))
+            hero, vehicles = image[..., 1], image[..., 2]
+            assert hero.any() and not (hero & vehicles).any()
+        rows_ahead.append(np.nonzero(env.experiment("car_0").last_sensor_data["bev"][1][..., 2])[0])
+    # car_1 ahead of car_0, drawn nearer (lower in the image) as car_0 drives up to it.
+    assert all(len(rows) for rows in rows_ahead)
+    assert rows_ahead[-1].mean() > rows_ahead[0].mean() + 2.0
