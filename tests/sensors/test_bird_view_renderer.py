@@ -259,6 +259,26 @@ def test_rgb_uses_the_original_palette():
     assert at(8, 6.25) == palette.LIGHT_COLORS["Red"]
 
 
+@pytest.mark.parametrize("layers", [palette.STATIC_LAYERS, ("road", "lane_markings")])
+def test_rgb_static_layers_are_the_palettes_colours_of_the_map_under_the_view(layers):
+    """rgb warps the map's raster already in colour: every pixel is the palette's colour of
+    the raster pixel under it, the background off the map; views anywhere, at any angle."""
+    _, static = town03(2.0)
+    settings = BirdViewSettings(size=64, pixels_per_meter=2.0, mode="rgb", layers=layers)
+    renderer = BirdViewRenderer(static, settings)
+    lut = palette.static_rgb_lut(layers)[:, 0]
+    low = np.array(static.origin)
+    high = low + np.array(static.raster.shape[::-1]) / static.pixels_per_meter
+    rng = np.random.default_rng(0)
+    for x, y in rng.uniform(low - 40.0, high + 40.0, (60, 2)):  # some views off the map
+        yaw = float(rng.uniform(-180.0, 180.0))
+        image = renderer.render((x, y), yaw, Boxes.empty(), Boxes.empty())
+        world_to_px = renderer.view_transform((x, y), yaw)
+        codes = renderer._warp_static(world_to_px, static.raster, 0)
+        np.testing.assert_array_equal(image, lut[codes])
+    assert static.coloured(layers) is static.coloured(layers)  # made once per layer set
+
+
 def test_masks_are_binary_and_channels_follow_layers():
     static = town03()[1]
     for layers in (

@@ -53,8 +53,10 @@ class BirdViewRenderer:
         self.layers = settings.layers
         self._route: np.ndarray | None = None
         self._route_span = slice(None)  # the part of the route drawn (set_route_span)
+        # rgb: the static layers in colour, warped as they are (a lookup after the warp would
+        # give the same pixels); outside the map, the colour of no layer.
         rgb_lut = palette.static_rgb_lut(tuple(settings.layers))
-        self._rgb_luts = [np.ascontiguousarray(rgb_lut[:, 0, channel]) for channel in range(3)]
+        self._rgb_border = tuple(int(value) for value in rgb_lut[0, 0])
         self._mask_luts = {
             name: palette.static_mask_lut(name)
             for name in settings.layers
@@ -109,14 +111,17 @@ class BirdViewRenderer:
     ) -> np.ndarray:
         """The frame of the view `world_to_px` (`view_transform`), with the actors' polygons of
         that view (`view_polygons`)."""
-        crop = self._warp_static(world_to_px)
         if self.settings.mode == "rgb":
-            return self._render_rgb(crop, world_to_px, polygons, lights)
+            coloured = self.static.coloured(tuple(self.layers))
+            image = self._warp_static(world_to_px, coloured, self._rgb_border)
+            return self._render_rgb(image, world_to_px, polygons, lights)
+        crop = self._warp_static(world_to_px, self.static.raster, 0)
         return self._render_masks(crop, world_to_px, polygons, lights)
 
     # -- static ------------------------------------------------------------------------------
 
-    def _warp_static(self, world_to_px: np.ndarray) -> np.ndarray:
+    def _warp_static(self, world_to_px: np.ndarray, raster: np.ndarray, border) -> np.ndarray:
+        """The part of the static map's `raster` (or its colours) that the view shows."""
         static = self.static
         # output pixel -> world -> raster pixel, composed into one inverse map for warpAffine
         linear = world_to_px[:, :2]
@@ -127,12 +132,12 @@ class BirdViewRenderer:
         px_to_raster[:, 2] -= scale * np.asarray(static.origin)
         size = self.settings.size
         return cv2.warpAffine(
-            static.raster,
+            raster,
             px_to_raster,
             (size, size),
             flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
             borderMode=cv2.BORDER_CONSTANT,
-            borderValue=0,
+            borderValue=border,
         )
 
     # -- dynamic -----------------------------------------------------------------------------
@@ -147,29 +152,40 @@ class BirdViewRenderer:
         boxes that can touch its image, by kind (HERO, VEHICLE, TWO_WHEELER, WALKER); `shown`
         (views x boxes, bool) says which boxes a view draws (default: all). One vectorised pass
         for every view: the bird's-eye views of several heroes of a tick share it."""
-        kinds = boxes.kinds if boxes.kinds is not None else np.zeros(len(boxes.centers), np.uint8)
-        views = []
-        for polygons, index in self._polygons_many(boxes, transforms, shown):
-            chosen = kinds[index]
-            views.append({kind: polygons[chosen == kind] for kind in _ACTOR_KINDS})
+        n = len(boxes.centers)
+        kinds = boxes.kinds if boxes.kinds is not None else np.zeros(n, np.uint8)
+        corners, near = self._corners(boxes, transforms, shown)
+        views: list[dict[int, np.ndarray]] = [{} for _ in transforms]
+        for kind in _ACTOR_KINDS:
+            # Every view's polygons of this kind in one gather, then a slice per view.
+            view_of, row_of = np.nonzero(near & (kinds == kind))
+            polygons = corners[view_of, row_of] if len(view_of) else _NO_POLYGONS
+            ends = np.cumsum(np.bincount(view_of, minlength=len(transforms))).tolist()
+            start = 0
+            for view, end in zip(views, ends, strict=True):
+                view[kind] = polygons[start:end]
+                start = end
         return views
 
     def _polygons(self, boxes: Boxes, world_to_px: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Fixed-point pixel corners (K, 4, 2) of the boxes that can touch the image, and
         their indices in ``boxes``; walkers are enlarged by ``walker_scale``."""
-        return self._polygons_many(boxes, [world_to_px])[0]
+        corners, near = self._corners(boxes, [world_to_px])
+        index = np.flatnonzero(near[0])
+        return (corners[0, index] if len(index) else _NO_POLYGONS), index
 
-    def _polygons_many(
+    def _corners(
         self,
         boxes: Boxes,
         transforms: Sequence[np.ndarray],
         shown: np.ndarray | None = None,
-    ) -> list[tuple[np.ndarray, np.ndarray]]:
-        """`_polygons` for several views at once (elementwise the same arithmetic, so a view's
-        polygons do not depend on which other views share the pass)."""
-        centers, extents = boxes.centers, boxes.extents
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Fixed-point pixel corners (V, N, 4, 2) of every box in every view, and (V, N) which
+        boxes can touch a view's image (and are `shown` there). Elementwise the same arithmetic
+        for any number of views, so a view's polygons do not depend on which views share it."""
+        views, centers, extents = len(transforms), boxes.centers, boxes.extents
         if len(centers) == 0:
-            return [(_NO_POLYGONS, np.zeros(0, np.intp)) for _ in transforms]
+            return np.zeros((views, 0, 4, 2), np.int32), np.zeros((views, 0), bool)
         ppm, size = self.settings.pixels_per_meter, self.settings.size
         if boxes.kinds is not None and self._walker_scale != 1.0:
             walker = (boxes.kinds == WALKER)[:, None]
@@ -179,10 +195,10 @@ class BirdViewRenderer:
         extents = np.maximum(extents - 0.5 / ppm, 0.0)
         reach = (extents[:, 0] + extents[:, 1]) * ppm  # >= half diagonal
         low, high = -reach, size + reach
-        transforms = np.asarray(transforms)  # (V, 2, 3)
-        linear = transforms[:, :, :2]
-        # The centres in each view's pixels: one small matmul per view, as a single view does.
-        pixels = np.stack([centers @ t[:, :2].T + t[:, 2] for t in transforms])  # (V, N, 2)
+        stacked = np.asarray(transforms)  # (V, 2, 3)
+        linear = stacked[:, :, :2]
+        # The centres in each view's pixels: matmul's loop runs per view, as for a single one.
+        pixels = centers @ linear.transpose(0, 2, 1) + stacked[:, None, :, 2]  # (V, N, 2)
         near = (
             (pixels[:, :, 0] > low)
             & (pixels[:, :, 0] < high)
@@ -191,8 +207,6 @@ class BirdViewRenderer:
         )
         if shown is not None:
             near &= shown
-        if not near.any():
-            return [(_NO_POLYGONS, np.zeros(0, np.intp)) for _ in transforms]
         yaw = np.radians(boxes.yaws)
         cos, sin = np.cos(yaw)[None, :, None], np.sin(yaw)[None, :, None]
         # the box's forward and right half-axes, mapped into each view's pixels (V, N, 2)
@@ -203,12 +217,7 @@ class BirdViewRenderer:
             + _CORNER_SIGNS[None, None, :, 0:1] * forward[:, :, None, :]
             + _CORNER_SIGNS[None, None, :, 1:2] * right[:, :, None, :]
         )
-        fixed = np.round(corners * SCALE).astype(np.int32)
-        result = []
-        for view in range(len(transforms)):
-            index = np.flatnonzero(near[view])
-            result.append((fixed[view, index] if len(index) else _NO_POLYGONS, index))
-        return result
+        return np.round(corners * SCALE).astype(np.int32), near
 
     def _actor_polygons(
         self, hero: Boxes, actors: Boxes, world_to_px: np.ndarray
@@ -236,9 +245,8 @@ class BirdViewRenderer:
     def _route_thickness(self) -> int:
         return max(1, int(round(self.settings.route_width * self.settings.pixels_per_meter)))
 
-    def _render_rgb(self, crop, world_to_px, polygons, lights) -> np.ndarray:
+    def _render_rgb(self, image, world_to_px, polygons, lights) -> np.ndarray:
         layers = self.layers
-        image = cv2.merge([cv2.LUT(crop, lut) for lut in self._rgb_luts])
         if "route" in layers:
             route = self._route_points(world_to_px)
             if route is not None:

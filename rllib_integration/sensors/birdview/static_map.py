@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import cv2
@@ -50,6 +50,19 @@ class StaticMap:
     raster: np.ndarray  # (H, W) uint8 bit flags
     origin: tuple[float, float]  # world x, y of pixel (0, 0)'s centre
     pixels_per_meter: float
+    # (H, W, 3) rasters in the original's colours, by the layers drawn (`coloured`)
+    _coloured: dict[tuple[str, ...], np.ndarray] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    def coloured(self, layers: tuple[str, ...]) -> np.ndarray:
+        """The raster in the original's colours of `layers` (palette.static_rgb_lut), made
+        once per layer set: every rgb bird's-eye view of the map warps it as it is."""
+        image = self._coloured.get(layers)
+        if image is None:
+            lut = palette.static_rgb_lut(layers)[:, 0]
+            image = self._coloured[layers] = np.ascontiguousarray(lut[self.raster])
+        return image
 
     def world_to_pixel(self, xy: np.ndarray) -> np.ndarray:
         """(..., 2) world x, y -> (..., 2) float pixel col, row in the raster."""
