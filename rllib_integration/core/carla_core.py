@@ -268,6 +268,10 @@ class CarlaCore:
         layers = carla.MapLayer.All if self.config.enable_map_assets else carla.MapLayer.NONE
         self.world = self.view.client.load_world(town, reset_settings=False, map_layers=layers)
         self._apply_sync_settings()
+        # The new town's map: the 0.9.16 client starts the new episode with its cached map marked
+        # stale, so this asks the server. It could give the old town's only if another thread
+        # of this client read the map first (a Traffic Manager here; the core's lives in the
+        # traffic process, closed above).
         self.map = self.world.get_map()
         return True
 

@@ -290,7 +290,13 @@ def test_town_changes_across_resets_and_loads_only_on_change(make_env):
     seen, worlds = [], []
     for episode in range(6):
         _, info = env.reset(seed=episode if episode == 0 else None)
-        assert env.core.map.name.endswith(info["env"]["town"])
+        # The map the env uses is the server's, as a client without a cached map reads it (the
+        # 0.9.16 client caches the map; a stale one would be the previous town's).
+        fresh = carla.Client(env.core.server.host, env.core.server.rpc_port)
+        fresh.set_timeout(10.0)
+        served = fresh.get_world().get_map()
+        assert env.core.map.name == served.name and env.core.map.name.endswith(info["env"]["town"])
+        assert len(env.core.map.get_spawn_points()) == len(served.get_spawn_points())
         seen.append(info["env"]["town"])
         worlds.append(env.core.world.id)
         assert not env.step(2)[3]
