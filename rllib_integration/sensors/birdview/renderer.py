@@ -152,19 +152,20 @@ class BirdViewRenderer:
         boxes that can touch its image, by kind (HERO, VEHICLE, TWO_WHEELER, WALKER); `shown`
         (views x boxes, bool) says which boxes a view draws (default: all). One vectorised pass
         for every view: the bird's-eye views of several heroes of a tick share it."""
-        n = len(boxes.centers)
+        n, count = len(boxes.centers), len(transforms)
         kinds = boxes.kinds if boxes.kinds is not None else np.zeros(n, np.uint8)
         corners, near = self._corners(boxes, transforms, shown)
+        # Every view's polygons in one gather, ordered by (kind, view): a slice per both.
+        view_of, row_of = np.nonzero(near)
+        group = kinds[row_of].astype(np.intp) * count + view_of
+        order = np.argsort(group, kind="stable")
+        polygons = corners[view_of[order], row_of[order]] if len(order) else _NO_POLYGONS
+        bounds = np.searchsorted(group[order], np.arange(len(_ACTOR_KINDS) * count + 1)).tolist()
         views: list[dict[int, np.ndarray]] = [{} for _ in transforms]
         for kind in _ACTOR_KINDS:
-            # Every view's polygons of this kind in one gather, then a slice per view.
-            view_of, row_of = np.nonzero(near & (kinds == kind))
-            polygons = corners[view_of, row_of] if len(view_of) else _NO_POLYGONS
-            ends = np.cumsum(np.bincount(view_of, minlength=len(transforms))).tolist()
-            start = 0
-            for view, end in zip(views, ends, strict=True):
-                view[kind] = polygons[start:end]
-                start = end
+            for view in range(count):
+                first = kind * count + view
+                views[view][kind] = polygons[bounds[first] : bounds[first + 1]]
         return views
 
     def _polygons(self, boxes: Boxes, world_to_px: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
