@@ -16,7 +16,7 @@ What is measured is the steady state: every hero steps at every tick. With `--en
 counted and paid for, but do not end it (`DrivingOnDQNExperiment`). With `--ends experiment`
 the DQN experiment's own ends apply; random actions then crash a hero into another or off the
 world's edge within ~14 s, and an env with N heroes steps fewer than N agents per tick until all
-are done (about 3.2 of 4 and 5.6 of 8 on average), which measures the random policy's crash
+are done (about 3.2 of 4 and 6 of 8 on average), which measures the random policy's crash
 rate rather than the world's throughput.
 
 The last line is the summary, e.g.
