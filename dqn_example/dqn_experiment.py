@@ -267,16 +267,17 @@ class DQNExperiment(BaseExperiment[np.ndarray, int]):
         )
         wrong_way, heading_sin, lane_distance, half_width = False, 0.0, 0.0, 1.0
         if waypoint is not None:
-            centre = waypoint.transform.location
+            lane_transform = waypoint.transform  # the client computes it at every read: once
+            centre = lane_transform.location
             half_width = max(waypoint.lane_width / 2.0, 0.1)
             lane_distance = math.hypot(location.x - centre.x, location.y - centre.y)
-        if waypoint is not None and not waypoint.is_junction:
-            hero_dir = transform.get_forward_vector()
-            lane_dir = waypoint.transform.get_forward_vector()
-            dot = hero_dir.x * lane_dir.x + hero_dir.y * lane_dir.y
-            cross = hero_dir.x * lane_dir.y - hero_dir.y * lane_dir.x
-            wrong_way = dot < 0
-            heading_sin = math.sin(-math.atan2(cross, dot))
+            if not waypoint.is_junction:
+                hero_dir = transform.get_forward_vector()
+                lane_dir = lane_transform.get_forward_vector()
+                dot = hero_dir.x * lane_dir.x + hero_dir.y * lane_dir.y
+                cross = hero_dir.x * lane_dir.y - hero_dir.y * lane_dir.x
+                wrong_way = dot < 0
+                heading_sin = math.sin(-math.atan2(cross, dot))
         self._previous, self._current = (
             self._current,
             Measurement(

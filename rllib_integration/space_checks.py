@@ -58,6 +58,10 @@ def _problem(space: spaces.Space, value: Any, path: str, strict: bool) -> str | 
 
 def non_finite_problem(value: Any, path: str = "") -> str | None:
     """The first NaN or infinite number in a (nested) action, if any (no space needed)."""
+    if isinstance(value, int | np.integer):
+        return None  # an integer (a bool too) is finite: a Discrete action needs no array
+    if isinstance(value, float | np.floating) and math.isfinite(value):
+        return None
     if isinstance(value, Mapping):
         for key, item in value.items():
             problem = non_finite_problem(item, f"{path}[{key!r}]")

@@ -64,6 +64,13 @@ def test_actions_are_taken_as_array_likes_but_must_be_finite_and_in_range():
         "action['pedal'][1] is inf, not a finite number"
     )
     assert non_finite_problem(np.array([0.1, 0.2]), "action") is None
+    # Scalars: integers (a Discrete action) are finite; a NaN or infinite float is named.
+    for finite in (3, np.int64(3), True, 0.5, np.float32(0.5), np.array(2)):
+        assert non_finite_problem(finite, "action") is None
+    assert non_finite_problem(math.nan, "action") == "action is nan, not a finite number"
+    assert non_finite_problem(np.float64(-math.inf), "action") == (
+        "action is -inf, not a finite number"
+    )
 
 
 def test_controls_with_nan_are_always_refused_and_ranges_when_checked():

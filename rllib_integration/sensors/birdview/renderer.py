@@ -89,7 +89,7 @@ class BirdViewRenderer:
         center = np.array([anchor_xy[0] + offset * c, anchor_xy[1] + offset * n])
         rotation = s.pixels_per_meter * np.array([[-n, c], [-c, -n]])  # heading -> up
         half = (s.size - 1) / 2.0
-        return np.hstack([rotation, (np.array([half, half]) - rotation @ center)[:, None]])
+        return _affine(rotation, np.array([half, half]) - rotation @ center)
 
     def render(
         self,
@@ -126,7 +126,7 @@ class BirdViewRenderer:
         # output pixel -> world -> raster pixel, composed into one inverse map for warpAffine
         linear = world_to_px[:, :2]
         inverse = linear.T / (self.settings.pixels_per_meter**2)  # linear is ppm x a rotation
-        px_to_world = np.hstack([inverse, (-inverse @ world_to_px[:, 2])[:, None]])
+        px_to_world = _affine(inverse, -inverse @ world_to_px[:, 2])
         scale = static.pixels_per_meter
         px_to_raster = scale * px_to_world
         px_to_raster[:, 2] -= scale * np.asarray(static.origin)
@@ -339,6 +339,14 @@ _KINDS_OF_LAYER = {
     "walkers": (WALKER,),
     "hero": (HERO,),
 }
+
+
+def _affine(linear: np.ndarray, translation: np.ndarray) -> np.ndarray:
+    """The 2x3 matrix [linear | translation] (np.hstack's result, without its overhead)."""
+    matrix = np.empty((2, 3))
+    matrix[:, :2] = linear
+    matrix[:, 2] = translation
+    return matrix
 
 
 def _fill(image: np.ndarray, polygons: np.ndarray, color) -> None:
