@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import math
 import os
 import shutil
 import signal
@@ -166,10 +167,10 @@ def _set_nested(tf: TrainingFile, dotted: str, value: Any) -> Any:
 
 
 def cpus_needed(config) -> int:
-    runners = max(config.num_env_runners, 0)
-    per_runner = config.num_cpus_per_env_runner
-    learners = config.num_learners * config.num_cpus_per_learner if config.num_learners else 0
-    return int(1 + runners * per_runner + learners + 0.999)
+    """The CPUs the run's trial asks Ray for: RLlib's own resource request of the algorithm
+    (the main process with its local learner's CPUs, each env runner, each learner)."""
+    request = config.algo_class.default_resource_request(config)
+    return math.ceil(request.required_resources.get("CPU", 0))
 
 
 class EnvCheckError(RuntimeError):
