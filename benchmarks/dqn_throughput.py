@@ -19,6 +19,12 @@ The default variants (without --variant):
   local_sampling     env_runners.num_env_runners=0: the env steps in the algorithm's process, no
                      remote call and no weight sync per 4-step fragment
   local_2_threads    both
+  fragment_8         8-step fragments with two SGD updates each: the same replay ratio (32
+                     trained per 4 sampled) and batch, half the remote calls and weight syncs;
+                     the acting network lags the learner by up to 8 env steps instead of 4
+  local_fragment_8   the same, sampling in the algorithm's process
+Every run prints its replay ratio (env steps trained per env step sampled): a variant that
+learns as the shipped config does shows the same (8.0).
 """
 
 from __future__ import annotations
@@ -31,16 +37,25 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "dqn_example" / "dqn_config.yaml"
+LOCAL = "env_runners.num_env_runners=0"
+TWO_THREADS = "learners.num_cpus_per_learner=2"
+# Two SGD updates of 32 per 8-step fragment: the replay ratio of 4 and 32. RLlib's DQN counts one
+# sampling env runner more than there are (calculate_rr_weights), hence 4 with one remote runner.
+FRAGMENT_8 = "env_runners.rollout_fragment_length=8"
 DEFAULT_VARIANTS = {
-    "learner_2_threads": ["learners.num_cpus_per_learner=2"],
-    "local_sampling": ["env_runners.num_env_runners=0"],
-    "local_2_threads": ["env_runners.num_env_runners=0", "learners.num_cpus_per_learner=2"],
+    "learner_2_threads": [TWO_THREADS],
+    "local_sampling": [LOCAL],
+    "local_2_threads": [LOCAL, TWO_THREADS],
+    "fragment_8": [FRAGMENT_8, "training.training_intensity=4"],
+    "local_fragment_8": [LOCAL, FRAGMENT_8, "training.training_intensity=8"],
 }
+TRAINED = ("learners", "__all_modules__", "num_env_steps_trained_lifetime")
 # RLlib's timers of DQN's training_step (means, seconds) -> the column shown.
 TIMERS = {
     "training_step": "step",
@@ -55,6 +70,7 @@ TIMERS = {
 @dataclass
 class Measured:
     rate: float  # env steps/s after learning started
+    replay_ratio: float  # env steps trained per env step sampled, after learning started
     timers_ms: dict[str, float]  # RLlib's mean of the last iteration
 
 
@@ -81,10 +97,18 @@ def measure(results: Path, after_steps: float) -> Measured:
     first, last = learning[0], learning[-1]
     steps = last["num_env_steps_sampled_lifetime"] - first["num_env_steps_sampled_lifetime"]
     seconds = last["time_total_s"] - first["time_total_s"]
+    trained = _nested(last, TRAINED) - _nested(first, TRAINED)
     timers = {name: 1000 * last["timers"][key] for key, name in TIMERS.items()}
     timers["env_step"] = 1000 * last["env_runners"]["env_step_timer"]
     timers["reset"] = 1000 * last["env_runners"]["env_reset_timer"]
-    return Measured(steps / seconds, timers)
+    return Measured(steps / seconds, trained / steps, timers)
+
+
+def _nested(result: dict, keys: tuple[str, ...]) -> float:
+    value: Any = result
+    for key in keys:
+        value = value[key]
+    return float(value)
 
 
 def run(name: str, overrides: list[str], minutes: float, out: Path) -> Measured:
@@ -145,6 +169,7 @@ def main() -> int:
             timers = " ".join(f"{k} {v:.1f}" for k, v in measured.timers_ms.items())
             print(
                 f"round {round_index} {name:<18} {measured.rate:6.1f} env steps/s | "
+                f"replay ratio {measured.replay_ratio:.1f} | "
                 f"ms per training_step: {timers} | {load()}",
                 flush=True,
             )
