@@ -19,10 +19,10 @@ The default variants (without --variant):
   local_sampling     env_runners.num_env_runners=0: the env steps in the algorithm's process, no
                      remote call and no weight sync per 4-step fragment
   local_2_threads    both
-  fragment_8         8-step fragments with two SGD updates each: the same replay ratio (32
-                     trained per 4 sampled) and batch, half the remote calls and weight syncs;
-                     the acting network lags the learner by up to 8 env steps instead of 4
-  local_fragment_8   the same, sampling in the algorithm's process
+  local_fragment_8   local_sampling with 8-step fragments and two SGD updates each: the same
+                     replay ratio (32 trained per 4 sampled) and batch, half the calls and weight
+                     syncs; the acting network lags the learner by up to 8 env steps, not 4
+  local_fragment_8_2_threads  and the learner's 2 threads
 Every run prints its replay ratio (env steps trained per env step sampled): a variant that
 learns as the shipped config does shows the same (8.0).
 """
@@ -46,14 +46,15 @@ CONFIG = ROOT / "dqn_example" / "dqn_config.yaml"
 LOCAL = "env_runners.num_env_runners=0"
 TWO_THREADS = "learners.num_cpus_per_learner=2"
 # Two SGD updates of 32 per 8-step fragment: the replay ratio of 4 and 32. RLlib's DQN counts one
-# sampling env runner more than there are (calculate_rr_weights), hence 4 with one remote runner.
+# sampling env runner more than there are (calculate_rr_weights): with one remote runner it is
+# training_intensity=4, not 8.
 FRAGMENT_8 = "env_runners.rollout_fragment_length=8"
 DEFAULT_VARIANTS = {
     "learner_2_threads": [TWO_THREADS],
     "local_sampling": [LOCAL],
     "local_2_threads": [LOCAL, TWO_THREADS],
-    "fragment_8": [FRAGMENT_8, "training.training_intensity=4"],
     "local_fragment_8": [LOCAL, FRAGMENT_8, "training.training_intensity=8"],
+    "local_fragment_8_2_threads": [LOCAL, FRAGMENT_8, "training.training_intensity=8", TWO_THREADS],
 }
 TRAINED = ("learners", "__all_modules__", "num_env_steps_trained_lifetime")
 # RLlib's timers of DQN's training_step (means, seconds) -> the column shown.
@@ -168,7 +169,7 @@ def main() -> int:
             rates[name].append(measured.rate)
             timers = " ".join(f"{k} {v:.1f}" for k, v in measured.timers_ms.items())
             print(
-                f"round {round_index} {name:<18} {measured.rate:6.1f} env steps/s | "
+                f"round {round_index} {name:<26} {measured.rate:6.1f} env steps/s | "
                 f"replay ratio {measured.replay_ratio:.1f} | "
                 f"ms per training_step: {timers} | {load()}",
                 flush=True,
@@ -176,7 +177,7 @@ def main() -> int:
     baseline = statistics.median(rates["baseline"])
     for name, values in rates.items():
         median = statistics.median(values)
-        print(f"{name:<18} median {median:6.1f} env steps/s  {median / baseline:5.2f}x baseline")
+        print(f"{name:<26} median {median:6.1f} env steps/s  {median / baseline:5.2f}x baseline")
     return 0
 
 
