@@ -16,8 +16,8 @@ variant the median rate and its ratio to the baseline.
 The default variants (without --variant):
   learner_2_threads  learners.num_cpus_per_learner=2: Ray gives the learner's process 2 torch
                      intra-op threads (OMP_NUM_THREADS) instead of 1
-  local_sampling     env_runners.num_env_runners=0: the env steps in the algorithm's process, no
-                     remote call and no weight sync per 4-step fragment
+  local_sampling     env_runners.num_env_runners=0: the env steps in the algorithm's process: no
+                     remote call per 4-step fragment, the weight sync a copy in one process
   local_2_threads    both
   local_fragment_8   local_sampling with 8-step fragments and two SGD updates each: the same
                      replay ratio (32 trained per 4 sampled) and batch, half the calls and weight
