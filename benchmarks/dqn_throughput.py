@@ -10,8 +10,8 @@ the machine's load hits them alike. A run's rate is the env steps sampled from i
 iteration after learning started (training.num_steps_sampled_before_learning_starts) to its last,
 over the time they took. Prints one line per run with the load average and RLlib's mean times in
 ms: a training_step and its parts (sampling the fragment, replay sampling, the SGD update, the
-priority update, the weight sync), one env step and one env reset in the env runner; then per
-variant the median rate and its ratio to the baseline.
+priority update, the weight sync) and one env step in the env runner (resets included: RLlib
+resets inside the step); then per variant the median rate and its ratio to the baseline.
 
 The default variants (without --variant):
   learner_2_threads  learners.num_cpus_per_learner=2: Ray gives the learner's process 2 torch
@@ -101,7 +101,6 @@ def measure(results: Path, after_steps: float) -> Measured:
     trained = _nested(last, TRAINED) - _nested(first, TRAINED)
     timers = {name: 1000 * last["timers"][key] for key, name in TIMERS.items()}
     timers["env_step"] = 1000 * last["env_runners"]["env_step_timer"]
-    timers["reset"] = 1000 * last["env_runners"]["env_reset_timer"]
     return Measured(steps / seconds, trained / steps, timers)
 
 
