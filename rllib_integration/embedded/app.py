@@ -93,6 +93,7 @@ class EmbeddedServer:
         self.tick_failures = RateLimitedLog(log)
 
     def _tick(self) -> int:
+        self.episodes.before_tick()
         frame = self.world.tick()
         self.gate.after_tick()
         return frame

@@ -96,6 +96,26 @@ def test_switch_happens_after_the_loading_client_listens_again():
     asyncio.run(scenario())
 
 
+def test_a_tick_after_the_loading_client_listens_again_switches_first():
+    async def scenario():
+        switched = []
+        episodes = EpisodeSwitch(lambda world_map, reset: switched.append(world_map))
+        episodes.request("Town01", False)
+        episodes.before_tick()  # another client's tick while the loading client reconnects
+        assert switched == [] and episodes.pending
+        episodes.client_ready()
+        episodes.before_tick()  # ready, but its Episode has not subscribed yet
+        assert switched == []
+        episodes.on_episode_subscription()
+        episodes.before_tick()  # the loading client's first attempt: the new episode, at once
+        assert switched == ["Town01"] and not episodes.pending
+        episodes.before_tick()
+        await asyncio.sleep(episode_switch.SWITCH_DELAY_S + 0.05)  # no second switch
+        assert switched == ["Town01"]
+
+    asyncio.run(scenario())
+
+
 def test_switch_falls_back_to_a_timer_and_a_newer_request_wins(monkeypatch):
     monkeypatch.setattr(episode_switch, "SWITCH_FALLBACK_S", 0.1)
 

@@ -123,6 +123,30 @@ result(episodes=episodes, seen=seen, names=names, sync=world.get_settings().sync
     assert_no_unknown_rpc(embedded_server)
 
 
+def test_synchronous_load_world_ticks_the_new_episode_not_the_old_one(embedded_server):
+    # In synchronous mode the 0.9.16 client sends a tick cue per attempt while it waits for the
+    # new episode id (timeout / 50 ms attempts): each tick of the old world spends one, and a
+    # loaded machine once spent all 100 of a 5 s timeout ("failed to connect to newly created
+    # map"). The server switches at the loading client's first tick cue instead.
+    body = """
+settings = world.get_settings()
+settings.synchronous_mode, settings.fixed_delta_seconds = True, 0.05
+world.apply_settings(settings)
+names = [m.rsplit("/", 1)[-1] for m in client.get_available_maps()]
+old_frames = []
+for name in (names * 4)[:6]:
+    world.tick()
+    before = world.get_snapshot().frame
+    world = client.load_world(name, reset_settings=False)
+    old_frames.append(world.get_snapshot().frame - before)
+world.apply_settings(carla.WorldSettings())
+result(old_frames=old_frames)
+"""
+    r, _ = run_on_server(embedded_server, body, timeout=120)
+    # At most the one tick that brought the new episode (it may also come with the switch).
+    assert max(r["old_frames"]) <= 1, r
+
+
 def test_load_world_with_an_unknown_map_fails_cleanly(embedded_server):
     body = """
 try:

@@ -11,7 +11,9 @@ So, as CarlaUE4 does, `load_new_episode` only loads the map and answers while th
 current (`get_episode_info` still gives the old id). `EpisodeSwitch` switches (new id, actors
 cleared, first state with the MapChange bit) once the loading client's new `Episode` has subscribed
 to the episode stream; that `Episode` then sees the id change and rebuilds the Traffic Manager on
-the new map.
+the new map. A tick cue after that subscription switches at once, before it ticks: in synchronous
+mode the loading client ticks while it waits for the new id (one tick per attempt, timeout/50 ms
+attempts), so ticking the old world instead would spend its attempts at the server's tick rate.
 
 `LoadShield` keeps the client's other threads out of the window (one per RPC connection, since all
 threads of a client share it): the load's reply goes out only once another thread is parked in a
@@ -61,6 +63,7 @@ class EpisodeSwitch:
         self.requests = 0  # counts requests, so the RPC layer can tell a load succeeded
         self._pending: tuple[Any, bool] | None = None
         self._armed = False  # the loading client is ready: its next subscription switches
+        self._subscribed = False  # ... and it has subscribed: its Episode is set up
         self._timer: asyncio.TimerHandle | None = None
 
     @property
@@ -71,7 +74,7 @@ class EpisodeSwitch:
         """Switch to `world_map` later; the old episode stays current until then."""
         self._pending = (world_map, reset_settings)
         self.requests += 1
-        self._armed = False
+        self._armed = self._subscribed = False
         self._schedule(SWITCH_FALLBACK_S)
 
     def client_ready(self) -> None:
@@ -81,7 +84,13 @@ class EpisodeSwitch:
 
     def on_episode_subscription(self) -> None:
         if self._pending is not None and self._armed:
+            self._subscribed = True
             self._schedule(SWITCH_DELAY_S)
+
+    def before_tick(self) -> None:
+        """A tick cue: the loading client, set up, waits for the new id: switch now."""
+        if self._subscribed:
+            self.switch_now()
 
     def switch_now(self) -> None:
         if self._timer is not None:
@@ -90,7 +99,7 @@ class EpisodeSwitch:
         if self._pending is None:
             return
         (world_map, reset_settings), self._pending = self._pending, None
-        self._armed = False
+        self._armed = self._subscribed = False
         self._switch(world_map, reset_settings)
 
     def _schedule(self, delay: float) -> None:
