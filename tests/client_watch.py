@@ -30,12 +30,15 @@ PROGRESS_PREFIX = "PROGRESS "
 # watch (the script is busy elsewhere). A thread reports it twice a second.
 # PR_SET_PTRACER_ANY lets gdb attach where Yama restricts ptrace to ancestors.
 HEARTBEAT = """
-import ctypes, threading, time
+import ctypes, sys, threading, time
 ctypes.CDLL(None).prctl(0x59616D61, ctypes.c_ulong(-1), 0, 0, 0)
 progress = [0, time.monotonic()]
 def _heartbeat():
     while True:
-        print(f"PROGRESS {'-' if progress[0] is None else progress[0]}", flush=True)
+        # One write per line, newline included (print writes the text and the newline
+        # separately, and this thread's line could land between another print's two halves).
+        sys.stdout.write(f"PROGRESS {'-' if progress[0] is None else progress[0]}\\n")
+        sys.stdout.flush()
         time.sleep(0.5)
 threading.Thread(target=_heartbeat, daemon=True).start()
 """

@@ -17,7 +17,7 @@ RESULT_PREFIX = "RESULT "
 SYNC_PRELUDE = """
 import json, math
 def result(**values):
-    print("RESULT " + json.dumps(values), flush=True)
+    print("RESULT " + json.dumps(values) + "\\n", end="", flush=True)  # one write: see client_watch
 settings = world.get_settings()
 settings.synchronous_mode = True
 settings.fixed_delta_seconds = 0.05

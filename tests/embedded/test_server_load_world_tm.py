@@ -17,7 +17,7 @@ TM_MAP_BUILT = "No InMemoryMap cache found"
 LOAD_TWICE_THEN_DRIVE = """
 import json, random, time
 def result(**values):
-    print("RESULT " + json.dumps(values), flush=True)
+    print("RESULT " + json.dumps(values) + "\\n", end="", flush=True)  # one write: see client_watch
 tm_port = {tm_port}
 tm = client.get_trafficmanager(tm_port)
 library = world.get_blueprint_library()
