@@ -1,8 +1,11 @@
 """SensorCollector: frame-matched collection of sensor readings.
 
 Each sensor has its own store keyed by frame. `get_data(frame)` waits for exactly that frame's
-reading from every sensor that reports each frame, drops older readings, and gives each event
-sensor the list of its events up to that frame not delivered before (normally this frame's).
+reading from every sensor that reports each frame, and for the confirmation of that frame from
+every event sensor that confirms frames; drops older readings, and gives each event sensor the
+list of its events up to that frame not delivered before (this frame's, but for a server-side
+event sensor's event that came late: its stream sends nothing when nothing happens, so there is
+nothing to wait for).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ class SensorCollector:
         self._sensors: dict[str, BaseSensor] = {}
         self._readings: dict[str, dict[int, Any]] = {}
         self._delivered: set[str] = set()
+        self._confirmed: dict[str, int] = {}  # name -> latest frame confirmed complete
         self._changed = threading.Condition()
 
     @property
@@ -53,6 +57,13 @@ class SensorCollector:
                 store[frame] = data
             self._changed.notify_all()
 
+    def confirm(self, name: str, frame: int) -> None:
+        """Every event of sensor `name` up to `frame` is in (thread-safe; from CARLA's threads)."""
+        with self._changed:
+            if name in self._sensors and frame > self._confirmed.get(name, -1):
+                self._confirmed[name] = frame
+                self._changed.notify_all()
+
     def all_delivered(self) -> bool:
         """True once every sensor that reports each frame has delivered at least one reading."""
         with self._changed:
@@ -67,19 +78,29 @@ class SensorCollector:
         deadline = time.monotonic() + timeout
         with self._changed:
             for name, sensor in self._sensors.items():
-                if sensor.is_event or not sensor.every_frame:
-                    continue
-                store = self._readings[name]
-                while frame not in store:
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        latest = max(store) if store else None
-                        raise SensorTimeoutError(
-                            f"sensor '{name}' sent no data for frame {frame} within {timeout} s"
-                            f" (latest frame it sent: {latest})"
+                if sensor.is_event and sensor.confirms_frames:
+                    while (latest := self._confirmed.get(name)) is None or latest < frame:
+                        self._wait(
+                            deadline,
+                            f"client-side sensor '{name}' did not confirm frame {frame} within"
+                            f" {timeout} s (latest frame it confirmed: {latest})",
                         )
-                    self._changed.wait(remaining)
+                elif not sensor.is_event and sensor.every_frame:
+                    store = self._readings[name]
+                    while frame not in store:
+                        self._wait(
+                            deadline,
+                            f"sensor '{name}' sent no data for frame {frame} "
+                            f"within {timeout} s (latest frame it sent: {max(store, default=None)})",
+                        )
             return {name: self._take(name, frame) for name in self._sensors}
+
+    def _wait(self, deadline: float, timed_out: str) -> None:
+        """Wait for a change (the lock held); SensorTimeoutError(timed_out) past `deadline`."""
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise SensorTimeoutError(timed_out)
+        self._changed.wait(remaining)
 
     def _take(self, name: str, frame: int) -> tuple[int, Any]:
         sensor = self._sensors[name]
@@ -109,5 +130,6 @@ class SensorCollector:
             with self._changed:
                 del self._sensors[name], self._readings[name]
                 self._delivered.discard(name)
+                self._confirmed.pop(name, None)
             if released is False and failed is not None:
                 failed()

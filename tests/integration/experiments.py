@@ -112,6 +112,29 @@ class MultiAgentProbe(DriveStraight):
         return terminated, truncated and not terminated
 
 
+class Weave(MultiAgentProbe):
+    """Half throttle and a steering angle per action (left, straight, right): a hero that
+    changes lanes, for the lane-invasion tests. Records each step's lane-invasion events."""
+
+    STEER = (-0.25, 0.0, 0.25)
+
+    def compute_action(self, action) -> carla.VehicleControl:
+        self.steps += 1
+        return carla.VehicleControl(throttle=0.5, steer=self.STEER[int(action)])
+
+    def get_observation(self, sensor_data):
+        observation, info = super().get_observation(sensor_data)
+        sensors = self.config["hero"]["sensors"]
+        lanes = [
+            events
+            for name, (_, events) in sensor_data.items()
+            if sensors[name]["type"] == "sensor.other.lane_invasion"
+        ]
+        frame = max(frame for frame, _ in sensor_data.values())
+        info["lane_events"] = [(frame, event["frame"]) for events in lanes for event in events]
+        return observation, info
+
+
 class Misbehaving(DriveStraight):
     """A Dict observation and a Box action, with one mistake chosen by `fault` (changeable
     between episodes): "none", "large" (1000 in a [-10, 10] box), "float64" (the wrong dtype),
