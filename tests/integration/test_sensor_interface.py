@@ -19,6 +19,10 @@ class Event(BaseSensor):
     is_event = True
 
 
+class ConfirmedEvent(Event):
+    confirms_frames = True  # like the client-side lane-invasion sensor
+
+
 def make_interface(*sensors):
     interface = SensorCollector()
     for sensor in sensors:
@@ -76,6 +80,26 @@ def test_event_sensor_gives_all_of_this_frames_events_and_never_blocks():
     interface.put("cam", 5, "img5")
     assert interface.get_data(4, timeout=1)["collision"] == (4, ["hit-next-frame"])
     assert interface.get_data(5, timeout=1)["collision"] == (5, [])
+
+
+def test_confirming_event_sensor_waits_until_its_frame_is_confirmed():
+    interface = make_interface(ConfirmedEvent("lane"))
+    interface.confirm("lane", 6)
+
+    def detect():  # CARLA's thread: the event of frame 7, then the confirmation of frame 7
+        time.sleep(0.1)
+        interface.put("lane", 7, "crossed")
+        interface.confirm("lane", 7)
+
+    threading.Thread(target=detect).start()
+    assert interface.get_data(7, timeout=2) == {"lane": (7, ["crossed"])}
+    interface.confirm("lane", 9)  # a later confirmation covers the frames before it
+    assert interface.get_data(8, timeout=0.01) == {"lane": (8, [])}
+    with pytest.raises(
+        SensorTimeoutError,
+        match=r"client-side sensor 'lane' did not confirm frame 10 .*latest frame it confirmed: 9",
+    ):
+        interface.get_data(10, timeout=0.1)
 
 
 def test_sensor_with_long_sensor_tick_returns_latest_reading_without_waiting():
