@@ -1,5 +1,6 @@
 """Env throughput on the embedded server: steps/s with no sensors, with one camera and with NPC
-traffic (10 vehicles, Traffic Manager in its helper process), and the reset time.
+traffic (10 vehicles, Traffic Manager in its helper process), and the reset time; and what a
+step's wait for the client-side lane-invasion sensor's frame costs (against not waiting).
 
     .venv/bin/python benchmarks/env_steps.py [--steps 2000] [--camera-size 84]
 
@@ -18,6 +19,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from rllib_integration.carla_env import CarlaEnv  # noqa: E402
+from rllib_integration.sensors.carla_sensors import LaneInvasion  # noqa: E402
 
 EXPERIMENT = "tests.integration.experiments:DriveStraight"
 
@@ -34,7 +36,10 @@ def env_config(sensors: dict, n_vehicles: int = 0) -> dict:
     }
 
 
-def measure(label: str, sensors: dict, steps: int, resets: int, n_vehicles: int = 0) -> None:
+def measure(
+    label: str, sensors: dict, steps: int, resets: int, n_vehicles: int = 0, quiet: bool = False
+) -> float:
+    """Env steps/s of `steps` steps (printed unless `quiet`)."""
     env: CarlaEnv[Any, Any] = CarlaEnv(env_config(sensors, n_vehicles))
     try:
         started = time.perf_counter()
@@ -52,10 +57,31 @@ def measure(label: str, sensors: dict, steps: int, resets: int, n_vehicles: int 
         elapsed = time.perf_counter() - started
     finally:
         env.close()
-    print(f"{label}: {steps / elapsed:8.1f} env steps/s ({steps} steps in {elapsed:.2f} s)")
+    if not quiet:
+        print(f"{label}: {steps / elapsed:8.1f} env steps/s ({steps} steps in {elapsed:.2f} s)")
+        print(
+            f"{label}: first reset (server launch + connect + spawn) {first_reset:.2f} s; "
+            f"later resets median {statistics.median(reset_times) * 1000:.1f} ms"
+        )
+    return steps / elapsed
+
+
+def measure_lane_confirmation(steps: int, rounds: int = 3) -> None:
+    """Steps/s with a lane-invasion sensor, each step waiting for its frame's confirmation or
+    (as before that wait existed) not; rounds alternate, best of each."""
+    sensors = {"lane": {"type": "sensor.other.lane_invasion"}}
+    rates: dict[bool, list[float]] = {True: [], False: []}
+    for _ in range(rounds):
+        for confirm in (True, False):
+            LaneInvasion.confirms_frames = confirm
+            rates[confirm].append(measure("lane", sensors, steps, 1, quiet=True))
+    LaneInvasion.confirms_frames = True
+    waiting, not_waiting = max(rates[True]), max(rates[False])
+    added_us = (1 / waiting - 1 / not_waiting) * 1e6
     print(
-        f"{label}: first reset (server launch + connect + spawn) {first_reset:.2f} s; "
-        f"later resets median {statistics.median(reset_times) * 1000:.1f} ms"
+        f"lane-invasion sensor: {waiting:8.1f} env steps/s waiting for its frame, "
+        f"{not_waiting:8.1f} not waiting: ratio {waiting / not_waiting:.3f} "
+        f"({added_us:+.1f} us a step; best of {rounds} alternating rounds of {steps} steps)"
     )
 
 
@@ -70,6 +96,7 @@ def main() -> None:
     camera = {"type": "sensor.camera.rgb", "image_size_x": size, "image_size_y": size}
     measure(f"one {size}x{size} rgb camera", {"camera": camera}, args.steps // 4, args.resets)
     measure("10 NPC vehicles, no sensors", {}, args.steps // 4, args.resets, n_vehicles=10)
+    measure_lane_confirmation(args.steps)
 
 
 if __name__ == "__main__":
