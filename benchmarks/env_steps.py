@@ -73,9 +73,9 @@ def measure_lane_confirmation(steps: int, rounds: int = 3) -> None:
     rates: dict[bool, list[float]] = {True: [], False: []}
     for _ in range(rounds):
         for confirm in (True, False):
-            LaneInvasion.confirms_frames = confirm
+            LaneInvasion.client_side = confirm
             rates[confirm].append(measure("lane", sensors, steps, 1, quiet=True))
-    LaneInvasion.confirms_frames = True
+    LaneInvasion.client_side = True
     waiting, not_waiting = max(rates[True]), max(rates[False])
     added_us = (1 / waiting - 1 / not_waiting) * 1e6
     print(

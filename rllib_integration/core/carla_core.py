@@ -31,6 +31,7 @@ from rllib_integration.routes.route import Route
 from rllib_integration.sensors.base import PseudoSensor
 from rllib_integration.sensors.collector import SensorCollector, SensorTimeoutError
 from rllib_integration.sensors.registry import create_sensor
+from rllib_integration.sensors.tick_confirmation import TickConfirmation
 from rllib_integration.sim_view import SimulatorView
 from rllib_integration.supervisor.simulator import ServerError, SimulatorServer
 from rllib_integration.traffic.background import BackgroundTraffic
@@ -74,6 +75,7 @@ class CarlaCore:
         self.view = SimulatorView(self)
         self.traffic = BackgroundTraffic(self.view, self.server, self.config)
         self._control_path: ControlPath | None = None
+        self._tick_confirmation: TickConfirmation | None = None  # for client-side sensors
         self.frame = 0
         self.restarts = 0
         self.spawn_point_count = 0  # spawn points of the first hero at the last reset
@@ -329,6 +331,8 @@ class CarlaCore:
         self.advance()
         for hero in self.heroes.values():
             self._attach_sensors(hero)
+        collectors = [hero.collector for hero in self.heroes.values()]
+        self._tick_confirmation = TickConfirmation(self.world, collectors)
         if any(hero.request.config["sensors"] for hero in self.heroes.values()):
             self._warm_up_sensors()
 
@@ -561,6 +565,7 @@ class CarlaCore:
 
     def _forget_actors(self) -> None:
         """Drop every actor and the connection without a call to the (dead or hung) server."""
+        self._stop_tick_confirmation()
         for hero in self.heroes.values():
             hero.abandon()
         self.heroes = {}
@@ -593,9 +598,15 @@ class CarlaCore:
     def _destroy_heroes(self) -> None:
         """Destroy every hero; one the server was lost under stays listed (recover() abandons
         what is left of it)."""
+        self._stop_tick_confirmation()
         for name in list(self.heroes):
             self._destroy(self.heroes[name])
             del self.heroes[name]
+
+    def _stop_tick_confirmation(self) -> None:
+        if self._tick_confirmation is not None:
+            self._tick_confirmation.remove()
+            self._tick_confirmation = None
 
     def spawned_actor_ids(self) -> list[int]:
         """Ids of every actor this core spawned and still holds (heroes, sensors, NPCs).

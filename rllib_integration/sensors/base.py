@@ -1,15 +1,12 @@
 """Sensor base classes: CARLA sensors (server-side actors) and pseudo-sensors (computed client-side).
 
 A sensor is built from its YAML attributes and a `SimulatorView`, and knows nothing of who
-collects its readings: `start(deliver, confirm)` hands it the callback that files one reading
-under the frame it belongs to, and the one by which a sensor that says so (`confirms_frames`)
-tells that all its readings of a frame are in (the registry passes the collector's `put` and
-`confirm`).
+collects its readings: `start(deliver)` hands it the callback that files one reading under the
+frame it belongs to (the registry passes the collector's `put`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -24,8 +21,6 @@ if TYPE_CHECKING:
 
 # deliver(sensor name, frame, reading)
 Deliver = Callable[[str, int, Any], None]
-# confirm(sensor name, frame): every reading of that sensor up to `frame` has been delivered
-Confirm = Callable[[str, int], None]
 
 
 class BaseSensor:
@@ -34,9 +29,11 @@ class BaseSensor:
     # Event sensors (collision, lane invasion, obstacle) report only when something happens;
     # a step then gives the list of that frame's events, possibly empty.
     is_event: ClassVar[bool] = False
-    # True for an event sensor that confirms each frame once its events of that frame are all
-    # delivered: a step then waits for the confirmation, so no event comes a step late.
-    confirms_frames: ClassVar[bool] = False
+    # True for an event sensor computed in the client (CARLA's lane invasion): it runs as a
+    # world on_tick callback when the tick's episode state arrives, which may be after
+    # world.tick() has returned. A step then waits until an on_tick callback added after it has
+    # run for the step's frame (`sensors.tick_confirmation`), so no event comes a step late.
+    client_side: ClassVar[bool] = False
     # False for sensors that do not report every frame (sensor_tick > timestep): a step then
     # returns their latest reading, whose frame says how old it is, instead of waiting for one.
     every_frame: bool = True
@@ -44,9 +41,8 @@ class BaseSensor:
     def __init__(self, name: str):
         self.name = name
 
-    def start(self, deliver: Deliver, confirm: Confirm) -> None:
-        """Begin sending readings to `deliver` (once the collector knows the sensor), and, if
-        `confirms_frames`, each frame whose readings are all sent to `confirm`."""
+    def start(self, deliver: Deliver) -> None:
+        """Begin sending readings to `deliver` (once the collector knows the sensor)."""
 
     def actor_ids(self) -> list[int]:
         """Ids of the server-side actors this sensor holds (none for pseudo-sensors)."""
@@ -142,8 +138,6 @@ class CarlaSensor(BaseSensor):
         sensor_tick = float(attributes.get("sensor_tick", 0.0))
         self.every_frame = sensor_tick <= view.timestep
         transform = make_transform(attributes.get("transform", "0,0,0,0,0,0"))
-        self._world = view.world
-        self._confirmer: int | None = None  # the id of the world on_tick that confirms frames
         self.actor: carla.Sensor | None = view.world.spawn_actor(
             blueprint, transform, attach_to=view.hero
         )
@@ -151,40 +145,25 @@ class CarlaSensor(BaseSensor):
     def parse(self, data: Any) -> Any:
         raise NotImplementedError
 
-    def start(self, deliver: Deliver, confirm: Confirm) -> None:
+    def start(self, deliver: Deliver) -> None:
         name = self.name
 
         def on_data(data: Any) -> None:
             # Runs in the client's streaming thread: parse (copying out of CARLA's buffer), file.
             deliver(name, data.frame, self.parse(data))
 
-        if self.actor is None:
-            return
-        self.actor.listen(on_data)
-        if self.confirms_frames:
-            # A client-side sensor (lane invasion) runs as a world on_tick callback when the
-            # tick's episode state arrives, which may be after world.tick() has returned. The
-            # client calls on_tick callbacks in the order they were added, one after the other:
-            # once this one, added after the sensor's, runs for frame N, the sensor's has run.
-            self._confirmer = self._world.on_tick(lambda snapshot: confirm(name, snapshot.frame))
-
-    def _stop_confirming(self) -> None:
-        confirmer, self._confirmer = self._confirmer, None
-        if confirmer is not None:
-            with contextlib.suppress(RuntimeError):  # client-side only; the episode may be gone
-                self._world.remove_on_tick(confirmer)
+        if self.actor is not None:
+            self.actor.listen(on_data)
 
     def actor_ids(self) -> list[int]:
         return [self.actor.id] if self.actor is not None else []
 
     def abandon(self) -> None:
-        self._stop_confirming()
         actor, self.actor = self.actor, None
         if actor is not None and actor.is_listening:
             actor.stop()  # client-side unsubscribe; no RPC to the dead server
 
     def destroy(self) -> bool:
-        self._stop_confirming()
         if self.actor is None:
             return True
         actor, self.actor = self.actor, None

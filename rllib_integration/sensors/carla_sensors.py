@@ -121,7 +121,7 @@ class LaneInvasion(CarlaSensor):
 
     blueprint_id = "sensor.other.lane_invasion"
     is_event = True
-    confirms_frames = True  # computed in the client, on each tick's episode state
+    client_side = True  # computed in the client, on each tick's episode state
 
     def parse(self, event: Any) -> dict:
         crossed = [(str(m.type), str(m.color)) for m in event.crossed_lane_markings]

@@ -1,11 +1,11 @@
 """SensorCollector: frame-matched collection of sensor readings.
 
 Each sensor has its own store keyed by frame. `get_data(frame)` waits for exactly that frame's
-reading from every sensor that reports each frame, and for the confirmation of that frame from
-every event sensor that confirms frames; drops older readings, and gives each event sensor the
-list of its events up to that frame not delivered before (this frame's, but for a server-side
-event sensor's event that came late: its stream sends nothing when nothing happens, so there is
-nothing to wait for).
+reading from every sensor that reports each frame, and until the client-side sensors have run
+for that frame (`TickConfirmation`); drops older readings, and gives each event sensor the list
+of its events up to that frame not delivered before: this frame's, but for a late event of a
+server-side event sensor (collision, obstacle), whose stream sends nothing when nothing happens,
+so that there is nothing to wait for.
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ class SensorCollector:
         self._sensors: dict[str, BaseSensor] = {}
         self._readings: dict[str, dict[int, Any]] = {}
         self._delivered: set[str] = set()
-        self._confirmed: dict[str, int] = {}  # name -> latest frame confirmed complete
+        # The latest frame every client-side sensor has run for (`TickConfirmation`).
+        self._confirmed = -1
         self._changed = threading.Condition()
 
     @property
@@ -57,11 +58,15 @@ class SensorCollector:
                 store[frame] = data
             self._changed.notify_all()
 
-    def confirm(self, name: str, frame: int) -> None:
-        """Every event of sensor `name` up to `frame` is in (thread-safe; from CARLA's threads)."""
+    def has_client_side_sensors(self) -> bool:
         with self._changed:
-            if name in self._sensors and frame > self._confirmed.get(name, -1):
-                self._confirmed[name] = frame
+            return any(sensor.client_side for sensor in self._sensors.values())
+
+    def confirm(self, frame: int) -> None:
+        """The client-side sensors have run for `frame` (thread-safe; from CARLA's thread)."""
+        with self._changed:
+            if frame > self._confirmed:
+                self._confirmed = frame
                 self._changed.notify_all()
 
     def all_delivered(self) -> bool:
@@ -78,20 +83,20 @@ class SensorCollector:
         deadline = time.monotonic() + timeout
         with self._changed:
             for name, sensor in self._sensors.items():
-                if sensor.is_event and sensor.confirms_frames:
-                    while (latest := self._confirmed.get(name)) is None or latest < frame:
+                if sensor.client_side:
+                    while self._confirmed < frame:
                         self._wait(
                             deadline,
-                            f"client-side sensor '{name}' did not confirm frame {frame} within"
-                            f" {timeout} s (latest frame it confirmed: {latest})",
+                            f"client-side sensor '{name}' has not run for frame {frame} within"
+                            f" {timeout} s (latest frame it ran for: {self._confirmed})",
                         )
                 elif not sensor.is_event and sensor.every_frame:
                     store = self._readings[name]
                     while frame not in store:
                         self._wait(
                             deadline,
-                            f"sensor '{name}' sent no data for frame {frame} "
-                            f"within {timeout} s (latest frame it sent: {max(store, default=None)})",
+                            f"sensor '{name}' sent no data for frame {frame} within {timeout} s"
+                            f" (latest frame it sent: {max(store, default=None)})",
                         )
             return {name: self._take(name, frame) for name in self._sensors}
 
@@ -130,6 +135,5 @@ class SensorCollector:
             with self._changed:
                 del self._sensors[name], self._readings[name]
                 self._delivered.discard(name)
-                self._confirmed.pop(name, None)
             if released is False and failed is not None:
                 failed()

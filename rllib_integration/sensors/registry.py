@@ -56,5 +56,5 @@ def create_sensor(
     except BaseException:
         sensor.destroy()
         raise
-    sensor.start(collector.put, collector.confirm)
+    sensor.start(collector.put)
     return sensor

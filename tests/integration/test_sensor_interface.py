@@ -19,8 +19,8 @@ class Event(BaseSensor):
     is_event = True
 
 
-class ConfirmedEvent(Event):
-    confirms_frames = True  # like the client-side lane-invasion sensor
+class ClientSideEvent(Event):
+    client_side = True  # like CARLA's lane-invasion sensor
 
 
 def make_interface(*sensors):
@@ -82,22 +82,24 @@ def test_event_sensor_gives_all_of_this_frames_events_and_never_blocks():
     assert interface.get_data(5, timeout=1)["collision"] == (5, [])
 
 
-def test_confirming_event_sensor_waits_until_its_frame_is_confirmed():
-    interface = make_interface(ConfirmedEvent("lane"))
-    interface.confirm("lane", 6)
+def test_client_side_sensor_waits_until_the_sensors_have_run_for_its_frame():
+    interface = make_interface(ClientSideEvent("lane"), Event("collision"))
+    assert interface.has_client_side_sensors()
+    assert not make_interface(Event("collision")).has_client_side_sensors()
+    interface.confirm(6)
 
     def detect():  # CARLA's thread: the event of frame 7, then the confirmation of frame 7
         time.sleep(0.1)
         interface.put("lane", 7, "crossed")
-        interface.confirm("lane", 7)
+        interface.confirm(7)
 
     threading.Thread(target=detect).start()
-    assert interface.get_data(7, timeout=2) == {"lane": (7, ["crossed"])}
-    interface.confirm("lane", 9)  # a later confirmation covers the frames before it
-    assert interface.get_data(8, timeout=0.01) == {"lane": (8, [])}
+    assert interface.get_data(7, timeout=2) == {"lane": (7, ["crossed"]), "collision": (7, [])}
+    interface.confirm(9)  # a later confirmation covers the frames before it
+    assert interface.get_data(8, timeout=0.01)["lane"] == (8, [])
     with pytest.raises(
         SensorTimeoutError,
-        match=r"client-side sensor 'lane' did not confirm frame 10 .*latest frame it confirmed: 9",
+        match=r"client-side sensor 'lane' has not run for frame 10 .*latest frame it ran for: 9",
     ):
         interface.get_data(10, timeout=0.1)
 
