@@ -64,6 +64,8 @@ RULES: dict[str, tuple[str, ...]] = {
     f"{RI}.sensors.parsing": (),
     f"{RI}.sensors.base": (f"{RI}.defaults", f"{RI}.routes.route", f"{RI}.sim_view"),
     f"{RI}.sensors.collector": (f"{RI}.sensors.base",),
+    # Tells collectors which frame the client-side sensors (world on_tick callbacks) ran for.
+    f"{RI}.sensors.tick_confirmation": (f"{RI}.sensors.collector",),
     f"{RI}.sensors.carla_sensors": (f"{RI}.sensors.base", f"{RI}.sensors.parsing"),
     f"{RI}.sensors.birdview*": (f"{RI}.sensors.birdview.*", f"{RI}.map_geometry"),
     f"{RI}.sensors.birdview.sensor": (
@@ -109,6 +111,7 @@ RULES: dict[str, tuple[str, ...]] = {
         f"{RI}.sim_view",
         f"{RI}.sensors.base",
         f"{RI}.sensors.collector",
+        f"{RI}.sensors.tick_confirmation",
         f"{RI}.sensors.registry",
         f"{RI}.supervisor.simulator",
         f"{RI}.traffic.background",
