@@ -26,11 +26,15 @@ class TickConfirmation:
         waiting = [c for c in collectors if c.has_client_side_sensors()]
         self._world = world
         self._callback_id: int | None = None
-        if waiting:
-            # Added after the sensors started listening: runs after theirs for each tick.
-            self._callback_id = world.on_tick(
-                lambda snapshot: [c.confirm(snapshot.frame) for c in waiting]
-            )
+        if not waiting:
+            return
+
+        def confirm(snapshot: carla.WorldSnapshot) -> None:
+            for collector in waiting:
+                collector.confirm(snapshot.frame)
+
+        # Added after the sensors started listening: runs after theirs for each tick.
+        self._callback_id = world.on_tick(confirm)
 
     def remove(self) -> None:
         """Stop confirming (client-side only: no call to the server, which may be gone)."""
