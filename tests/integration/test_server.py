@@ -54,9 +54,15 @@ def test_blocks_are_distinct_and_spread_by_index():
 
 
 def test_a_block_with_any_port_in_use_is_skipped():
-    base = free_base_port()
-    with socket.socket() as busy:
-        busy.bind(("127.0.0.1", base + 2))  # the secondary port of the first block
+    for _ in range(50):  # a base whose first block's secondary port we can hold ourselves
+        base = free_base_port()
+        busy = socket.socket()
+        try:
+            busy.bind(("127.0.0.1", base + 2))
+            break
+        except OSError:  # another process holds it (the range overlaps the ephemeral ports)
+            busy.close()
+    with busy:
         busy.listen()
         block = reserve_port_block(0, base)
         release_port_block(block)
