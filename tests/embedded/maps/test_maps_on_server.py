@@ -16,7 +16,10 @@ from tests.embedded.helpers import run_tm_script
 def drive(town: str, vehicles: int, ticks: int, timeout: float) -> dict:
     body = TM_LAPS.format(tm_port=free_port_block(1), n=vehicles, ticks=ticks)
     with start_embedded_server(map_name=town) as server:
-        return run_tm_script(server, body, timeout)
+        r = run_tm_script(server, body, timeout)
+        # The server's Traffic Manager notes (pokes, lag), for a failure's message.
+        r["tm_log"] = [line for line in server.log().splitlines() if "TM " in line][-10:]
+        return r
 
 
 TM_LAPS = """
@@ -39,6 +42,7 @@ world.tick()
 print("spawned", len(ids), flush=True)
 last = {{a.id: a.get_location() for a in world.get_actors(ids)}}
 travelled = dict.fromkeys(ids, 0.0)
+start = {{i: (l.x, l.y) for i, l in last.items()}}
 stopped = dict.fromkeys(ids, 0)
 longest_stop = dict.fromkeys(ids, 0)
 held = set()  # vehicles seen waiting at a red or yellow light
@@ -62,6 +66,7 @@ actors = list(world.get_actors(ids))
 result(map=carla_map.name, n_spawn_points=len(spawn_points), spawned=len(ids), alive=len(actors),
        min_travel=min(travelled.values()), longest_stop_ticks=max(longest_stop.values()),
        min_travel_not_held=min([d for i, d in travelled.items() if i not in held] or [1e9]),
+       stuck_at=[start[i] for i, d in travelled.items() if d < 20.0 and i not in held],
        held=len(held),
        z_range=max(z) - min(z),
        spawn_z_range=max(p.location.z for p in spawn_points) - min(p.location.z for p in spawn_points))
@@ -77,7 +82,10 @@ def test_traffic_manager_drives_every_builtin_town(town):
     assert r["n_spawn_points"] == len(ground_model(town, builtin_xodr(town)).spawn_points())
     assert r["spawned"] == r["alive"] == 12, "the Traffic Manager deleted vehicles (a dead end?)"
     # every vehicle drives (300 ticks = 15 s), unless a red light held it: Grid01's reds last 17 s
-    assert r["min_travel_not_held"] > 20.0, r
+    assert r["min_travel_not_held"] > 20.0, (
+        f"vehicles under 20 m from {r['stuck_at']} (min {r['min_travel_not_held']:.1f} m); "
+        f"held at lights {r['held']}; server TM log: {r['tm_log']}"
+    )
     assert r["held"] <= 6, r
     if town == "Highway01":  # the client sees the hill
         assert r["spawn_z_range"] == pytest.approx(8.0, abs=0.5), r
