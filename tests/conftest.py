@@ -42,11 +42,25 @@ def _bindable(port: int, host: str = "127.0.0.1") -> bool:
     return True
 
 
+def _port_range(size: int) -> tuple[int, int]:
+    """Where to look for free ports: below the kernel's ephemeral range when there is room, since
+    a port found free there can be taken as the source port of any outgoing connection before
+    the test binds it (a Traffic Manager's bind once failed so under load)."""
+    try:
+        ephemeral_start = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        ephemeral_start = 32768  # Linux's default
+    if ephemeral_start - 10000 >= 5000:
+        return 10000, ephemeral_start - size
+    return 20000, 60000 - size
+
+
 def free_port_block(size: int = 3, host: str = "127.0.0.1", attempts: int = 200) -> int:
     """First port of `size` consecutive free ports (bind-probed; random start to avoid races)."""
     rng = random.Random(os.getpid() ^ time.monotonic_ns())
+    low, high = _port_range(size)
     for _ in range(attempts):
-        base = rng.randrange(20000, 60000 - size)
+        base = rng.randrange(low, high)
         if all(_bindable(base + i, host) for i in range(size)):
             return base
     raise RuntimeError(f"no block of {size} free ports found on {host}")
